@@ -1,0 +1,2 @@
+// Placeholder translation unit until the intermediary sources land.
+namespace dialout {}

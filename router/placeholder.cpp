@@ -1,0 +1,2 @@
+// Placeholder translation unit until the router sources land.
+namespace dialout {}

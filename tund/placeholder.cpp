@@ -1,0 +1,2 @@
+// Placeholder so the tund library is never empty.
+namespace dialout {}
