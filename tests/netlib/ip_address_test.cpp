@@ -28,7 +28,9 @@ TEST(Prefix, ParseTable) {
   for (const auto& c : cases) {
     auto p = Prefix::parse(c.text);
     ASSERT_EQ(p.has_value(), c.valid) << c.text;
-    if (c.valid) EXPECT_EQ(p->to_string(), c.canonical) << c.text;
+    if (c.valid) {
+      EXPECT_EQ(p->to_string(), c.canonical) << c.text;
+    }
   }
 }
 
