@@ -1,2 +1,0 @@
-// Placeholder so the tund library is never empty.
-namespace dialout {}
