@@ -1,2 +1,0 @@
-// Placeholder translation unit until the intermediary sources land.
-namespace dialout {}

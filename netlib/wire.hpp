@@ -1,0 +1,237 @@
+// The whole dialout wire format: every frame that travels inside the TLS
+// stream between a site (tund) and the intermediary.
+//
+// Protocol version history:
+//   1 — first version: hello, register, accept, refuse, routes, ping/pong,
+//       peer gone, restarting, data (with optional virtio-net header).
+//
+// Byte order: network (big-endian) for every integer, except the embedded
+// virtio-net header, which is passed through exactly as the TUN device
+// produced it (little-endian, see netlib/vnet_header.hpp).
+//
+// Frame (every message):
+//   0      1      2      3
+//   +------+------+------+------+------------------+
+//   | type |  payload length    | payload ...      |
+//   |  u8  |  u24               | (length bytes)   |
+//   +------+------+------+------+------------------+
+// The length is checked against the type's maximum (kMaxPayload for data,
+// kMaxControlPayload for control) as soon as the 4 header bytes are in,
+// before anything is buffered for it.
+//
+// Encoded prefix (inside REGISTER, ACCEPT, ROUTES):
+//   u8 family (4 or 6) | u8 length (≤ 32 / ≤ 128) | address (4 or 16 bytes)
+//   Host bits must be zero.
+//
+// HELLO (0x01), both directions, site first; payload exactly 8 bytes:
+//   u16 version | u16 reserved (0) | u32 capabilities (kCap* bits)
+//   The intermediary answers with its own HELLO, or REFUSE(BadVersion).
+//
+// REGISTER (0x02), site → intermediary, once per connection after HELLO:
+//   u8 name length (1..63) | name | u8 flags (kRegister* bits) |
+//   u8 prefix count (0..kMaxPrefixes) | prefixes
+//   Every connection of a site registers the same name and prefixes; the
+//   intermediary binds them all to one SiteId.
+//
+// ACCEPT (0x03), intermediary → site:
+//   u32 site id (≠ 0) | u8 address count (0..2) | prefixes
+//   Addresses are those assigned to the site (laptop mode), else none.
+//
+// REFUSE (0x04), intermediary → site, then the intermediary closes:
+//   u16 reason (RefuseReason) | u8 text length | text (UTF-8, for logs)
+//
+// ROUTES (0x05), intermediary → site, after ACCEPT and after every change:
+//   u16 entry count | entries
+//   entry: u32 site id | u8 name length | name | u8 prefix count | prefixes
+//   Always the full set of sites this site may reach (not a delta), so a
+//   lost or reordered update can never leave a stale route behind.
+//
+// PING (0x06) / PONG (0x07), either direction; payload exactly 8 bytes:
+//   u64 token (PONG echoes the PING's token)
+//
+// PEER_GONE (0x08), intermediary → site; payload exactly 4 bytes:
+//   u32 site id that has no open connection any more
+//
+// RESTARTING (0x09), intermediary → site; payload exactly 4 bytes:
+//   u32 milliseconds after which reconnecting is expected to succeed
+//
+// DATA (0x0A), both directions:
+//   u32 destination site id | u32 source site id | u8 flags | u8 reserved (0) |
+//   [10-byte virtio-net header if flags & kDataVnet] | IP datagram
+//   Sites send source 0; the intermediary overwrites it with the sender's
+//   authenticated id. Destination 0 asks the intermediary to route by the
+//   datagram's destination address. The IP datagram is at most 65535 bytes
+//   (a TSO/USO "superpacket" travels whole).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "netlib/expected.hpp"
+#include "netlib/ip_address.hpp"
+
+namespace dialout {
+
+inline constexpr uint16_t kProtocolVersion = 1;
+
+using SiteId = uint32_t;
+
+enum class MsgType : uint8_t {
+  Hello = 0x01,
+  Register = 0x02,
+  Accept = 0x03,
+  Refuse = 0x04,
+  Routes = 0x05,
+  Ping = 0x06,
+  Pong = 0x07,
+  PeerGone = 0x08,
+  Restarting = 0x09,
+  Data = 0x0A,
+};
+
+inline constexpr size_t kFrameHeaderSize = 4;
+inline constexpr size_t kDataHeaderSize = 10;
+inline constexpr size_t kVnetHeaderSize = 10;
+inline constexpr size_t kMaxIpPacket = 65535;
+inline constexpr size_t kMaxPayload = kDataHeaderSize + kVnetHeaderSize + kMaxIpPacket;
+inline constexpr size_t kMaxControlPayload = 65535;
+inline constexpr size_t kMaxFrameSize = kFrameHeaderSize + kMaxPayload;
+inline constexpr size_t kMaxNameLength = 63;
+inline constexpr size_t kMaxPrefixes = 64;
+
+// HELLO capabilities.
+inline constexpr uint32_t kCapVnetHeader = 1u << 0;  // accepts DATA with a virtio-net header
+inline constexpr uint32_t kCapAll = kCapVnetHeader;
+
+// REGISTER flags.
+inline constexpr uint8_t kRegisterWantAddress = 1u << 0;  // laptop: assign me an address
+
+// DATA flags.
+inline constexpr uint8_t kDataVnet = 1u << 0;
+
+enum class RefuseReason : uint16_t {
+  BadVersion = 1,
+  NameNotAllowed = 2,
+  PrefixNotAllowed = 3,
+  NameTaken = 4,
+  PrefixTaken = 5,
+  Malformed = 6,
+  TooManySessions = 7,
+  PoolExhausted = 8,
+  OutOfOrder = 9,
+  Internal = 10,
+};
+const char* to_string(RefuseReason);
+// Refusals that retrying cannot fix (the site's configuration or rights are wrong).
+bool is_permanent(RefuseReason);
+
+enum class WireError : uint8_t {
+  UnknownType,
+  Oversized,
+  BadLength,
+  BadName,
+  BadPrefix,
+  BadReserved,
+  TooManyEntries,
+  ZeroId,
+};
+const char* to_string(WireError);
+
+struct Hello {
+  uint16_t version = kProtocolVersion;
+  uint32_t capabilities = 0;
+};
+struct Register {
+  std::string name;
+  uint8_t flags = 0;
+  std::vector<Prefix> prefixes;
+};
+struct Accept {
+  SiteId id = 0;
+  std::vector<Prefix> addresses;
+};
+struct Refuse {
+  RefuseReason reason = RefuseReason::Internal;
+  std::string text;
+};
+struct RouteEntry {
+  SiteId id = 0;
+  std::string name;
+  std::vector<Prefix> prefixes;
+};
+struct Routes {
+  std::vector<RouteEntry> entries;
+};
+struct Ping {
+  uint64_t token = 0;
+};
+struct Pong {
+  uint64_t token = 0;
+};
+struct PeerGone {
+  SiteId id = 0;
+};
+struct Restarting {
+  uint32_t reconnect_after_ms = 0;
+};
+struct DataHeader {
+  SiteId dst = 0;
+  SiteId src = 0;
+  uint8_t flags = 0;
+};
+
+// One complete frame inside a receive buffer (no copy).
+struct FrameView {
+  MsgType type;
+  std::span<const uint8_t> payload;
+  size_t size() const { return kFrameHeaderSize + payload.size(); }
+};
+
+// Splits the next frame off the front of `buffered`. nullopt: need more bytes.
+// An error means the stream is unusable (the peer is broken or hostile).
+Expected<std::optional<FrameView>, WireError> next_frame(std::span<const uint8_t> buffered);
+
+// Control decoders: exact lengths, every field checked.
+Expected<Hello, WireError> decode_hello(std::span<const uint8_t> payload);
+Expected<Register, WireError> decode_register(std::span<const uint8_t> payload);
+Expected<Accept, WireError> decode_accept(std::span<const uint8_t> payload);
+Expected<Refuse, WireError> decode_refuse(std::span<const uint8_t> payload);
+Expected<Routes, WireError> decode_routes(std::span<const uint8_t> payload);
+Expected<Ping, WireError> decode_ping(std::span<const uint8_t> payload);
+Expected<Pong, WireError> decode_pong(std::span<const uint8_t> payload);
+Expected<PeerGone, WireError> decode_peer_gone(std::span<const uint8_t> payload);
+Expected<Restarting, WireError> decode_restarting(std::span<const uint8_t> payload);
+
+// DATA: the header, and where the vnet header and the IP datagram start.
+struct DataView {
+  DataHeader header;
+  std::span<const uint8_t> vnet;  // empty unless header.flags & kDataVnet
+  std::span<const uint8_t> packet;
+};
+Expected<DataView, WireError> decode_data(std::span<const uint8_t> payload);
+
+// Control encoders append one whole frame to `out`. They fail only when the
+// message is too large or holds an invalid name/prefix (a caller bug).
+Expected<void, WireError> encode(const Hello&, std::vector<uint8_t>& out);
+Expected<void, WireError> encode(const Register&, std::vector<uint8_t>& out);
+Expected<void, WireError> encode(const Accept&, std::vector<uint8_t>& out);
+Expected<void, WireError> encode(const Refuse&, std::vector<uint8_t>& out);
+Expected<void, WireError> encode(const Routes&, std::vector<uint8_t>& out);
+Expected<void, WireError> encode(const Ping&, std::vector<uint8_t>& out);
+Expected<void, WireError> encode(const Pong&, std::vector<uint8_t>& out);
+Expected<void, WireError> encode(const PeerGone&, std::vector<uint8_t>& out);
+Expected<void, WireError> encode(const Restarting&, std::vector<uint8_t>& out);
+
+// DATA is built in place so a packet read straight into a buffer needs no
+// copy: reserve kDataFrameOverhead bytes in front of the (vnet header +)
+// packet, then write the headers there. `body_size` = vnet header + packet.
+inline constexpr size_t kDataFrameOverhead = kFrameHeaderSize + kDataHeaderSize;
+void write_data_headers(std::span<uint8_t, kDataFrameOverhead> at, const DataHeader&, size_t body_size);
+// The intermediary rewrites the source id of a frame it forwards, in place.
+void stamp_data_source(std::span<uint8_t> frame, SiteId src);
+
+}  // namespace dialout

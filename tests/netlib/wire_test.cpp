@@ -1,0 +1,210 @@
+#include "netlib/wire.hpp"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+
+namespace dialout {
+namespace {
+
+using Bytes = std::vector<uint8_t>;
+
+Prefix P(const char* s) { return *Prefix::parse(s); }
+
+template <class M>
+Bytes frame_of(const M& m) {
+  Bytes out;
+  auto ok = encode(m, out);
+  EXPECT_TRUE(ok.has_value());
+  return out;
+}
+
+FrameView only_frame(const Bytes& b) {
+  auto f = next_frame(b);
+  EXPECT_TRUE(f.has_value());
+  EXPECT_TRUE(f->has_value());
+  EXPECT_EQ((*f)->size(), b.size());
+  return **f;
+}
+
+// Golden bytes pin the format: a change here is a protocol change and needs
+// a version bump and a changelog line in wire.hpp.
+TEST(Wire, GoldenBytes) {
+  struct Case {
+    const char* name;
+    Bytes encoded;
+    Bytes golden;
+  };
+  const Case cases[] = {
+      {"hello", frame_of(Hello{1, kCapVnetHeader}), {0x01, 0, 0, 8, 0, 1, 0, 0, 0, 0, 0, 1}},
+      {"register",
+       frame_of(Register{"ab", 0, {P("10.1.0.0/24")}}),
+       {0x02, 0, 0, 11, 2, 'a', 'b', 0, 1, 4, 24, 10, 1, 0, 0}},
+      {"accept", frame_of(Accept{7, {}}), {0x03, 0, 0, 5, 0, 0, 0, 7, 0}},
+      {"refuse",
+       frame_of(Refuse{RefuseReason::NameTaken, "no"}),
+       {0x04, 0, 0, 5, 0, 4, 2, 'n', 'o'}},
+      {"routes",
+       frame_of(Routes{{RouteEntry{9, "b", {P("fd00::/8")}}}}),
+       {0x05, 0, 0, 27, 0, 1, 0, 0, 0, 9, 1, 'b', 1, 6, 8, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+      {"ping", frame_of(Ping{0x0102030405060708}), {0x06, 0, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8}},
+      {"pong", frame_of(Pong{42}), {0x07, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 42}},
+      {"peer gone", frame_of(PeerGone{0x01020304}), {0x08, 0, 0, 4, 1, 2, 3, 4}},
+      {"restarting", frame_of(Restarting{1000}), {0x09, 0, 0, 4, 0, 0, 0x03, 0xe8}},
+  };
+  for (const auto& c : cases) EXPECT_EQ(c.encoded, c.golden) << c.name;
+}
+
+TEST(Wire, DataHeadersInPlace) {
+  Bytes frame(kDataFrameOverhead + 3, 0);
+  frame[14] = 0x45;
+  frame[15] = 0xaa;
+  frame[16] = 0xbb;
+  write_data_headers(std::span(frame).first<kDataFrameOverhead>(), DataHeader{5, 0, 0}, 3);
+  EXPECT_EQ(frame, (Bytes{0x0a, 0, 0, 13, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0x45, 0xaa, 0xbb}));
+  stamp_data_source(frame, 0x11223344);
+  auto f = only_frame(frame);
+  ASSERT_EQ(f.type, MsgType::Data);
+  auto d = decode_data(f.payload);
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->header.dst, 5u);
+  EXPECT_EQ(d->header.src, 0x11223344u);
+  EXPECT_TRUE(d->vnet.empty());
+  EXPECT_EQ(Bytes(d->packet.begin(), d->packet.end()), (Bytes{0x45, 0xaa, 0xbb}));
+}
+
+TEST(Wire, DataWithVnetHeaderAndMaximumPacket) {
+  Bytes frame(kDataFrameOverhead + kVnetHeaderSize + kMaxIpPacket, 0x45);
+  write_data_headers(std::span(frame).first<kDataFrameOverhead>(), DataHeader{1, 0, kDataVnet},
+                     kVnetHeaderSize + kMaxIpPacket);
+  auto f = only_frame(frame);
+  auto d = decode_data(f.payload);
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->vnet.size(), kVnetHeaderSize);
+  EXPECT_EQ(d->packet.size(), kMaxIpPacket);
+}
+
+TEST(Wire, RoundTripsControlMessages) {
+  Register reg{"office-a.example", kRegisterWantAddress, {P("10.1.0.0/24"), P("fd00:1::/64"), P("0.0.0.0/0")}};
+  auto r = decode_register(only_frame(frame_of(reg)).payload);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->name, reg.name);
+  EXPECT_EQ(r->flags, reg.flags);
+  EXPECT_EQ(r->prefixes, reg.prefixes);
+
+  Routes routes{{RouteEntry{1, "a", {P("10.1.0.0/24")}}, RouteEntry{2, "b", {}}}};
+  auto rt = decode_routes(only_frame(frame_of(routes)).payload);
+  ASSERT_TRUE(rt.has_value());
+  ASSERT_EQ(rt->entries.size(), 2u);
+  EXPECT_EQ(rt->entries[1].name, "b");
+  EXPECT_EQ(rt->entries[0].prefixes, routes.entries[0].prefixes);
+
+  auto a = decode_accept(only_frame(frame_of(Accept{3, {P("10.9.0.7/32")}})).payload);
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->addresses, (std::vector<Prefix>{P("10.9.0.7/32")}));
+}
+
+TEST(Wire, NextFrameWaitsForWholeFrame) {
+  Bytes b = frame_of(Ping{1});
+  for (size_t n = 0; n < b.size(); ++n) {
+    auto f = next_frame(std::span(b).first(n));
+    ASSERT_TRUE(f.has_value()) << n;
+    EXPECT_FALSE(f->has_value()) << n;
+  }
+}
+
+TEST(Wire, RejectsBadFrameHeadersBeforeBuffering) {
+  struct Case {
+    const char* name;
+    Bytes header;
+    WireError want;
+  };
+  const Case cases[] = {
+      {"type zero", {0x00, 0, 0, 0}, WireError::UnknownType},
+      {"type past data", {0x0b, 0, 0, 0}, WireError::UnknownType},
+      {"control over max", {0x01, 0x01, 0x00, 0x00}, WireError::Oversized},
+      {"data over max", {0x0a, 0x01, 0x00, 0x16}, WireError::Oversized},
+      {"data u24 max", {0x0a, 0xff, 0xff, 0xff}, WireError::Oversized},
+  };
+  for (const auto& c : cases) {
+    auto f = next_frame(c.header);  // only the 4 header bytes: judged before the payload arrives
+    ASSERT_FALSE(f.has_value()) << c.name;
+    EXPECT_EQ(f.error(), c.want) << c.name;
+  }
+  // The largest legal data frame header is accepted (and waits for its payload).
+  Bytes max = {0x0a, uint8_t(kMaxPayload >> 16), uint8_t(kMaxPayload >> 8), uint8_t(kMaxPayload)};
+  auto f = next_frame(max);
+  ASSERT_TRUE(f.has_value());
+  EXPECT_FALSE(f->has_value());
+}
+
+TEST(Wire, RejectsMalformedPayloads) {
+  using Decode = std::function<bool(std::span<const uint8_t>)>;
+  struct Case {
+    const char* name;
+    Decode decode;
+    Bytes payload;
+  };
+  auto hello = [](auto p) { return decode_hello(p).has_value(); };
+  auto reg = [](auto p) { return decode_register(p).has_value(); };
+  auto accept = [](auto p) { return decode_accept(p).has_value(); };
+  auto routes = [](auto p) { return decode_routes(p).has_value(); };
+  auto ping = [](auto p) { return decode_ping(p).has_value(); };
+  auto gone = [](auto p) { return decode_peer_gone(p).has_value(); };
+  auto data = [](auto p) { return decode_data(p).has_value(); };
+  const Case cases[] = {
+      {"hello short", hello, {0, 1, 0, 0, 0, 0, 0}},
+      {"hello long", hello, {0, 1, 0, 0, 0, 0, 0, 0, 0}},
+      {"hello reserved", hello, {0, 1, 0, 1, 0, 0, 0, 0}},
+      {"register empty name", reg, {0, 0, 0}},
+      {"register upper-case name", reg, {1, 'A', 0, 0}},
+      {"register name runs past end", reg, {5, 'a', 'b'}},
+      {"register unknown flag", reg, {1, 'a', 0x80, 0}},
+      {"register host bits", reg, {1, 'a', 0, 1, 4, 24, 10, 1, 0, 1}},
+      {"register prefix too long", reg, {1, 'a', 0, 1, 4, 33, 10, 1, 0, 0}},
+      {"register bad family", reg, {1, 'a', 0, 1, 5, 0, 0, 0, 0, 0}},
+      {"register truncated prefix", reg, {1, 'a', 0, 1, 4, 8, 10}},
+      {"register too many prefixes", reg, {1, 'a', 0, 65}},
+      {"register trailing byte", reg, {1, 'a', 0, 0, 0}},
+      {"accept zero id", accept, {0, 0, 0, 0, 0}},
+      {"accept three addresses", accept, {0, 0, 0, 1, 3}},
+      {"routes count past payload", routes, {0xff, 0xff, 0, 0, 0, 1}},
+      {"routes zero id", routes, {0, 1, 0, 0, 0, 0, 1, 'a', 0}},
+      {"ping short", ping, {1, 2, 3}},
+      {"peer gone zero", gone, {0, 0, 0, 0}},
+      {"data no packet", data, {0, 0, 0, 1, 0, 0, 0, 0, 0, 0}},
+      {"data reserved", data, {0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0x45}},
+      {"data unknown flag", data, {0, 0, 0, 1, 0, 0, 0, 0, 2, 0, 0x45}},
+      {"data vnet truncated", data, {0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0}},
+      {"data header truncated", data, {0, 0, 0, 1, 0}},
+  };
+  for (const auto& c : cases) EXPECT_FALSE(c.decode(c.payload)) << c.name;
+}
+
+TEST(Wire, EncodersRefuseInvalidMessages) {
+  Bytes out;
+  EXPECT_FALSE(encode(Register{"Bad Name", 0, {}}, out).has_value());
+  Prefix host_bits;
+  host_bits.addr = *IpAddr::parse("10.0.0.1");
+  host_bits.len = 8;
+  EXPECT_FALSE(encode(Register{"a", 0, {host_bits}}, out).has_value());
+  EXPECT_FALSE(encode(Register{"a", 0, std::vector<Prefix>(65, P("10.0.0.0/8"))}, out).has_value());
+  EXPECT_FALSE(encode(Accept{0, {}}, out).has_value());
+  EXPECT_TRUE(out.empty()) << "a failed encode must leave nothing behind";
+  // A routes table that cannot fit one frame is refused whole, never cut.
+  Routes big;
+  for (SiteId id = 1; id <= 1200; ++id)
+    big.entries.push_back(RouteEntry{id, std::string(60, 'x'), {P("10.0.0.0/8")}});
+  EXPECT_FALSE(encode(big, out).has_value());
+  EXPECT_TRUE(out.empty());
+}
+
+TEST(Wire, PermanentRefusals) {
+  EXPECT_TRUE(is_permanent(RefuseReason::NameNotAllowed));
+  EXPECT_TRUE(is_permanent(RefuseReason::PrefixNotAllowed));
+  EXPECT_FALSE(is_permanent(RefuseReason::NameTaken));
+  EXPECT_FALSE(is_permanent(RefuseReason::TooManySessions));
+}
+
+}  // namespace
+}  // namespace dialout
