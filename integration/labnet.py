@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Traffic helpers for the namespace lab (integration/lib.sh runs them with
+`ip netns exec`). Every mode is bounded in time; payloads are deterministic so
+the far end can check them without a side channel.
+
+  accept-log ADDR PORT SECONDS OUTFILE    accept connections, log "peer_ip" per line
+  tcp-sink ADDR PORT SECONDS OUTFILE      accept one connection, read to EOF,
+                                          write "bytes sha256 seconds"
+  tcp-send ADDR PORT BYTES SECONDS        connect (retrying), send BYTES, print "bytes sha256"
+  udp-sink ADDR PORT SECONDS OUTFILE COUNT
+                                          receive until COUNT valid datagrams or timeout,
+                                          write "valid N invalid N dup N" and per-size counts
+  udp-send ADDR PORT COUNT INTERVAL_MS    send COUNT self-checking datagrams
+"""
+import hashlib
+import os
+import random
+import socket
+import struct
+import sys
+import time
+
+CHUNK = 1 << 20
+UDP_SIZES = (64, 512, 1200, 1472, 3000)  # 3000 is fragmented by the sender's kernel
+UDP_HEADER = struct.Struct("!II")  # sequence number, total datagram size
+
+
+def write_atomic(path, text):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def mark_ready(outfile):
+    write_atomic(outfile + ".ready", "")
+
+
+def accept_log(addr, port, seconds, outfile):
+    deadline = time.monotonic() + float(seconds)
+    srv = socket.create_server((addr, int(port)), reuse_port=False)
+    mark_ready(outfile)
+    with open(outfile, "a") as log:
+        while (left := deadline - time.monotonic()) > 0:
+            srv.settimeout(left)
+            try:
+                conn, peer = srv.accept()
+            except socket.timeout:
+                break
+            log.write(peer[0] + "\n")
+            log.flush()
+            conn.close()
+
+
+def tcp_sink(addr, port, seconds, outfile):
+    deadline = time.monotonic() + float(seconds)
+    srv = socket.create_server((addr, int(port)))
+    srv.settimeout(float(seconds))
+    mark_ready(outfile)
+    conn, _ = srv.accept()
+    start = time.monotonic()
+    digest, total = hashlib.sha256(), 0
+    buf = bytearray(CHUNK)
+    while (left := deadline - time.monotonic()) > 0:
+        conn.settimeout(left)
+        n = conn.recv_into(buf)
+        if n == 0:
+            break
+        digest.update(memoryview(buf)[:n])
+        total += n
+    write_atomic(outfile, "%d %s %.3f\n" % (total, digest.hexdigest(), time.monotonic() - start))
+
+
+def tcp_send(addr, port, nbytes, seconds):
+    deadline = time.monotonic() + float(seconds)
+    while True:
+        try:
+            conn = socket.create_connection((addr, int(port)), timeout=2)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    conn.settimeout(max(1.0, deadline - time.monotonic()))
+    rng = random.Random(4242)
+    digest, left = hashlib.sha256(), int(nbytes)
+    while left > 0:
+        chunk = rng.randbytes(min(CHUNK, left))
+        digest.update(chunk)
+        conn.sendall(chunk)
+        left -= len(chunk)
+    conn.shutdown(socket.SHUT_WR)
+    conn.settimeout(5)
+    try:  # wait for the peer's close so all bytes were read before we report
+        conn.recv(1)
+    except OSError:
+        pass
+    print("%d %s" % (int(nbytes), digest.hexdigest()))
+
+
+def udp_payload(seq):
+    size = UDP_SIZES[seq % len(UDP_SIZES)]
+    body = random.Random(seq).randbytes(size - UDP_HEADER.size)
+    return UDP_HEADER.pack(seq, size) + body
+
+
+def udp_sink(addr, port, seconds, outfile, count):
+    deadline = time.monotonic() + float(seconds)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    sock.bind((addr, int(port)))
+    mark_ready(outfile)
+    seen, invalid, dup = set(), 0, 0
+    per_size = {s: 0 for s in UDP_SIZES}
+    while len(seen) < int(count) and (left := deadline - time.monotonic()) > 0:
+        sock.settimeout(left)
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            break
+        if len(data) < UDP_HEADER.size:
+            invalid += 1
+            continue
+        seq, size = UDP_HEADER.unpack_from(data)
+        if size != len(data) or data != udp_payload(seq):
+            invalid += 1
+        elif seq in seen:
+            dup += 1
+        else:
+            seen.add(seq)
+            per_size[size] += 1
+    sizes = " ".join("size%d %d" % kv for kv in per_size.items())
+    write_atomic(outfile, "valid %d invalid %d dup %d %s\n" % (len(seen), invalid, dup, sizes))
+
+
+def udp_send(addr, port, count, interval_ms):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    gap = float(interval_ms) / 1000.0
+    for seq in range(int(count)):
+        sock.sendto(udp_payload(seq), (addr, int(port)))
+        time.sleep(gap)
+
+
+MODES = {
+    "accept-log": (accept_log, 4),
+    "tcp-sink": (tcp_sink, 4),
+    "tcp-send": (tcp_send, 4),
+    "udp-sink": (udp_sink, 5),
+    "udp-send": (udp_send, 4),
+}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in MODES or len(sys.argv) - 2 != MODES[sys.argv[1]][1]:
+        sys.exit(__doc__)
+    MODES[sys.argv[1]][0](*sys.argv[2:])

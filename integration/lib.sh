@@ -1,0 +1,364 @@
+# shellcheck shell=bash
+# Shared lab for dialout's namespace tests. Source it; do not run it.
+#
+#        office A (behind NAT)              public                office B (behind NAT)
+#
+#  hostA            gwA                      relay                      gwB              hostB
+# +--------+     +----------+          +---------------+          +----------+      +--------+
+# |  eth0  |-----| lan0     |          | lo 203.0.113.1|          |     lan0 |------| eth0   |
+# |10.1.0.2|     | 10.1.0.1 |          |  (intermediary|          | 10.2.0.1 |      |10.2.0.2|
+# +--------+     |     wan0 |----------| toA      toB  |----------| wan0     |      +--------+
+#  default via   |192.0.2.2 |          |192.0.2.1      |          |198.51.   |       default via
+#  10.1.0.1      |   [dl0]  |          |   198.51.100.1|          | 100.2    |       10.2.0.1
+#                +----------+          |  toX (extra   |          |   [dl0]  |
+#                nft: masquerade       |  hosts, e.g.  |          +----------+
+#                LAN->WAN; forward     |  "rogue",     |          nft: same as gwA
+#                drop except est/rel,  |  100.64.N.2)  |
+#                LAN->WAN, dl*<->LAN;  +---------------+
+#                input drop except     no firewall, ip_forward on,
+#                lo, est/rel, LAN      no routes to 10.0.0.0/8
+#
+# Gateways route everything (including 203.0.113.1) through their default
+# route to the relay; nothing can open a connection into either office.
+# Namespaces are "${LAB_PREFIX}<name>" (default prefix "dl<pid>-"), so runs
+# never collide. Processes started with lab_start are recorded by pid in
+# $LAB_RUN/pids and ended by lab_down; only those pids are ever signalled.
+
+LAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD_DIR=${BUILD_DIR:-$LAB_ROOT/build}
+INTERMEDIARY_BIN=${INTERMEDIARY_BIN:-$BUILD_DIR/intermediary/intermediary}
+TUND_BIN=${TUND_BIN:-$BUILD_DIR/tund/tund}
+LAB_PREFIX=${LAB_PREFIX:-dl$$-}
+LAB_RUN=${LAB_RUN:-}
+LOG_LEVEL=${LOG_LEVEL:-info}
+PY=${PY:-$(command -v /usr/bin/python3 || command -v python3)}
+RELAY_PUBLIC=203.0.113.1
+LAB_NAMES=(hostA gwA relay gwB hostB)
+LAB_EXTRA=()          # hosts added with lab_add_relay_host
+TESTS_PASSED=0
+TESTS_FAILED=0
+
+# --- small helpers -----------------------------------------------------------
+
+ns() { echo "${LAB_PREFIX}$1"; }
+lab_exec() { local n=$1; shift; ip netns exec "$(ns "$n")" "$@"; }
+now_ms() { echo $(( ${EPOCHREALTIME/./} / 1000 )); }
+log() { echo "[$(date +%H:%M:%S)] $*"; }
+
+pass() { TESTS_PASSED=$((TESTS_PASSED + 1)); echo "PASS: $*"; }
+fail() { TESTS_FAILED=$((TESTS_FAILED + 1)); echo "FAIL: $*"; }
+# check DESCRIPTION cmd... : PASS/FAIL on the command's status.
+check() { local d=$1; shift; if "$@"; then pass "$d"; else fail "$d"; return 1; fi; }
+summary() {
+  echo "$TESTS_PASSED passed, $TESTS_FAILED failed"
+  ((TESTS_FAILED == 0))
+}
+
+# wait_until TIMEOUT_S cmd... : poll every 0.1 s until cmd succeeds; 1 on timeout.
+wait_until() {
+  local timeout=$1; shift
+  local deadline=$(( $(now_ms) + $(awk -v t="$timeout" 'BEGIN{printf "%d", t*1000}') ))
+  while true; do
+    "$@" >/dev/null 2>&1 && return 0
+    (( $(now_ms) >= deadline )) && return 1
+    sleep 0.1
+  done
+}
+
+# status_value FILE KEY : prints the value of KEY in a "key value" status file.
+status_value() {
+  [[ -r "$1" ]] || return 1
+  awk -v k="$2" '$1 == k { print $2; found = 1; exit } END { exit !found }' "$1"
+}
+# status_is FILE KEY VALUE
+status_is() { [[ "$(status_value "$1" "$2" 2>/dev/null)" == "$3" ]]; }
+# status_ge FILE KEY MIN
+status_ge() { local v; v=$(status_value "$1" "$2" 2>/dev/null) && (( v >= $3 )); }
+
+lab_require_root() {
+  if [[ $(id -u) -ne 0 ]] || ! ip netns add "${LAB_PREFIX}probe" 2>/dev/null; then
+    echo "SKIP: needs root/CAP_NET_ADMIN (network namespaces)"
+    exit 77
+  fi
+  ip netns del "${LAB_PREFIX}probe"
+}
+
+lab_require_daemons() {
+  local b
+  for b in "$INTERMEDIARY_BIN" "$TUND_BIN"; do
+    if [[ ! -x "$b" ]] || ! "$b" --help >/dev/null 2>&1; then
+      echo "lab: $b is missing or does not answer --help (build first: scripts/build.sh)" >&2
+      return 1
+    fi
+  done
+}
+
+# --- processes ---------------------------------------------------------------
+
+# lab_start NAME NS cmd... : run cmd in namespace NS in the background, log to
+# $LAB_RUN/logs/NAME.log (appended), pid in $LAB_RUN/pids/NAME. Must not be
+# called from a subshell: the pid has to be our child so lab_wait_exit can
+# collect its exit status.
+lab_start() {
+  local name=$1 n=$2; shift 2
+  echo "=== $(date '+%F %T') start: $*" >> "$LAB_RUN/logs/$name.log"
+  # setsid: the process outlives a terminal hangup (demo) without changing pid.
+  setsid ip netns exec "$(ns "$n")" "$@" >> "$LAB_RUN/logs/$name.log" 2>&1 < /dev/null &
+  echo $! > "$LAB_RUN/pids/$name"
+}
+
+lab_pid() { cat "$LAB_RUN/pids/$1" 2>/dev/null; }
+lab_alive() { local p; p=$(lab_pid "$1") && kill -0 "$p" 2>/dev/null; }
+
+# lab_wait_exit NAME TIMEOUT_S : waits for the process to end; sets LAB_EXIT_STATUS.
+lab_wait_exit() {
+  local pid; pid=$(lab_pid "$1") || return 1
+  wait_until "$2" eval "! kill -0 $pid" || return 1
+  wait "$pid" 2>/dev/null; LAB_EXIT_STATUS=$?
+  rm -f "$LAB_RUN/pids/$1"
+}
+
+# lab_stop NAME [SIGNAL] [TIMEOUT_S] : signal, wait, SIGKILL if it lingers.
+lab_stop() {
+  local name=$1 sig=${2:-TERM} timeout=${3:-5} pid
+  pid=$(lab_pid "$name") || return 0
+  kill -s "$sig" "$pid" 2>/dev/null
+  if ! wait_until "$timeout" eval "! kill -0 $pid"; then
+    echo "lab: $name (pid $pid) ignored SIG$sig for ${timeout}s; killing" >&2
+    kill -KILL "$pid" 2>/dev/null
+    wait_until 2 eval "! kill -0 $pid"
+  fi
+  wait "$pid" 2>/dev/null; LAB_EXIT_STATUS=$?
+  rm -f "$LAB_RUN/pids/$name"
+}
+
+lab_dump_logs() {
+  local f
+  for f in "$LAB_RUN"/logs/*.log; do
+    [[ -s "$f" ]] || continue
+    echo "----- last lines of $f"
+    tail -n "${1:-25}" "$f"
+  done
+}
+
+# --- topology ----------------------------------------------------------------
+
+lab_sysctl() { lab_exec "$1" sysctl -qw "$2" >/dev/null; }
+
+lab_add_ns() {
+  ip netns add "$(ns "$1")"
+  lab_exec "$1" ip link set lo up
+  # Loose reverse-path checks off everywhere: the tests must show that the
+  # intermediary, not a kernel rp_filter, drops spoofed sources.
+  lab_sysctl "$1" net.ipv4.conf.all.rp_filter=0
+  lab_sysctl "$1" net.ipv4.conf.default.rp_filter=0
+  lab_sysctl "$1" net.ipv6.conf.all.disable_ipv6=1
+  lab_sysctl "$1" net.ipv6.conf.default.disable_ipv6=1
+}
+
+# lab_link NS1 IF1 ADDR1 NS2 IF2 ADDR2
+lab_link() {
+  ip link add "$2" netns "$(ns "$1")" type veth peer name "$5" netns "$(ns "$4")"
+  lab_exec "$1" ip addr add "$3" dev "$2"
+  lab_exec "$4" ip addr add "$6" dev "$5"
+  lab_exec "$1" ip link set "$2" up
+  lab_exec "$4" ip link set "$5" up
+}
+
+lab_gateway_firewall() {
+  lab_exec "$1" nft -f - <<'NFT'
+table inet dlfw {
+  chain input {
+    type filter hook input priority filter; policy drop;
+    iif "lo" accept
+    ct state established,related accept
+    iifname "lan0" accept
+  }
+  chain forward {
+    type filter hook forward priority filter; policy drop;
+    ct state established,related accept
+    iifname "lan0" oifname "wan0" accept
+    iifname "dl*" oifname "lan0" accept
+    iifname "lan0" oifname "dl*" accept
+  }
+}
+table ip dlnat {
+  chain postrouting {
+    type nat hook postrouting priority srcnat;
+    oifname "wan0" masquerade
+  }
+}
+NFT
+}
+
+# lab_up : builds the five namespaces. Creates $LAB_RUN (unless set) and,
+# unless LAB_KEEP=1, tears everything down when the shell exits.
+lab_up() {
+  if [[ -z "$LAB_RUN" ]]; then LAB_RUN=$(mktemp -d /tmp/dialout-lab.XXXXXX); fi
+  mkdir -p "$LAB_RUN"/{logs,pids,status,pki}
+  echo "$LAB_PREFIX" > "$LAB_RUN/prefix"
+  if [[ "${LAB_KEEP:-0}" != 1 ]]; then
+    trap lab_down EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+  fi
+  local n
+  for n in "${LAB_NAMES[@]}"; do lab_add_ns "$n"; done
+  lab_link hostA eth0 10.1.0.2/24    gwA lan0 10.1.0.1/24
+  lab_link gwA   wan0 192.0.2.2/24   relay toA 192.0.2.1/24
+  lab_link relay toB 198.51.100.1/24 gwB wan0 198.51.100.2/24
+  lab_link gwB   lan0 10.2.0.1/24    hostB eth0 10.2.0.2/24
+  lab_exec relay ip addr add "$RELAY_PUBLIC/32" dev lo
+  lab_exec hostA ip route add default via 10.1.0.1
+  lab_exec gwA   ip route add default via 192.0.2.1
+  lab_exec gwB   ip route add default via 198.51.100.1
+  lab_exec hostB ip route add default via 10.2.0.1
+  for n in gwA relay gwB; do lab_sysctl "$n" net.ipv4.ip_forward=1; done
+  lab_gateway_firewall gwA
+  lab_gateway_firewall gwB
+}
+
+# lab_add_relay_host NAME INDEX : another host hanging off the relay,
+# NAME 100.64.INDEX.2/24 via relay 100.64.INDEX.1 (interface toINDEX).
+lab_add_relay_host() {
+  lab_add_ns "$1"
+  LAB_EXTRA+=("$1")
+  lab_link relay "to$2" "100.64.$2.1/24" "$1" eth0 "100.64.$2.2/24"
+  lab_exec "$1" ip route add default via "100.64.$2.1"
+}
+
+# lab_down : ends recorded processes (by pid), then deletes this prefix's namespaces.
+lab_down() {
+  local f n pid
+  [[ -n "$LAB_RUN" && -d "$LAB_RUN/pids" ]] || return 0
+  for f in "$LAB_RUN"/pids/*; do
+    [[ -e "$f" ]] && lab_stop "$(basename "$f")" TERM 5
+  done
+  for n in $(ip netns list | awk -v p="$LAB_PREFIX" 'index($1, p) == 1 { print $1 }'); do
+    # Anything still inside a namespace we created was started by this lab.
+    for pid in $(ip netns pids "$n" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+    ip netns del "$n" 2>/dev/null
+  done
+  return 0
+}
+
+# --- firewall baseline (no daemons needed) ----------------------------------
+
+lab_ping() { lab_exec "$1" ping -c "${3:-1}" -i 0.2 -W 1 -q "$2" >/dev/null 2>&1; }
+lab_tcp_open() { lab_exec "$1" nc -z -w "${4:-2}" "$2" "$3" >/dev/null 2>&1; }
+# lab_listening NS PORT : something listens on TCP PORT in NS (no connection made,
+# so the daemon's handshake counters stay clean).
+lab_listening() { [[ -n "$(lab_exec "$1" ss -Hltn "sport = :$2")" ]]; }
+
+# lab_listen NAME NS ADDR PORT SECONDS : background accept-log listener;
+# returns once it is bound. Peers land in $LAB_RUN/NAME.peers.
+lab_listen() {
+  rm -f "$LAB_RUN/$1.peers" "$LAB_RUN/$1.peers.ready"
+  lab_start "$1" "$2" "$PY" "$LAB_ROOT/integration/labnet.py" accept-log "$3" "$4" "$5" "$LAB_RUN/$1.peers"
+  wait_until 5 test -e "$LAB_RUN/$1.peers.ready"
+}
+
+# lab_check_firewalls : proves the lab is what it claims before any tunnel.
+lab_check_firewalls() {
+  check "baseline: hostA reaches its gateway and the relay's public address (outbound NAT works)" \
+    eval 'lab_ping hostA 10.1.0.1 && lab_ping hostA '"$RELAY_PUBLIC"' && lab_ping hostB '"$RELAY_PUBLIC"
+  check "baseline: hostA cannot reach hostB and hostB cannot reach hostA without the tunnel" \
+    eval '! lab_ping hostA 10.2.0.2 && ! lab_ping hostB 10.1.0.2'
+
+  lab_listen probe-relay relay "$RELAY_PUBLIC" 8080 10
+  lab_tcp_open hostA "$RELAY_PUBLIC" 8080
+  wait_until 2 test -s "$LAB_RUN/probe-relay.peers"
+  check "baseline: hostA's outbound TCP reaches the relay masqueraded as 192.0.2.2" \
+    grep -qx 192.0.2.2 "$LAB_RUN/probe-relay.peers"
+  lab_stop probe-relay
+
+  lab_listen probe-gwA gwA 0.0.0.0 2222 15
+  lab_listen probe-hostA hostA 0.0.0.0 2223 15
+  check "baseline: a listener on gwA is reachable from its LAN" lab_tcp_open hostA 10.1.0.1 2222
+  check "baseline: gwA drops inbound TCP from the WAN (relay -> 192.0.2.2:2222 times out)" \
+    eval '! lab_tcp_open relay 192.0.2.2 2222'
+  lab_exec relay ip route add 10.1.0.0/24 via 192.0.2.2
+  check "baseline: gwA drops forwarded inbound TCP (relay -> hostA:2223 via gwA times out)" \
+    eval '! lab_tcp_open relay 10.1.0.2 2223'
+  check "baseline: gwA drops inbound ICMP from the WAN" eval '! lab_ping relay 10.1.0.2 && ! lab_ping relay 192.0.2.2'
+  lab_exec relay ip route del 10.1.0.0/24 via 192.0.2.2
+  lab_stop probe-gwA
+  lab_stop probe-hostA
+}
+
+# --- the daemons -------------------------------------------------------------
+
+# lab_pki [extra make-pki args...] : CA, intermediary (DNS:intermediary and the
+# public IP), gw-a, gw-b, rogue-site.
+lab_pki() {
+  "$LAB_ROOT/scripts/make-pki.sh" "$LAB_RUN/pki" --server-san "DNS:intermediary,IP:$RELAY_PUBLIC" \
+    gw-a gw-b rogue-site "$@" >/dev/null
+}
+
+lab_write_policy() {
+  cat > "$LAB_RUN/policy.conf" <<'EOF'
+# Who may register which virtual-address name, advertise which prefixes, reach whom.
+[identity gw-a]
+register = office-a
+advertise = 10.1.0.0/24
+reach = office-b
+
+[identity gw-b]
+register = office-b
+advertise = 10.2.0.0/24
+reach = office-a
+
+# A valid certificate from our CA that must not take over anyone's name.
+[identity rogue-site]
+register = rogue
+advertise = 10.3.0.0/24
+reach = office-a
+EOF
+}
+
+# lab_start_intermediary [extra flags...] : on the relay, listening on the public address.
+lab_start_intermediary() {
+  local p=$LAB_RUN/pki
+  cat > "$LAB_RUN/intermediary.conf" <<EOF
+cert = $p/intermediary.crt
+key = $p/intermediary.key
+ca = $p/ca.crt
+policy = $LAB_RUN/policy.conf
+status-file = $LAB_RUN/status/intermediary.status
+log-level = $LOG_LEVEL
+EOF
+  lab_start intermediary relay "$INTERMEDIARY_BIN" --config "$LAB_RUN/intermediary.conf" \
+    --listen "$RELAY_PUBLIC:443" "$@"
+}
+
+# lab_start_tund NAME NS IDENTITY SITE [extra flags...] : config file for the
+# connection and certificates; the site-specific parts as flags.
+lab_start_tund() {
+  local name=$1 n=$2 id=$3 site=$4 p=$LAB_RUN/pki; shift 4
+  cat > "$LAB_RUN/$name.conf" <<EOF
+intermediary = $RELAY_PUBLIC:443
+server-name = intermediary
+cert = $p/$id.crt
+key = $p/$id.key
+ca = $p/ca.crt
+tun = dl0
+offload = ${OFFLOAD:-on}
+reconnect-max-ms = 2000
+status-file = $LAB_RUN/status/$name.status
+log-level = $LOG_LEVEL
+EOF
+  lab_start "$name" "$n" "$TUND_BIN" --config "$LAB_RUN/$name.conf" --name "$site" "$@"
+}
+
+lab_status_file() { echo "$LAB_RUN/status/$1.status"; }
+
+# lab_start_offices : intermediary + both office gateways; waits for the tunnel.
+lab_start_offices() {
+  lab_write_policy
+  lab_start_intermediary
+  wait_until 10 lab_listening relay 443 || return 1
+  lab_start_tund tund-a gwA gw-a office-a --advertise 10.1.0.0/24
+  lab_start_tund tund-b gwB gw-b office-b --advertise 10.2.0.0/24
+  wait_until 20 status_is "$(lab_status_file tund-a)" registered 1 &&
+    wait_until 20 status_is "$(lab_status_file tund-b)" registered 1
+}

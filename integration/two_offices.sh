@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# Deployment 1, "two offices": both gateways run tund behind NAT firewalls that
+# drop every inbound connection; the intermediary on the relay joins them.
+# Topology: see the drawing at the top of integration/lib.sh.
+#
+# Proves, in order: the lab's firewalls (before any daemon); ping both ways;
+# 100 MB over TCP with matching sha256; UDP both ways with payload checks; a
+# rogue site with a valid certificate cannot take office-b's name (tund exits
+# 78); spoofed inner sources are dropped by the intermediary; SIGKILL + restart
+# of the intermediary heals without restarting tund; SIGTERM makes tund remove
+# its device and routes.
+#
+# Env: BUILD_DIR (default build), OFFLOAD=on|off, LOG_LEVEL, TCP_BYTES,
+# KEEP_RUN=1 keeps the run directory (logs, status files) even on success.
+set -uo pipefail
+# shellcheck source=integration/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+lab_require_root
+TCP_BYTES=${TCP_BYTES:-$((100 * 1024 * 1024))}
+UDP_COUNT=${UDP_COUNT:-2000}
+LABNET=("$PY" "$LAB_ROOT/integration/labnet.py")
+
+finish() {
+  local rc=0
+  summary || rc=1
+  if ((rc != 0)); then lab_dump_logs 30; fi
+  if ((rc != 0)) || [[ "${KEEP_RUN:-0}" == 1 ]]; then
+    echo "run directory kept: $LAB_RUN"
+  else
+    rm -rf "$LAB_RUN"
+  fi
+  exit "$rc"
+}
+
+# ping_received NS DST COUNT : prints how many of COUNT echo requests were answered.
+ping_received() {
+  lab_exec "$1" ping -c "$3" -i 0.2 -W 1 -q "${@:4}" "$2" 2>/dev/null |
+    awk '/received/ { print $4; found = 1 } END { if (!found) print 0 }'
+}
+
+nft_counter() { # nft_counter NS NAME : packets seen by counter NAME of table dlprobe
+  lab_exec "$1" nft list counter ip dlprobe "$2" | awk '/packets/ { print $2 }'
+}
+
+log "two_offices: namespaces ${LAB_PREFIX}*, offload ${OFFLOAD:-on}, build $BUILD_DIR"
+lab_up
+log "run directory $LAB_RUN"
+
+# --- 0. the lab itself -------------------------------------------------------
+lab_check_firewalls
+
+lab_require_daemons || { fail "daemon binaries present"; finish; }
+lab_pki
+t0=$(now_ms)
+if lab_start_offices; then
+  pass "intermediary and both tund registered within $(( $(now_ms) - t0 )) ms"
+else
+  fail "intermediary and both tund registered within 20 s (status: a=$(status_value "$(lab_status_file tund-a)" registered) b=$(status_value "$(lab_status_file tund-b)" registered))"
+  finish
+fi
+
+# --- 1. ping both ways -------------------------------------------------------
+t0=$(now_ms)
+if wait_until 15 lab_ping hostA 10.2.0.2; then
+  pass "first ping hostA -> hostB answered $(( $(now_ms) - t0 )) ms after registration"
+else
+  fail "ping hostA -> hostB within 15 s of registration"
+  finish
+fi
+n=$(ping_received hostA 10.2.0.2 10)
+check "ping hostA -> hostB: $n/10 answered" test "$n" -eq 10
+n=$(ping_received hostB 10.1.0.2 10)
+check "ping hostB -> hostA: $n/10 answered" test "$n" -eq 10
+n=$(ping_received hostA 10.2.0.2 5 -s 4000)
+check "ping hostA -> hostB with 4000-byte (fragmented) echo: $n/5 answered" test "$n" -eq 5
+
+# --- 2. TCP bulk transfer ----------------------------------------------------
+rm -f "$LAB_RUN/tcp.result"
+lab_start tcp-sink hostB "${LABNET[@]}" tcp-sink 10.2.0.2 5001 150 "$LAB_RUN/tcp.result"
+wait_until 5 test -e "$LAB_RUN/tcp.result.ready"
+t0=$(now_ms)
+sent=$(lab_exec hostA timeout 160 "${LABNET[@]}" tcp-send 10.2.0.2 5001 "$TCP_BYTES" 150 2>"$LAB_RUN/logs/tcp-send.err")
+ms=$(( $(now_ms) - t0 ))
+wait_until 10 test -s "$LAB_RUN/tcp.result"
+read -r rbytes rsha _ < "$LAB_RUN/tcp.result" 2>/dev/null || { rbytes=0; rsha=none; }
+read -r sbytes ssha <<< "${sent:-0 none}"
+mbit=$(awk -v b="$rbytes" -v ms="$ms" 'BEGIN { printf "%.0f", ms > 0 ? b * 8 / ms / 1000 : 0 }')
+check "TCP hostA -> hostB: sent $sbytes bytes, received $rbytes, sha256 ${rsha:0:16}... $( [[ "$ssha" == "$rsha" ]] && echo matches || echo "differs from ${ssha:0:16}..." ) (${ms} ms, ~${mbit} Mbit/s)" \
+  test "$sbytes" -eq "$TCP_BYTES" -a "$rbytes" -eq "$TCP_BYTES" -a "$ssha" == "$rsha"
+lab_stop tcp-sink
+
+# --- 3. UDP both ways --------------------------------------------------------
+udp_check() { # udp_check FROM TO DST_ADDR PORT
+  local from=$1 to=$2 dst=$3 port=$4 res=$LAB_RUN/udp-$1.result line valid invalid
+  rm -f "$res" "$res.ready"
+  lab_start "udp-sink-$to" "$to" "${LABNET[@]}" udp-sink "$dst" "$port" 20 "$res" "$UDP_COUNT"
+  wait_until 5 test -e "$res.ready"
+  lab_exec "$from" timeout 30 "${LABNET[@]}" udp-send "$dst" "$port" "$UDP_COUNT" 1
+  wait_until 25 test -s "$res"
+  line=$(cat "$res" 2>/dev/null)
+  valid=$(awk '{ print $2 }' <<< "$line"); invalid=$(awk '{ print $4 }' <<< "$line")
+  # A lossless lab: allow 1 % for scheduling hiccups, never a corrupted payload.
+  check "UDP $from -> $to: ${line:-no result} (need >= 99 % of $UDP_COUNT, 0 invalid)" \
+    test "${valid:-0}" -ge $((UDP_COUNT * 99 / 100)) -a "${invalid:-1}" -eq 0
+  lab_stop "udp-sink-$to"
+}
+udp_check hostA hostB 10.2.0.2 5002
+udp_check hostB hostA 10.1.0.2 5003
+
+# --- 4. a rogue site claims office-b -----------------------------------------
+istatus=$(lab_status_file intermediary)
+refused_before=$(status_value "$istatus" refused_register || echo 0)
+lab_add_relay_host rogue 1
+lab_start_tund tund-rogue rogue rogue-site office-b --advertise 10.3.0.0/24
+if lab_wait_exit tund-rogue 20; then
+  check "rogue tund (CN rogue-site, --name office-b) exits with status 78 (got $LAB_EXIT_STATUS)" \
+    test "$LAB_EXIT_STATUS" -eq 78
+else
+  fail "rogue tund (CN rogue-site, --name office-b) exits within 20 s (still running)"
+  lab_stop tund-rogue
+fi
+why=$(grep -Ei 'refus|not allowed|denied|forbidden|policy' "$LAB_RUN/logs/tund-rogue.log" | tail -n 1)
+check "rogue tund's log says why: ${why:-<nothing matching refus|not allowed|denied|policy>}" test -n "$why"
+wait_until 3 status_ge "$istatus" refused_register $((refused_before + 1))
+check "intermediary counted the refusal (refused_register $refused_before -> $(status_value "$istatus" refused_register))" \
+  status_ge "$istatus" refused_register $((refused_before + 1))
+check "office-b still registered after the rogue attempt" status_is "$(lab_status_file tund-b)" registered 1
+n=$(ping_received hostA 10.2.0.2 5)
+check "ping hostA -> hostB after the rogue attempt: $n/5 answered" test "$n" -eq 5
+
+# --- 5. spoofed inner source -------------------------------------------------
+lab_exec hostB nft -f - <<'NFT'
+table ip dlprobe {
+  counter spoofed { }
+  counter legit { }
+  chain pre {
+    type filter hook prerouting priority raw; policy accept;
+    ip saddr 10.99.0.1 counter name "spoofed"
+    ip saddr 10.1.0.1 counter name "legit"
+  }
+}
+NFT
+lab_exec gwA ip addr add 10.99.0.1/32 dev lo
+n=$(ping_received gwA 10.2.0.2 3 -I 10.1.0.1)
+check "control: gwA pings hostB from 10.1.0.1 (inside office-a): $n/3 answered, hostB saw $(nft_counter hostB legit)" \
+  test "$n" -eq 3 -a "$(nft_counter hostB legit)" -ge 3
+spoof_before=$(status_value "$istatus" drop_spoofed_source || echo 0)
+n=$(ping_received gwA 10.2.0.2 5 -I 10.99.0.1)
+check "spoofed pings from 10.99.0.1: $n/5 answered, hostB saw $(nft_counter hostB spoofed) (both must be 0)" \
+  test "$n" -eq 0 -a "$(nft_counter hostB spoofed)" -eq 0
+if wait_until 3 status_ge "$istatus" drop_spoofed_source $((spoof_before + 1)); then
+  pass "intermediary drop_spoofed_source rose $spoof_before -> $(status_value "$istatus" drop_spoofed_source)"
+else
+  fail "intermediary drop_spoofed_source rose (still $(status_value "$istatus" drop_spoofed_source); tund-a: $(grep -E '^(tx_packets|drop_)' "$(lab_status_file tund-a)" | tr '\n' ' '))"
+fi
+
+# --- 6. SIGKILL and restart the intermediary ---------------------------------
+pid_a=$(lab_pid tund-a); pid_b=$(lab_pid tund-b)
+rc_a=$(status_value "$(lab_status_file tund-a)" reconnects || echo 0)
+t0=$(now_ms)
+lab_stop intermediary KILL
+lab_start_intermediary
+if wait_until 30 lab_ping hostA 10.2.0.2; then
+  pass "traffic resumed $(( $(now_ms) - t0 )) ms after SIGKILL + restart of the intermediary"
+else
+  fail "traffic resumed within 30 s after SIGKILL + restart of the intermediary"
+fi
+n=$(ping_received hostB 10.1.0.2 5)
+check "ping hostB -> hostA after the restart: $n/5 answered" test "$n" -eq 5
+check "neither tund restarted (pids $pid_a $pid_b alive and unchanged)" \
+  eval "kill -0 $pid_a && kill -0 $pid_b && [[ \$(lab_pid tund-a) == $pid_a && \$(lab_pid tund-b) == $pid_b ]]"
+check "tund-a counted the reconnect (reconnects $rc_a -> $(status_value "$(lab_status_file tund-a)" reconnects))" \
+  status_ge "$(lab_status_file tund-a)" reconnects $((rc_a + 1))
+
+# --- 7. clean shutdown -------------------------------------------------------
+lab_exec gwA ip route show > "$LAB_RUN/gwA.routes.before"
+kill -TERM "$pid_a"
+if lab_wait_exit tund-a 5; then
+  pass "tund-a exited within 5 s of SIGTERM (status $LAB_EXIT_STATUS)"
+else
+  fail "tund-a exited within 5 s of SIGTERM"
+  lab_stop tund-a KILL
+fi
+check "tund-a's dl0 device is gone" eval '! lab_exec gwA ip link show dl0 >/dev/null 2>&1'
+check "gwA has no route to office-b left ($(lab_exec gwA ip route show 10.2.0.0/24 | tr '\n' ' '))" \
+  test -z "$(lab_exec gwA ip route show 10.2.0.0/24)"
+
+finish
