@@ -230,10 +230,11 @@ lab_add_relay_host() {
 # lab_down : ends recorded processes (by pid), then deletes this prefix's namespaces.
 lab_down() {
   local f n pid
-  [[ -n "$LAB_RUN" && -d "$LAB_RUN/pids" ]] || return 0
-  for f in "$LAB_RUN"/pids/*; do
-    [[ -e "$f" ]] && lab_stop "$(basename "$f")" TERM 5
-  done
+  if [[ -n "$LAB_RUN" && -d "$LAB_RUN/pids" ]]; then
+    for f in "$LAB_RUN"/pids/*; do
+      [[ -e "$f" ]] && lab_stop "$(basename "$f")" TERM 5
+    done
+  fi
   for n in $(ip netns list | awk -v p="$LAB_PREFIX" 'index($1, p) == 1 { print $1 }'); do
     # Anything still inside a namespace we created was started by this lab.
     for pid in $(ip netns pids "$n" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Checks systemd/*.service without installing anything and without systemd as
+# PID 1: copies the units to a temporary directory with ExecStart pointing at
+# the build tree (systemd-analyze verify insists the binary exists), then
+#   - `systemd-analyze verify` must succeed and print nothing (it only warns,
+#     with status 0, about unknown keys);
+#   - `systemd-analyze security --offline` exposure must stay <= MAX_EXPOSURE;
+#   - the directives the daemons' contract relies on must be present.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build_dir=${BUILD_DIR:-$root/build}
+max_exposure=${MAX_EXPOSURE:-3.0}
+passed=0; failed=0
+pass() { passed=$((passed + 1)); echo "PASS: $*"; }
+fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
+
+if ! command -v systemd-analyze >/dev/null; then
+  echo "SKIP: systemd-analyze not installed"; exit 77
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# unit file -> binary in the build tree, and the name to verify (templates need an instance)
+declare -A bin=([intermediary.service]=intermediary/intermediary [tund@.service]=tund/tund)
+declare -A as=([intermediary.service]=intermediary.service [tund@.service]=tund@check.service)
+
+for unit in intermediary.service tund@.service; do
+  b=$build_dir/${bin[$unit]}
+  if [[ ! -x "$b" ]]; then fail "$unit: $b not built (run scripts/build.sh)"; continue; fi
+  sed -E "s|^ExecStart=/usr/local/sbin/[a-z]+|ExecStart=$b|" "$root/systemd/$unit" > "$tmp/$unit"
+  out=$(cd "$tmp" && systemd-analyze verify --man=no "$tmp/${as[$unit]}" 2>&1)
+  rc=$?
+  if ((rc == 0)) && [[ -z "$out" ]]; then pass "$unit: systemd-analyze verify is clean"
+  else fail "$unit: systemd-analyze verify (status $rc): $out"; fi
+
+  level=$(cd "$tmp" && systemd-analyze security --offline=yes --no-pager "$tmp/${as[$unit]}" 2>/dev/null |
+    awk '/Overall exposure level/ { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+\.[0-9]+$/) print $i }')
+  if [[ -n "$level" ]] && awk -v l="$level" -v m="$max_exposure" 'BEGIN { exit !(l <= m) }'; then
+    pass "$unit: security exposure $level <= $max_exposure"
+  else fail "$unit: security exposure ${level:-unknown} (max $max_exposure)"; fi
+done
+
+# require UNIT LINE... : each exact line must be in the unit.
+require() {
+  local unit=$1 line; shift
+  for line in "$@"; do
+    if grep -qxF -- "$line" "$root/systemd/$unit"; then pass "$unit: has '$line'"
+    else fail "$unit: missing '$line'"; fi
+  done
+}
+require intermediary.service "Type=notify" "DynamicUser=yes" "Restart=on-failure" \
+  "CapabilityBoundingSet=CAP_NET_BIND_SERVICE" "AmbientCapabilities=CAP_NET_BIND_SERVICE" \
+  "ExecReload=/bin/kill -HUP \$MAINPID" "NoNewPrivileges=yes" "ProtectSystem=strict"
+require tund@.service "Type=notify" "Restart=on-failure" "RestartPreventExitStatus=78" \
+  "CapabilityBoundingSet=CAP_NET_ADMIN" "AmbientCapabilities=CAP_NET_ADMIN" \
+  "DeviceAllow=/dev/net/tun rw" "ExecReload=/bin/kill -HUP \$MAINPID" \
+  "NoNewPrivileges=yes" "ProtectSystem=strict"
+if grep -q -- '--config /etc/dialout/%i.conf' "$root/systemd/tund@.service"; then
+  pass "tund@.service: reads /etc/dialout/%i.conf"
+else fail "tund@.service: ExecStart lacks --config /etc/dialout/%i.conf"; fi
+
+echo "units: $passed passed, $failed failed"
+((failed == 0))
