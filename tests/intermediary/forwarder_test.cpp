@@ -1,0 +1,109 @@
+#include "intermediary/forwarder.hpp"
+
+#include <gtest/gtest.h>
+
+#include "tests/support/packets.hpp"
+
+namespace dialout {
+namespace {
+
+Prefix P(const char* s) { return *Prefix::parse(s); }
+
+class Forwarder : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    policy_ = *Policy::parse(R"(
+[identity id-a]
+register = a
+advertise = 10.1.0.0/16
+reach = b
+
+[identity id-b]
+register = b
+advertise = 10.2.0.0/24, 10.1.5.0/24
+reach = a
+
+[identity id-c]
+register = c
+advertise = 10.3.0.0/24
+reach = *
+)",
+                             "test");
+    std::vector<Prefix> pa{P("10.1.0.0/16")}, pb{P("10.2.0.0/24"), P("10.1.5.0/24")}, pc{P("10.3.0.0/24")};
+    a_ = *registry_.add_session(1, "id-a", "a", pa);
+    b_ = *registry_.add_session(2, "id-b", "b", pb);
+    c_ = *registry_.add_session(3, "id-c", "c", pc);
+  }
+
+  Expected<Forward, DropReason> decide(SiteId from, const std::vector<uint8_t>& packet, SiteId dst_hint = 0) {
+    DataView v;
+    v.header.dst = dst_hint;
+    v.packet = packet;
+    return decide_forward(registry_, policy_, *registry_.site(from), v);
+  }
+
+  Registry registry_;
+  Policy policy_;
+  SiteId a_ = 0, b_ = 0, c_ = 0;
+};
+
+TEST_F(Forwarder, Decisions) {
+  struct Case {
+    const char* name;
+    SiteId* from;
+    const char* src;
+    const char* dst;
+    SiteId* hint;
+    SiteId* want_dst;  // nullptr: dropped
+    DropReason want_drop;
+  };
+  SiteId zero = 0;
+  const Case cases[] = {
+      {"a to b", &a_, "10.1.0.2", "10.2.0.2", &zero, &b_, {}},
+      {"b to a", &b_, "10.2.0.2", "10.1.0.2", &zero, &a_, {}},
+      {"a to b via the more specific prefix inside a's", &a_, "10.1.0.2", "10.1.5.9", &zero, &b_, {}},
+      {"a may not use b's more specific prefix as source", &a_, "10.1.5.7", "10.2.0.2", &zero, nullptr,
+       DropReason::SpoofedSource},
+      {"a spoofs a foreign source", &a_, "192.0.2.1", "10.2.0.2", &zero, nullptr, DropReason::SpoofedSource},
+      {"a to c is not allowed", &a_, "10.1.0.2", "10.3.0.2", &zero, nullptr, DropReason::Policy},
+      {"c reaches anyone", &c_, "10.3.0.2", "10.1.0.2", &zero, &a_, {}},
+      {"nobody serves the destination", &a_, "10.1.0.2", "10.99.0.1", &zero, nullptr, DropReason::NoRoute},
+      {"to itself", &a_, "10.1.0.2", "10.1.0.3", &zero, nullptr, DropReason::NoRoute},
+      {"hint agrees", &a_, "10.1.0.2", "10.2.0.2", &b_, &b_, {}},
+      {"hint disagrees with the address", &a_, "10.1.0.2", "10.2.0.2", &c_, nullptr, DropReason::NoRoute},
+  };
+  for (const auto& c : cases) {
+    auto d = decide(*c.from, test::ipv4_udp(c.src, c.dst, 1, 2, "x"), *c.hint);
+    if (c.want_dst != nullptr) {
+      ASSERT_TRUE(d.has_value()) << c.name << ": " << to_string(d.error());
+      EXPECT_EQ(d->dst, *c.want_dst) << c.name;
+    } else {
+      ASSERT_FALSE(d.has_value()) << c.name;
+      EXPECT_EQ(d.error(), c.want_drop) << c.name;
+    }
+  }
+}
+
+TEST_F(Forwarder, MalformedDatagrams) {
+  auto good = test::ipv4_udp("10.1.0.2", "10.2.0.2", 1, 2, "payload");
+  auto truncated = good;
+  truncated.resize(15);
+  auto padded = good;
+  padded.push_back(0);  // total length no longer matches the frame
+  auto garbage = std::vector<uint8_t>(40, 0x11);
+  for (const auto* p : {&truncated, &padded, &garbage}) {
+    auto d = decide(a_, *p);
+    ASSERT_FALSE(d.has_value());
+    EXPECT_EQ(d.error(), DropReason::Malformed);
+  }
+}
+
+TEST_F(Forwarder, SameFlowSameHash) {
+  auto one = decide(a_, test::ipv4_udp("10.1.0.2", "10.2.0.2", 1000, 2000, "x"));
+  auto two = decide(a_, test::ipv4_udp("10.1.0.2", "10.2.0.2", 1000, 2000, "other payload"));
+  ASSERT_TRUE(one.has_value() && two.has_value());
+  EXPECT_EQ(one->flow_hash, two->flow_hash);
+}
+
+}  // namespace
+}  // namespace dialout
