@@ -73,6 +73,7 @@
 
 #include "netlib/expected.hpp"
 #include "netlib/ip_address.hpp"
+#include "netlib/vnet_header.hpp"  // kVnetHeaderSize: the embedded offload header
 
 namespace dialout {
 
@@ -95,7 +96,6 @@ enum class MsgType : uint8_t {
 
 inline constexpr size_t kFrameHeaderSize = 4;
 inline constexpr size_t kDataHeaderSize = 10;
-inline constexpr size_t kVnetHeaderSize = 10;
 inline constexpr size_t kMaxIpPacket = 65535;
 inline constexpr size_t kMaxPayload = kDataHeaderSize + kVnetHeaderSize + kMaxIpPacket;
 inline constexpr size_t kMaxControlPayload = 65535;

@@ -1,0 +1,66 @@
+#include "netlib/channel.hpp"
+
+#include <cstring>
+
+namespace dialout {
+namespace {
+// Room kept free for one read: a whole TLS record.
+constexpr size_t kReadChunk = 16 * 1024 + 256;
+}  // namespace
+
+Expected<size_t, Channel::ReadStatus> Channel::fill() {
+  size_t have = rx_end_ - rx_start_;
+  // A partial frame at the front moves down once, so the buffer never needs
+  // more than one maximum frame plus one read of room.
+  if (rx_start_ > 0 && rx_.size() - rx_end_ < kReadChunk) {
+    std::memmove(rx_.data(), rx_.data() + rx_start_, have);
+    rx_start_ = 0;
+    rx_end_ = have;
+  }
+  if (rx_.size() - rx_end_ < kReadChunk) {
+    size_t want = std::min(kMaxFrameSize + kReadChunk, std::max<size_t>(rx_.size() * 2, 4 * kReadChunk));
+    if (want <= rx_.size()) return unexpected(ReadStatus::Error);  // cannot happen: frames are bounded
+    rx_.resize(want);
+  }
+  auto n = tls_.read(std::span(rx_).subspan(rx_end_));
+  if (!n) {
+    switch (n.error()) {
+      case TlsConnection::Status::WantRead: return unexpected(ReadStatus::WouldBlock);
+      case TlsConnection::Status::WantWrite:
+        write_blocked_ = true;  // TLS needs to send before it can read (e.g. a key update)
+        return unexpected(ReadStatus::WouldBlock);
+      case TlsConnection::Status::Closed: return unexpected(ReadStatus::Closed);
+      default: return unexpected(ReadStatus::Error);
+    }
+  }
+  rx_end_ += *n;
+  return *n;
+}
+
+Channel::FlushStatus Channel::flush() {
+  write_blocked_ = false;
+  for (int rounds = 0; rounds < 64; ++rounds) {
+    auto pending = queue_.pending();
+    if (pending.empty()) return FlushStatus::Done;
+    auto n = tls_.write(pending);
+    if (!n) {
+      if (n.error() == TlsConnection::Status::WantWrite || n.error() == TlsConnection::Status::WantRead) {
+        write_blocked_ = true;
+        return FlushStatus::Blocked;
+      }
+      return FlushStatus::Error;
+    }
+    queue_.consume(*n);
+  }
+  return FlushStatus::Blocked;  // yield to other connections; epoll says when to go on
+}
+
+void Channel::trim() {
+  queue_.trim();
+  if (rx_start_ == rx_end_) {
+    std::vector<uint8_t>().swap(rx_);
+    rx_start_ = rx_end_ = 0;
+  }
+}
+
+}  // namespace dialout

@@ -1,0 +1,99 @@
+// One framed TLS connection: whole frames in, whole frames out.
+//
+// Receiving: bytes are read from TLS into one buffer and every complete
+// frame is handed over in place (no copy, no allocation per frame); a frame
+// header that announces an impossible length ends the stream before any
+// byte of it is buffered. Sending: frames wait in a bounded two-lane
+// SendQueue and go to TLS in large batches.
+#pragma once
+
+#include <sys/epoll.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "netlib/send_queue.hpp"
+#include "netlib/tls.hpp"
+#include "netlib/wire.hpp"
+
+namespace dialout {
+
+class Channel {
+ public:
+  enum class ReadStatus { WouldBlock, Budget, Stopped, Closed, Error, Malformed };
+  struct ReadOutcome {
+    ReadStatus status = ReadStatus::WouldBlock;
+    WireError wire_error = WireError::UnknownType;  // meaningful when Malformed
+    size_t bytes = 0;
+  };
+  enum class FlushStatus { Done, Blocked, Error };
+
+  Channel(TlsConnection tls, SendQueue::Limits limits) : tls_(std::move(tls)), queue_(limits) {}
+
+  int fd() const { return tls_.fd(); }
+  TlsConnection& tls() { return tls_; }
+  const TlsConnection& tls() const { return tls_; }
+  SendQueue& queue() { return queue_; }
+
+  // Reads what TLS has (up to about `budget` bytes, for fairness between
+  // connections) and calls on_frame(const FrameView&) for each whole frame.
+  // on_frame returns false when it closed or destroyed this channel; the
+  // read then stops without touching `this` again.
+  template <class OnFrame>
+  ReadOutcome read_frames(OnFrame&& on_frame, size_t budget);
+
+  // Writes queued frames until TLS would block.
+  FlushStatus flush();
+  // Epoll interest: always readable; writable while something waits.
+  uint32_t epoll_events() const { return EPOLLIN | (write_blocked_ || !queue_.empty() ? EPOLLOUT : 0u); }
+  // Gives idle buffers back (many idle sessions must stay small).
+  void trim();
+
+ private:
+  std::span<const uint8_t> buffered() const { return std::span(rx_).subspan(rx_start_, rx_end_ - rx_start_); }
+  // One TLS read into the buffer; returns bytes read or a terminal status.
+  Expected<size_t, ReadStatus> fill();
+
+  TlsConnection tls_;
+  SendQueue queue_;
+  std::vector<uint8_t> rx_;
+  size_t rx_start_ = 0;
+  size_t rx_end_ = 0;
+  bool write_blocked_ = false;
+};
+
+template <class OnFrame>
+Channel::ReadOutcome Channel::read_frames(OnFrame&& on_frame, size_t budget) {
+  ReadOutcome out;
+  for (;;) {
+    for (;;) {
+      auto f = next_frame(buffered());
+      if (!f) {
+        out.status = ReadStatus::Malformed;
+        out.wire_error = f.error();
+        return out;
+      }
+      if (!f->has_value()) break;
+      const FrameView frame = **f;
+      rx_start_ += frame.size();
+      if (!on_frame(frame)) {
+        out.status = ReadStatus::Stopped;
+        return out;
+      }
+    }
+    if (rx_start_ == rx_end_) rx_start_ = rx_end_ = 0;
+    if (out.bytes >= budget) {
+      out.status = ReadStatus::Budget;
+      return out;
+    }
+    auto n = fill();
+    if (!n) {
+      out.status = n.error();
+      return out;
+    }
+    out.bytes += *n;
+  }
+}
+
+}  // namespace dialout

@@ -1,2 +1,0 @@
-// Placeholder translation unit until the router sources land.
-namespace dialout {}
