@@ -1,0 +1,136 @@
+// Logging: one line per message, "LEVEL component: message".
+//
+// Not global: each daemon builds a Logger at startup and passes it by
+// reference, so tests can capture output through a sink instead of stderr.
+#pragma once
+
+#include <fmt/core.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "netlib/expected.hpp"
+
+namespace dialout {
+
+enum class LogLevel { Debug = 0, Info = 1, Warn = 2, Error = 3 };
+
+const char* to_string(LogLevel);
+// "debug", "info", "warn"/"warning", "error" (lower case, as in config files).
+Expected<LogLevel, std::string> parse_log_level(std::string_view);
+
+class Logger {
+ public:
+  // Receives one complete line including the trailing '\n'.
+  using Sink = std::function<void(std::string_view line)>;
+
+  // Without a sink, lines go to stderr with one write(2) each, so lines from
+  // several threads never interleave mid-line.
+  explicit Logger(std::string component, LogLevel min_level = LogLevel::Info, Sink sink = {});
+
+  // Same level and sink, other component name (e.g. "intermediary" → "tls").
+  Logger child(std::string component) const;
+
+  void set_level(LogLevel l) { min_level_ = l; }
+  LogLevel level() const { return min_level_; }
+  bool enabled(LogLevel l) const { return l >= min_level_; }
+  const std::string& component() const { return component_; }
+
+  template <class... Args>
+  void log(LogLevel l, fmt::format_string<Args...> f, Args&&... args) {
+    if (!enabled(l)) return;  // format nothing for filtered messages
+    emit(l, fmt::format(f, std::forward<Args>(args)...));
+  }
+  template <class... Args>
+  void debug(fmt::format_string<Args...> f, Args&&... args) {
+    log(LogLevel::Debug, f, std::forward<Args>(args)...);
+  }
+  template <class... Args>
+  void info(fmt::format_string<Args...> f, Args&&... args) {
+    log(LogLevel::Info, f, std::forward<Args>(args)...);
+  }
+  template <class... Args>
+  void warn(fmt::format_string<Args...> f, Args&&... args) {
+    log(LogLevel::Warn, f, std::forward<Args>(args)...);
+  }
+  template <class... Args>
+  void error(fmt::format_string<Args...> f, Args&&... args) {
+    log(LogLevel::Error, f, std::forward<Args>(args)...);
+  }
+
+  // Writes an already formatted message (no level filtering beyond enabled()).
+  void emit(LogLevel l, std::string_view message);
+
+ private:
+  std::string component_;
+  LogLevel min_level_;
+  Sink sink_;
+};
+
+// Throttles a log line per key (e.g. "bad frame from <peer>"): at most
+// `max_lines` lines per key per `interval`. Suppressed lines are counted and
+// the next emitted line for that key ends with "(N suppressed)", so a flood
+// shows up in the log without filling the disk. Time is passed in.
+//
+// Keys are kept until forget()/clear(); callers should use a bounded key set
+// (reasons, not per-packet values).
+class RateLimitedLog {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  RateLimitedLog(Logger& logger, unsigned max_lines, std::chrono::milliseconds interval)
+      : logger_(logger), max_lines_(max_lines), interval_(interval) {}
+
+  template <class... Args>
+  void log(std::string_view key, Clock::time_point now, LogLevel l, fmt::format_string<Args...> f,
+           Args&&... args) {
+    if (!logger_.enabled(l)) return;
+    uint64_t suppressed = 0;
+    if (!admit(key, now, suppressed)) return;
+    std::string msg = fmt::format(f, std::forward<Args>(args)...);
+    if (suppressed > 0) msg += fmt::format(" ({} suppressed)", suppressed);
+    logger_.emit(l, msg);
+  }
+  template <class... Args>
+  void warn(std::string_view key, Clock::time_point now, fmt::format_string<Args...> f,
+            Args&&... args) {
+    log(key, now, LogLevel::Warn, f, std::forward<Args>(args)...);
+  }
+  template <class... Args>
+  void info(std::string_view key, Clock::time_point now, fmt::format_string<Args...> f,
+            Args&&... args) {
+    log(key, now, LogLevel::Info, f, std::forward<Args>(args)...);
+  }
+  template <class... Args>
+  void error(std::string_view key, Clock::time_point now, fmt::format_string<Args...> f,
+             Args&&... args) {
+    log(key, now, LogLevel::Error, f, std::forward<Args>(args)...);
+  }
+
+  // The pure decision: true if a line for `key` may be written at `now`; then
+  // `suppressed_out` holds how many were dropped since the last emitted line.
+  bool admit(std::string_view key, Clock::time_point now, uint64_t& suppressed_out);
+
+  void forget(std::string_view key);
+  void clear() { keys_.clear(); }
+  size_t key_count() const { return keys_.size(); }
+
+ private:
+  struct KeyState {
+    Clock::time_point window_start;
+    unsigned lines_in_window = 0;
+    uint64_t suppressed = 0;
+  };
+
+  Logger& logger_;
+  unsigned max_lines_;
+  std::chrono::milliseconds interval_;
+  std::map<std::string, KeyState, std::less<>> keys_;
+};
+
+}  // namespace dialout

@@ -1,0 +1,138 @@
+// TLS 1.3 over a non-blocking TCP socket (OpenSSL 3), mutual X.509 auth.
+//
+// Threading: a TlsContext and its connections are driven from one thread.
+// reload_crl() swaps the context's certificate store; call it on the thread
+// that runs the handshakes (with worker threads, give each its own context
+// or post the reload to each worker).
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "netlib/expected.hpp"
+#include "netlib/unique_fd.hpp"
+
+namespace dialout {
+
+struct TlsFiles {
+  std::string cert;  // PEM certificate chain (leaf first)
+  std::string key;   // PEM private key
+  std::string ca;    // PEM CA certificate(s) the peer must chain to
+  std::string crl;   // optional PEM CRL(s) of that CA; empty = no revocation check
+};
+
+namespace tls_detail {
+struct SslCtxFree {
+  void operator()(SSL_CTX* p) const;
+};
+struct SslFree {
+  void operator()(SSL* p) const;
+};
+struct SessionFree {
+  void operator()(SSL_SESSION* p) const;
+};
+// Owned by TlsContext at a stable address; reached from OpenSSL's
+// new-session callback through the SSL_CTX app data.
+struct SessionCache {
+  std::unique_ptr<SSL_SESSION, SessionFree> last;
+};
+}  // namespace tls_detail
+
+class TlsContext {
+ public:
+  // Server: presents cert/key, requires a client certificate chained to ca
+  // (and not revoked when crl is set).
+  static Expected<TlsContext, std::string> server(const TlsFiles& files);
+  // Client: presents cert/key when given (both empty = no client cert),
+  // verifies the server against ca. Remembers the last session ticket and
+  // offers it on the next connect (resumption without a full handshake).
+  static Expected<TlsContext, std::string> client(const TlsFiles& files);
+
+  TlsContext(TlsContext&&) noexcept = default;
+  TlsContext& operator=(TlsContext&&) noexcept;
+  ~TlsContext();
+
+  // Re-reads ca and crl into a fresh store and swaps it in; live
+  // connections are unaffected, the next handshakes use the new CRL. On a
+  // server it also rotates the session-ticket keys, so a revoked client
+  // cannot skip the check by resuming. On failure the old store stays.
+  Expected<void, std::string> try_reload_crl();
+  // Best effort form of try_reload_crl() (keeps the old CRL on failure).
+  void reload_crl() { (void)try_reload_crl(); }
+
+  bool is_server() const { return server_; }
+  const TlsFiles& files() const { return files_; }
+  bool has_cached_session() const { return cache_ && cache_->last != nullptr; }
+  void forget_session() {
+    if (cache_) cache_->last.reset();
+  }
+  SSL_CTX* native() const { return ctx_.get(); }
+
+  // Subject CN of the first certificate in a PEM file (for log lines).
+  static Expected<std::string, std::string> certificate_cn(const std::string& path);
+
+ private:
+  TlsContext() = default;
+  static Expected<TlsContext, std::string> make(const TlsFiles& files, bool server);
+
+  std::unique_ptr<SSL_CTX, tls_detail::SslCtxFree> ctx_;
+  std::unique_ptr<tls_detail::SessionCache> cache_;
+  TlsFiles files_;
+  bool server_ = false;
+};
+
+class TlsConnection {
+ public:
+  enum class Status { Done, WantRead, WantWrite, Closed, Error };
+
+  static Expected<TlsConnection, std::string> accept(TlsContext& ctx, UniqueFd fd);
+  // server_name non-empty: sets SNI (for names) and requires the server
+  // certificate to match it (DNS name, or IP address for an IP literal).
+  static Expected<TlsConnection, std::string> connect(TlsContext& ctx, UniqueFd fd,
+                                                      std::string_view server_name);
+
+  TlsConnection(TlsConnection&&) noexcept = default;
+  TlsConnection& operator=(TlsConnection&&) noexcept = default;
+  ~TlsConnection() = default;
+
+  // Drive until Done; WantRead/WantWrite say which readiness to wait for.
+  Status handshake();
+  bool handshake_done() const { return SSL_is_init_finished(ssl_.get()) == 1; }
+
+  // As much as one SSL_read_ex gives; never 0 (WantRead/Closed instead).
+  // `buf` must not be empty.
+  Expected<size_t, Status> read(std::span<uint8_t> buf);
+  // Partial writes allowed. After WantWrite/WantRead, the next call must
+  // start with the same bytes (OpenSSL retry rule; the buffer may move).
+  Expected<size_t, Status> write(std::span<const uint8_t> buf);
+  // Sends close_notify, best effort (does not wait for the peer's).
+  void shutdown();
+
+  std::string peer_identity() const;  // subject CN of the verified peer cert, "" if none
+  std::string last_error() const { return last_error_; }
+  int fd() const { return fd_.get(); }
+  // The last operation stopped because the socket was not writable.
+  bool wants_write() const { return want_write_; }
+  bool session_reused() const { return SSL_session_reused(ssl_.get()) == 1; }
+  SSL* native() const { return ssl_.get(); }
+
+ private:
+  TlsConnection() = default;
+  Status map_error(int ret, const char* op);
+
+  // Declared before ssl_ so the SSL (whose BIO uses the fd) goes first.
+  UniqueFd fd_;
+  std::unique_ptr<SSL, tls_detail::SslFree> ssl_;
+  std::string last_error_;
+  bool want_write_ = false;
+};
+
+const char* to_string(TlsConnection::Status);
+
+}  // namespace dialout
