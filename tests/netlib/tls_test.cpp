@@ -1,0 +1,357 @@
+#include "netlib/tls.hpp"
+
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "netlib/socket.hpp"
+#include "tests/support/test_pki.hpp"
+
+namespace dialout {
+namespace {
+
+using Status = TlsConnection::Status;
+using Clock = std::chrono::steady_clock;
+
+struct FdPair {
+  UniqueFd server, client;
+};
+
+FdPair tcp_pair(int bufsize = 0) {
+  FdPair out;
+  auto lfd = tcp_listen(Endpoint{"127.0.0.1", 0}, 4);
+  EXPECT_TRUE(lfd.has_value());
+  if (!lfd) return out;
+  auto c = tcp_connect_start(*local_endpoint(lfd->get()));
+  EXPECT_TRUE(c.has_value());
+  if (!c) return out;
+  pollfd p{lfd->get(), POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 2000), 1);
+  auto s = tcp_accept(lfd->get());
+  EXPECT_TRUE(s.has_value() && s->valid());
+  if (!s) return out;
+  out.server = std::move(*s);
+  out.client = std::move(*c);
+  if (bufsize > 0) {  // small kernel buffers force partial TLS writes
+    for (int fd : {out.server.get(), out.client.get()}) {
+      ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof bufsize);
+      ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof bufsize);
+    }
+  }
+  return out;
+}
+
+short poll_events(Status s) { return s == Status::WantWrite ? POLLOUT : POLLIN; }
+bool finished(Status s) { return s == Status::Done || s == Status::Error || s == Status::Closed; }
+
+struct Handshake {
+  Status server = Status::WantRead;
+  Status client = Status::WantRead;
+};
+
+// Drives both ends (same thread) until each is done or failed; bounded.
+Handshake drive(TlsConnection& s, TlsConnection& c) {
+  Handshake h;
+  auto deadline = Clock::now() + std::chrono::seconds(5);
+  for (int i = 0; i < 2000 && Clock::now() < deadline; ++i) {
+    if (!finished(h.client)) h.client = c.handshake();
+    if (!finished(h.server)) h.server = s.handshake();
+    if (finished(h.client) && finished(h.server)) break;
+    pollfd p[2] = {{s.fd(), poll_events(h.server), 0}, {c.fd(), poll_events(h.client), 0}};
+    ::poll(p, 2, 10);
+  }
+  return h;
+}
+
+// In TLS 1.3 the client finishes before the server has checked the client
+// certificate; the server's refusal shows up at the client's first read.
+bool client_sees_refusal(TlsConnection& c, Status hs) {
+  if (hs == Status::Error || hs == Status::Closed) return true;
+  uint8_t buf[256];
+  for (int i = 0; i < 200; ++i) {
+    auto r = c.read(buf);
+    if (r) return false;  // data from a server that should have refused us
+    if (r.error() == Status::Error || r.error() == Status::Closed) return true;
+    pollfd p{c.fd(), POLLIN, 0};
+    ::poll(&p, 1, 10);
+  }
+  return false;
+}
+
+struct Ends {
+  std::optional<TlsConnection> server, client;
+  Handshake hs;
+};
+
+Ends connect_pair(TlsContext& sctx, TlsContext& cctx, std::string_view name, int bufsize = 0) {
+  Ends e;
+  FdPair fds = tcp_pair(bufsize);
+  auto s = TlsConnection::accept(sctx, std::move(fds.server));
+  auto c = TlsConnection::connect(cctx, std::move(fds.client), name);
+  EXPECT_TRUE(s.has_value() && c.has_value());
+  if (!s || !c) return e;
+  e.server.emplace(std::move(*s));
+  e.client.emplace(std::move(*c));
+  e.hs = drive(*e.server, *e.client);
+  return e;
+}
+
+// Sends `msg` server → client; the client's reads also take in the
+// session tickets that TLS 1.3 sends after the handshake.
+void server_says(Ends& e, const std::string& msg) {
+  auto w = e.server->write(std::span(reinterpret_cast<const uint8_t*>(msg.data()), msg.size()));
+  ASSERT_TRUE(w.has_value());
+  ASSERT_EQ(*w, msg.size());
+  std::string got;
+  uint8_t buf[256];
+  for (int i = 0; i < 200 && got.size() < msg.size(); ++i) {
+    auto r = e.client->read(buf);
+    if (r) {
+      got.append(reinterpret_cast<char*>(buf), *r);
+      continue;
+    }
+    ASSERT_TRUE(r.error() == Status::WantRead) << e.client->last_error();
+    pollfd p{e.client->fd(), POLLIN, 0};
+    ::poll(&p, 1, 10);
+  }
+  EXPECT_EQ(got, msg);
+}
+
+struct Fixture : ::testing::Test {
+  TestPki pki;
+  TlsContext server_ctx(bool crl = false) {
+    auto c = TlsContext::server(pki.server_files(crl));
+    EXPECT_TRUE(c.has_value()) << c.error();
+    return std::move(*c);
+  }
+  TlsContext client_ctx(const std::string& cn, ClientOpts o = {}) {
+    auto c = TlsContext::client(pki.client_files(cn, o));
+    EXPECT_TRUE(c.has_value()) << c.error();
+    return std::move(*c);
+  }
+};
+
+using Tls = Fixture;
+
+TEST_F(Tls, HandshakeAndIdentities) {
+  auto s = server_ctx();
+  auto c = client_ctx("site-a");
+  auto e = connect_pair(s, c, "intermediary");
+  ASSERT_EQ(e.hs.client, Status::Done) << e.client->last_error();
+  ASSERT_EQ(e.hs.server, Status::Done) << e.server->last_error();
+  EXPECT_EQ(e.server->peer_identity(), "site-a");
+  EXPECT_EQ(e.client->peer_identity(), "intermediary");
+  EXPECT_EQ(SSL_version(e.client->native()), TLS1_3_VERSION);
+  EXPECT_FALSE(e.client->session_reused());
+}
+
+TEST_F(Tls, ServerAddressAsName) {
+  auto s = server_ctx();
+  auto c = client_ctx("site-a");
+  auto ok = connect_pair(s, c, "127.0.0.1");  // matches the IP SAN
+  EXPECT_EQ(ok.hs.client, Status::Done) << ok.client->last_error();
+  c.forget_session();
+  auto bad = connect_pair(s, c, "127.0.0.2");
+  EXPECT_EQ(bad.hs.client, Status::Error);
+  EXPECT_NE(bad.client->last_error().find("IP address mismatch"), std::string::npos)
+      << bad.client->last_error();
+}
+
+TEST_F(Tls, WrongServerNameRefused) {
+  auto s = server_ctx();
+  auto c = client_ctx("site-a");
+  auto e = connect_pair(s, c, "not-the-intermediary");
+  EXPECT_EQ(e.hs.client, Status::Error);
+  EXPECT_EQ(e.client->last_error(), "certificate verify failed: hostname mismatch");
+  EXPECT_NE(e.hs.server, Status::Done);
+}
+
+struct Refusal {
+  const char* name;
+  ClientOpts opts;
+  bool no_cert;
+  bool with_crl;
+  const char* server_error;  // substring of the server's last_error()
+};
+
+TEST_F(Tls, BadClientsRefusedTable) {
+  const Refusal cases[] = {
+      {"no certificate", {}, true, false, "peer did not return a certificate"},
+      {"other CA", {.other_ca = true}, false, false, "certificate verify failed: unable to get local issuer"},
+      {"expired", {.expired = true}, false, false, "certificate verify failed: certificate has expired"},
+      {"revoked", {.revoked = true}, false, true, "certificate verify failed: certificate revoked"},
+  };
+  for (const auto& rc : cases) {
+    SCOPED_TRACE(rc.name);
+    TlsFiles cf = pki.client_files("site-x", rc.opts);  // before the server loads the CRL
+    auto s = server_ctx(rc.with_crl);
+    if (rc.no_cert) cf.cert = cf.key = "";
+    auto c = TlsContext::client(cf);
+    ASSERT_TRUE(c.has_value()) << c.error();
+    auto e = connect_pair(s, *c, "intermediary");
+    EXPECT_EQ(e.hs.server, Status::Error);
+    EXPECT_NE(e.server->last_error().find(rc.server_error), std::string::npos) << e.server->last_error();
+    EXPECT_EQ(e.server->peer_identity(), "");
+    EXPECT_TRUE(client_sees_refusal(*e.client, e.hs.client));
+  }
+}
+
+TEST_F(Tls, GoodClientAcceptedWithCrl) {
+  auto s = server_ctx(true);
+  auto c = client_ctx("site-a");
+  auto e = connect_pair(s, c, "intermediary");
+  EXPECT_EQ(e.hs.server, Status::Done) << e.server->last_error();
+  EXPECT_EQ(e.server->peer_identity(), "site-a");
+}
+
+TEST_F(Tls, ReloadCrlRefusesNextHandshakeEvenWithTicket) {
+  auto s = server_ctx(true);
+  auto c = client_ctx("site-b");
+  auto first = connect_pair(s, c, "intermediary");
+  ASSERT_EQ(first.hs.server, Status::Done) << first.server->last_error();
+  server_says(first, "hello");
+  ASSERT_TRUE(c.has_cached_session());
+
+  pki.revoke("site-b");
+  auto r = s.try_reload_crl();
+  ASSERT_TRUE(r.has_value()) << r.error();
+  // The established connection lives on.
+  server_says(first, "still here");
+
+  // The client still offers its ticket; the rotated ticket keys force a
+  // full handshake, which checks the new CRL.
+  auto second = connect_pair(s, c, "intermediary");
+  EXPECT_EQ(second.hs.server, Status::Error);
+  EXPECT_NE(second.server->last_error().find("certificate revoked"), std::string::npos)
+      << second.server->last_error();
+  EXPECT_TRUE(client_sees_refusal(*second.client, second.hs.client));
+}
+
+TEST_F(Tls, SessionResumption) {
+  auto s = server_ctx();
+  auto c = client_ctx("site-a");
+  auto first = connect_pair(s, c, "intermediary");
+  ASSERT_EQ(first.hs.client, Status::Done);
+  ASSERT_EQ(first.hs.server, Status::Done);
+  EXPECT_FALSE(first.client->session_reused());
+  server_says(first, "tickets come first");
+  ASSERT_TRUE(c.has_cached_session());
+
+  auto second = connect_pair(s, c, "intermediary");
+  ASSERT_EQ(second.hs.client, Status::Done) << second.client->last_error();
+  ASSERT_EQ(second.hs.server, Status::Done) << second.server->last_error();
+  EXPECT_TRUE(second.client->session_reused());
+  EXPECT_TRUE(second.server->session_reused());
+  EXPECT_EQ(second.server->peer_identity(), "site-a");  // kept in the ticket
+}
+
+TEST_F(Tls, OneMebibyteEchoWithPartialWrites) {
+  auto s = server_ctx();
+  auto c = client_ctx("site-a");
+  auto e = connect_pair(s, c, "intermediary", 16 * 1024);
+  ASSERT_EQ(e.hs.client, Status::Done);
+  ASSERT_EQ(e.hs.server, Status::Done);
+  TlsConnection& cl = *e.client;
+  TlsConnection& sv = *e.server;
+
+  constexpr size_t kSize = 1 << 20;
+  std::vector<uint8_t> data(kSize);
+  for (size_t i = 0; i < kSize; ++i) data[i] = static_cast<uint8_t>((i * 131) ^ (i >> 11));
+  std::vector<uint8_t> at_server, back;
+  at_server.reserve(kSize);
+  back.reserve(kSize);
+  size_t sent = 0, echoed = 0;
+  bool saw_partial = false;
+  std::vector<uint8_t> buf(64 * 1024);
+
+  auto deadline = Clock::now() + std::chrono::seconds(20);
+  for (int i = 0; i < 100000 && back.size() < kSize && Clock::now() < deadline; ++i) {
+    if (sent < kSize) {
+      auto w = cl.write(std::span(data).subspan(sent));
+      if (w) {
+        if (*w < kSize - sent) saw_partial = true;
+        sent += *w;
+      } else {
+        ASSERT_TRUE(w.error() == Status::WantWrite || w.error() == Status::WantRead) << cl.last_error();
+        saw_partial = true;
+      }
+    }
+    for (int k = 0; k < 16; ++k) {
+      auto r = sv.read(buf);
+      if (!r) {
+        ASSERT_EQ(r.error(), Status::WantRead) << sv.last_error();
+        break;
+      }
+      at_server.insert(at_server.end(), buf.begin(), buf.begin() + static_cast<long>(*r));
+    }
+    if (echoed < at_server.size()) {
+      auto w = sv.write(std::span(at_server).subspan(echoed));
+      if (w) echoed += *w;
+      else ASSERT_TRUE(w.error() == Status::WantWrite || w.error() == Status::WantRead) << sv.last_error();
+    }
+    for (int k = 0; k < 16; ++k) {
+      auto r = cl.read(buf);
+      if (!r) {
+        ASSERT_EQ(r.error(), Status::WantRead) << cl.last_error();
+        break;
+      }
+      back.insert(back.end(), buf.begin(), buf.begin() + static_cast<long>(*r));
+    }
+    short cev = POLLIN | (sent < kSize ? POLLOUT : 0);
+    short sev = POLLIN | (echoed < at_server.size() ? POLLOUT : 0);
+    pollfd p[2] = {{cl.fd(), cev, 0}, {sv.fd(), sev, 0}};
+    ::poll(p, 2, 10);
+  }
+  ASSERT_EQ(back.size(), kSize);
+  EXPECT_TRUE(at_server == data);
+  EXPECT_TRUE(back == data);
+  EXPECT_TRUE(saw_partial);
+
+  cl.shutdown();
+  Status end = Status::WantRead;
+  for (int i = 0; i < 200 && end == Status::WantRead; ++i) {
+    auto r = sv.read(buf);
+    ASSERT_FALSE(r.has_value());
+    end = r.error();
+    pollfd p{sv.fd(), POLLIN, 0};
+    ::poll(&p, 1, 10);
+  }
+  EXPECT_EQ(end, Status::Closed);
+}
+
+TEST_F(Tls, ContextErrorsNameTheFile) {
+  TlsFiles f = pki.server_files();
+  f.cert = pki.dir() + "/missing.crt";
+  auto s = TlsContext::server(f);
+  ASSERT_FALSE(s.has_value());
+  EXPECT_NE(s.error().find("missing.crt"), std::string::npos) << s.error();
+
+  TlsFiles g = pki.server_files();
+  g.crl = pki.dir() + "/missing.crl";
+  auto t = TlsContext::server(g);
+  ASSERT_FALSE(t.has_value());
+  EXPECT_NE(t.error().find("missing.crl"), std::string::npos) << t.error();
+
+  TlsFiles h = pki.server_files();
+  h.key = pki.client_files("other").key;  // key of another certificate
+  auto u = TlsContext::server(h);
+  ASSERT_FALSE(u.has_value());
+  EXPECT_NE(u.error().find(h.key), std::string::npos) << u.error();
+  EXPECT_NE(u.error().find("mismatch"), std::string::npos) << u.error();
+}
+
+TEST_F(Tls, CertificateCn) {
+  auto cn = TlsContext::certificate_cn(pki.server_files().cert);
+  ASSERT_TRUE(cn.has_value()) << cn.error();
+  EXPECT_EQ(*cn, "intermediary");
+  EXPECT_EQ(*TlsContext::certificate_cn(pki.client_files("gw-b").cert), "gw-b");
+  EXPECT_FALSE(TlsContext::certificate_cn(pki.dir() + "/nope.crt").has_value());
+}
+
+}  // namespace
+}  // namespace dialout
