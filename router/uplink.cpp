@@ -127,8 +127,8 @@ bool Uplink::on_frame(const FrameView& f) {
     auto r = decode_refuse(f.payload);
     Refuse refuse = r ? *r : Refuse{RefuseReason::Malformed, "unreadable refusal"};
     log_.error("uplink {}: the intermediary refused us: {}: {}", index_, to_string(refuse.reason), refuse.text);
-    fail("refused");
-    handler_.on_refused(*this, refuse);
+    handler_.on_refused(*this, refuse);  // may stop this uplink for good
+    if (state_ != State::Stopped) fail("refused");
     return false;
   }
   if (f.type == MsgType::Restarting) {
