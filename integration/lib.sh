@@ -114,7 +114,7 @@ lab_alive() { local p; p=$(lab_pid "$1") && kill -0 "$p" 2>/dev/null; }
 lab_wait_exit() {
   local pid; pid=$(lab_pid "$1") || return 1
   wait_until "$2" eval "! kill -0 $pid" || return 1
-  wait "$pid" 2>/dev/null; LAB_EXIT_STATUS=$?
+  { wait "$pid"; } 2>/dev/null; LAB_EXIT_STATUS=$?
   rm -f "$LAB_RUN/pids/$1"
 }
 
@@ -122,13 +122,17 @@ lab_wait_exit() {
 lab_stop() {
   local name=$1 sig=${2:-TERM} timeout=${3:-5} pid
   pid=$(lab_pid "$name") || return 0
-  kill -s "$sig" "$pid" 2>/dev/null
-  if ! wait_until "$timeout" eval "! kill -0 $pid"; then
-    echo "lab: $name (pid $pid) ignored SIG$sig for ${timeout}s; killing" >&2
-    kill -KILL "$pid" 2>/dev/null
-    wait_until 2 eval "! kill -0 $pid"
-  fi
-  wait "$pid" 2>/dev/null; LAB_EXIT_STATUS=$?
+  # stderr off for the whole block: bash announces a SIGKILLed child ("Killed")
+  # on the shell's stderr whenever it reaps it, not only in wait.
+  {
+    kill -s "$sig" "$pid"
+    if ! wait_until "$timeout" eval "! kill -0 $pid"; then
+      echo "lab: $name (pid $pid) ignored SIG$sig for ${timeout}s; killing"
+      kill -KILL "$pid"
+      wait_until 2 eval "! kill -0 $pid"
+    fi
+    wait "$pid"; LAB_EXIT_STATUS=$?
+  } 2>/dev/null
   rm -f "$LAB_RUN/pids/$name"
 }
 
@@ -228,7 +232,8 @@ lab_add_relay_host() {
 }
 
 # lab_down : ends recorded processes (by pid), then deletes this prefix's namespaces.
-lab_down() {
+lab_down() { _lab_down 2>/dev/null; }  # no "Killed" job notices from bash
+_lab_down() {
   local f n pid
   if [[ -n "$LAB_RUN" && -d "$LAB_RUN/pids" ]]; then
     for f in "$LAB_RUN"/pids/*; do

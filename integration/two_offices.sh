@@ -85,7 +85,7 @@ ms=$(( $(now_ms) - t0 ))
 wait_until 10 test -s "$LAB_RUN/tcp.result"
 read -r rbytes rsha _ < "$LAB_RUN/tcp.result" 2>/dev/null || { rbytes=0; rsha=none; }
 read -r sbytes ssha <<< "${sent:-0 none}"
-mbit=$(awk -v b="$rbytes" -v ms="$ms" 'BEGIN { printf "%.0f", ms > 0 ? b * 8 / ms / 1000 : 0 }')
+mbit=$(awk -v b="$rbytes" -v ms="$ms" 'BEGIN { printf "%.0f", (ms > 0 ? b * 8 / ms / 1000 : 0) }')
 check "TCP hostA -> hostB: sent $sbytes bytes, received $rbytes, sha256 ${rsha:0:16}... $( [[ "$ssha" == "$rsha" ]] && echo matches || echo "differs from ${ssha:0:16}..." ) (${ms} ms, ~${mbit} Mbit/s)" \
   test "$sbytes" -eq "$TCP_BYTES" -a "$rbytes" -eq "$TCP_BYTES" -a "$ssha" == "$rsha"
 lab_stop tcp-sink
