@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034,SC2119,SC2120
 # Shared lab for dialout's namespace tests. Source it; do not run it.
 #
 #        office A (behind NAT)              public                office B (behind NAT)

@@ -13,6 +13,7 @@
 # Env: BUILD_DIR (default build), OFFLOAD=on|off, LOG_LEVEL, TCP_BYTES,
 # KEEP_RUN=1 keeps the run directory (logs, status files) even on success.
 set -uo pipefail
+# shellcheck disable=SC2119 # helpers take optional extra flags
 # shellcheck source=integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 

@@ -6,6 +6,7 @@
 #   sudo scripts/demo.sh status  show the daemons' status files
 #   sudo scripts/demo.sh down    stop the daemons (by recorded pid), delete the namespaces
 set -uo pipefail
+# shellcheck disable=SC2119 # helpers take optional extra flags
 root=$(cd "$(dirname "$0")/.." && pwd)
 export LAB_PREFIX=dldemo- LAB_RUN=${DEMO_DIR:-/tmp/dldemo} LAB_KEEP=1
 # shellcheck source=integration/lib.sh

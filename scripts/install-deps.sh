@@ -9,7 +9,7 @@ packages=(
   libssl-dev libmnl-dev libfmt-dev libboost-program-options-dev
   libgtest-dev googletest
   iproute2 nftables iperf3 iputils-ping procps openssl curl
-  netcat-openbsd python3
+  netcat-openbsd python3 shellcheck
   systemd            # systemd-analyze, for scripts/check-units.sh
   clang libclang-rt-14-dev   # fuzz build (libFuzzer)
   openvpn            # comparison benchmarks
