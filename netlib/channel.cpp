@@ -41,8 +41,8 @@ Channel::FlushStatus Channel::flush() {
   write_blocked_ = false;
   for (int rounds = 0; rounds < 64; ++rounds) {
     auto pending = queue_.pending();
-    if (pending.empty()) return FlushStatus::Done;
-    auto n = tls_.write(pending);
+    if (pending.empty() && !tls_.has_pending_output()) return FlushStatus::Done;
+    auto n = tls_.write(pending);  // an empty span sends what TLS still holds
     if (!n) {
       if (n.error() == TlsConnection::Status::WantWrite || n.error() == TlsConnection::Status::WantRead) {
         write_blocked_ = true;
@@ -57,6 +57,7 @@ Channel::FlushStatus Channel::flush() {
 
 void Channel::trim() {
   queue_.trim();
+  tls_.trim();
   if (rx_start_ == rx_end_) {
     std::vector<uint8_t>().swap(rx_);
     rx_start_ = rx_end_ = 0;

@@ -45,8 +45,11 @@ class Channel {
 
   // Writes queued frames until TLS would block.
   FlushStatus flush();
-  // Epoll interest: always readable; writable while something waits.
-  uint32_t epoll_events() const { return EPOLLIN | (write_blocked_ || !queue_.empty() ? EPOLLOUT : 0u); }
+  // Epoll interest: always readable; writable while something waits
+  // (queued frames, or ciphertext TLS has not handed to the socket yet).
+  uint32_t epoll_events() const {
+    return EPOLLIN | (write_blocked_ || !queue_.empty() || tls_.has_pending_output() ? EPOLLOUT : 0u);
+  }
   // Gives idle buffers back (many idle sessions must stay small).
   void trim();
 
@@ -83,7 +86,9 @@ Channel::ReadOutcome Channel::read_frames(OnFrame&& on_frame, size_t budget) {
       }
     }
     if (rx_start_ == rx_end_) rx_start_ = rx_end_ = 0;
-    if (out.bytes >= budget) {
+    // Records TLS has read ahead are invisible to epoll: the budget only
+    // ends a read once they are taken too (at most one read-ahead buffer).
+    if (out.bytes >= budget && !tls_.has_buffered_input()) {
       out.status = ReadStatus::Budget;
       return out;
     }

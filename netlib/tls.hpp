@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "netlib/expected.hpp"
+#include "netlib/tls_bio.hpp"
 #include "netlib/unique_fd.hpp"
 
 namespace dialout {
@@ -74,6 +75,19 @@ class TlsContext {
   }
   SSL_CTX* native() const { return ctx_.get(); }
 
+  // How connections made from now on do their socket I/O (see tls_bio.hpp).
+  // Batched (the default): one send() per write() batch, read ahead into a
+  // `read_buffer`-byte buffer. PerRecord: one send() per TLS record, no read
+  // ahead (the behaviour before batching; benchmarks compare the two).
+  static constexpr size_t kDefaultReadBuffer = 128 * 1024;
+  void set_io_mode(TlsIoMode mode, size_t read_buffer = kDefaultReadBuffer) {
+    io_mode_ = mode;
+    read_buffer_ = read_buffer;
+  }
+  TlsIoMode io_mode() const { return io_mode_; }
+  size_t read_buffer() const { return read_buffer_; }
+  const tls_detail::BioMethodPtr& bio_method() const { return bio_method_; }
+
   // Subject CN of the first certificate in a PEM file (for log lines).
   static Expected<std::string, std::string> certificate_cn(const std::string& path);
 
@@ -83,8 +97,11 @@ class TlsContext {
 
   std::unique_ptr<SSL_CTX, tls_detail::SslCtxFree> ctx_;
   std::unique_ptr<tls_detail::SessionCache> cache_;
+  tls_detail::BioMethodPtr bio_method_;
   TlsFiles files_;
   bool server_ = false;
+  TlsIoMode io_mode_ = TlsIoMode::Batched;
+  size_t read_buffer_ = kDefaultReadBuffer;
 };
 
 class TlsConnection {
@@ -105,14 +122,33 @@ class TlsConnection {
   Status handshake();
   bool handshake_done() const { return SSL_is_init_finished(ssl_.get()) == 1; }
 
-  // As much as one SSL_read_ex gives; never 0 (WantRead/Closed instead).
-  // `buf` must not be empty.
+  // As much as one SSL_read_ex gives (at most one record); never 0
+  // (WantRead/Closed instead). `buf` must not be empty. After the handshake
+  // TLS reads ahead: bytes can wait inside TLS that epoll does not report,
+  // so read until WantRead, or come back while has_buffered_input().
   Expected<size_t, Status> read(std::span<uint8_t> buf);
-  // Partial writes allowed. After WantWrite/WantRead, the next call must
-  // start with the same bytes (OpenSSL retry rule; the buffer may move).
+  // Partial writes allowed; at most kMaxWriteBatch bytes are taken per call.
+  // A returned count means its ciphertext is all in the socket. After
+  // WantWrite/WantRead, the next call must start with the same bytes
+  // (OpenSSL retry rule; the buffer may move). In batched mode an empty
+  // `buf` only sends ciphertext still waiting (0 when none is left,
+  // WantWrite while some is).
   Expected<size_t, Status> write(std::span<const uint8_t> buf);
   // Sends close_notify, best effort (does not wait for the peer's).
   void shutdown();
+
+  // Batched mode: plaintext taken per write() (one batch plus one record);
+  // its ciphertext goes out in one send() when the socket has room.
+  static constexpr size_t kMaxWriteBatch = 256 * 1024 + 16 * 1024;
+  // Ciphertext made but not yet in the socket (a batch, a handshake flight,
+  // a key-update reply). Keep EPOLLOUT interest while true and call
+  // write() (an empty span will do) when writable.
+  bool has_pending_output() const { return io_ && io_->pending() > 0; }
+  // Received bytes buffered inside TLS (see read()).
+  bool has_buffered_input() const { return ssl_ && SSL_has_pending(ssl_.get()) == 1; }
+  // Gives idle buffers back (ours and OpenSSL's); no-op while in use.
+  void trim();
+  const TlsIoStats& io_stats() const { return io_->stats; }
 
   std::string peer_identity() const;  // subject CN of the verified peer cert, "" if none
   std::string last_error() const { return last_error_; }
@@ -124,13 +160,22 @@ class TlsConnection {
 
  private:
   TlsConnection() = default;
+  static Expected<TlsConnection, std::string> make(TlsContext& ctx, UniqueFd fd);
   Status map_error(int ret, const char* op);
+  // Sends waiting ciphertext: Done (all out), WantWrite, or Error.
+  Status send_output();
+  void after_handshake();
+  Expected<size_t, Status> write_batched(std::span<const uint8_t> buf);
 
-  // Declared before ssl_ so the SSL (whose BIO uses the fd) goes first.
+  // Declared before ssl_ so the SSL (whose BIO uses them) goes first.
   UniqueFd fd_;
+  tls_detail::BioMethodPtr bio_method_;
+  std::unique_ptr<tls_detail::Io> io_;
   std::unique_ptr<SSL, tls_detail::SslFree> ssl_;
   std::string last_error_;
+  size_t committed_ = 0;  // plaintext taken into ciphertext still waiting in io_->out
   bool want_write_ = false;
+  bool read_ahead_ = false;
 };
 
 const char* to_string(TlsConnection::Status);

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <chrono>
@@ -322,6 +323,158 @@ TEST_F(Tls, OneMebibyteEchoWithPartialWrites) {
     ::poll(&p, 1, 10);
   }
   EXPECT_EQ(end, Status::Closed);
+}
+
+// Waits (bounded) until `fd` has at least `bytes` unread bytes queued.
+bool wait_readable_bytes(int fd, size_t bytes) {
+  for (int i = 0; i < 1000; ++i) {
+    int avail = 0;
+    if (::ioctl(fd, FIONREAD, &avail) == 0 && static_cast<size_t>(avail) >= bytes) return true;
+    ::poll(nullptr, 0, 2);  // readable already; Nagle may hold the rest back a little
+  }
+  return false;
+}
+
+void big_buffers(int fd) {
+  int size = 4 << 20;  // root may exceed wmem_max/rmem_max; otherwise the caps apply
+  if (::setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0)
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+}
+
+struct SyscallCase {
+  const char* name;
+  TlsIoMode mode;
+  uint64_t min_sends, max_sends;  // for one 256 KiB write
+  uint64_t min_recvs, max_recvs;  // to read it all back once it has arrived
+};
+
+TEST_F(Tls, BatchedWriteCostsFewSyscalls) {
+  constexpr size_t kSize = 256 * 1024;
+  // 16 records: PerRecord pays a send() each and two recv()s each (header,
+  // body); Batched one send() and one recv() per 128 KiB of read buffer.
+  const SyscallCase cases[] = {
+      {"batched", TlsIoMode::Batched, 1, 2, 2, 5},
+      {"per-record", TlsIoMode::PerRecord, 16, 40, 32, 80},
+  };
+  std::vector<uint8_t> data(kSize);
+  for (size_t i = 0; i < kSize; ++i) data[i] = static_cast<uint8_t>(i * 7 + (i >> 9));
+  for (const auto& tc : cases) {
+    SCOPED_TRACE(tc.name);
+    auto s = server_ctx();
+    auto c = client_ctx("site-a");
+    s.set_io_mode(tc.mode);
+    c.set_io_mode(tc.mode);
+    auto e = connect_pair(s, c, "intermediary");
+    ASSERT_EQ(e.hs.client, Status::Done);
+    ASSERT_EQ(e.hs.server, Status::Done);
+    server_says(e, "tickets first");  // so only our data is in flight below
+    big_buffers(e.client->fd());
+    big_buffers(e.server->fd());
+
+    TlsIoStats before = e.client->io_stats();
+    size_t sent = 0;  // PerRecord writes return after each record
+    for (int i = 0; i < 64 && sent < kSize; ++i) {
+      auto w = e.client->write(std::span(data).subspan(sent));
+      ASSERT_TRUE(w.has_value()) << to_string(w.error());
+      sent += *w;
+    }
+    ASSERT_EQ(sent, kSize);
+    uint64_t sends = e.client->io_stats().send_calls - before.send_calls;
+    EXPECT_GE(sends, tc.min_sends);
+    EXPECT_LE(sends, tc.max_sends);
+    EXPECT_FALSE(e.client->has_pending_output());
+
+    ASSERT_TRUE(wait_readable_bytes(e.server->fd(), kSize));
+    TlsIoStats rbefore = e.server->io_stats();
+    std::vector<uint8_t> got, buf(16 * 1024 + 256);  // the Channel's read room
+    for (int i = 0; i < 1000 && got.size() < kSize; ++i) {
+      auto r = e.server->read(buf);
+      ASSERT_TRUE(r.has_value()) << to_string(r.error());
+      got.insert(got.end(), buf.begin(), buf.begin() + static_cast<long>(*r));
+    }
+    EXPECT_TRUE(got == data);
+    uint64_t recvs = e.server->io_stats().recv_calls - rbefore.recv_calls;
+    EXPECT_GE(recvs, tc.min_recvs);
+    EXPECT_LE(recvs, tc.max_recvs);
+  }
+}
+
+// A write whose ciphertext does not fit the socket reports WantWrite; an
+// empty write() drains the rest as the peer reads, and the retry with the
+// same bytes then reports them all.
+TEST_F(Tls, PendingCiphertextDrainsWithEmptyWrites) {
+  auto s = server_ctx();
+  auto c = client_ctx("site-a");
+  auto e = connect_pair(s, c, "intermediary", 16 * 1024);
+  ASSERT_EQ(e.hs.client, Status::Done);
+  ASSERT_EQ(e.hs.server, Status::Done);
+  std::vector<uint8_t> data(200 * 1024, 0x5a);
+  auto w = e.client->write(data);
+  ASSERT_FALSE(w.has_value());
+  ASSERT_EQ(w.error(), Status::WantWrite);
+  EXPECT_TRUE(e.client->has_pending_output());
+  EXPECT_TRUE(e.client->wants_write());
+
+  size_t got = 0;
+  bool drained = false;
+  std::vector<uint8_t> buf(64 * 1024);
+  for (int i = 0; i < 2000 && got < data.size(); ++i) {
+    if (!drained) {
+      auto d = e.client->write({});
+      if (d) {
+        EXPECT_EQ(*d, 0u);
+        drained = true;
+        EXPECT_FALSE(e.client->has_pending_output());
+      } else {
+        ASSERT_EQ(d.error(), Status::WantWrite);
+      }
+    }
+    for (;;) {
+      auto r = e.server->read(buf);
+      if (!r) {
+        ASSERT_EQ(r.error(), Status::WantRead) << e.server->last_error();
+        break;
+      }
+      got += *r;
+    }
+    pollfd p[2] = {{e.client->fd(), POLLOUT, 0}, {e.server->fd(), POLLIN, 0}};
+    ::poll(p, 2, 10);
+  }
+  EXPECT_TRUE(drained);
+  EXPECT_EQ(got, data.size());  // everything arrived before the retry reported it
+  auto retry = e.client->write(data);
+  ASSERT_TRUE(retry.has_value()) << to_string(retry.error());
+  EXPECT_EQ(*retry, data.size());
+}
+
+// After the handshake TLS reads ahead: records can sit inside TLS while the
+// socket has nothing left, which is what has_buffered_input() reports.
+TEST_F(Tls, ReadAheadIsReportedAsBufferedInput) {
+  auto s = server_ctx();
+  auto c = client_ctx("site-a");
+  auto e = connect_pair(s, c, "intermediary");
+  ASSERT_EQ(e.hs.server, Status::Done);
+  server_says(e, "tickets first");
+  for (int i = 0; i < 3; ++i) {  // three separate records
+    uint8_t msg[100] = {static_cast<uint8_t>(i)};
+    ASSERT_TRUE(e.client->write(msg).has_value());
+  }
+  ASSERT_TRUE(wait_readable_bytes(e.server->fd(), 3 * 100));
+  uint8_t buf[16 * 1024 + 256];
+  auto r = e.server->read(buf);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(*r, 100u);
+  EXPECT_TRUE(e.server->has_buffered_input());
+  pollfd p{e.server->fd(), POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 0), 0);  // epoll would not wake us for the rest
+  ASSERT_TRUE(e.server->read(buf).has_value());
+  ASSERT_TRUE(e.server->read(buf).has_value());
+  EXPECT_FALSE(e.server->has_buffered_input());
+  auto none = e.server->read(buf);
+  ASSERT_FALSE(none.has_value());
+  EXPECT_EQ(none.error(), Status::WantRead);
 }
 
 TEST_F(Tls, ContextErrorsNameTheFile) {
