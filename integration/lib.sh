@@ -295,10 +295,11 @@ lab_check_firewalls() {
 # --- the daemons -------------------------------------------------------------
 
 # lab_pki [extra make-pki args...] : CA, intermediary (DNS:intermediary and the
-# public IP), gw-a, gw-b, rogue-site.
+# public IP), gw-a, gw-b, rogue-site; expired-site (expired) and foreign-site
+# (signed by an unrelated CA) for negative tests.
 lab_pki() {
   "$LAB_ROOT/scripts/make-pki.sh" "$LAB_RUN/pki" --server-san "DNS:intermediary,IP:$RELAY_PUBLIC" \
-    gw-a gw-b rogue-site "$@" >/dev/null
+    --expired expired-site --other-ca foreign-site gw-a gw-b rogue-site "$@" >/dev/null
 }
 
 lab_write_policy() {

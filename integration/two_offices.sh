@@ -6,7 +6,7 @@
 # Proves, in order: the lab's firewalls (before any daemon); ping both ways;
 # 100 MB over TCP with matching sha256; UDP both ways with payload checks; a
 # rogue site with a valid certificate cannot take office-b's name (tund exits
-# 78); spoofed inner sources are dropped by the intermediary; SIGKILL + restart
+# 78); expired and foreign-CA certificates are rejected; spoofed inner sources are dropped by the intermediary; SIGKILL + restart
 # of the intermediary heals without restarting tund; SIGTERM makes tund remove
 # its device and routes.
 #
@@ -129,6 +129,20 @@ check "intermediary counted the refusal (refused_register $refused_before -> $(s
 check "office-b still registered after the rogue attempt" status_is "$(lab_status_file tund-b)" registered 1
 n=$(ping_received hostA 10.2.0.2 5)
 check "ping hostA -> hostB after the rogue attempt: $n/5 answered" test "$n" -eq 5
+
+# --- 4b. certificates the intermediary must not accept -----------------------
+for bad in expired-site foreign-site; do
+  hs_before=$(status_value "$istatus" handshake_failed || echo 0)
+  lab_start_tund "tund-$bad" rogue "$bad" rogue --advertise 10.3.0.0/24
+  if wait_until 10 status_ge "$istatus" handshake_failed $((hs_before + 1)); then
+    pass "intermediary rejects the $bad certificate (handshake_failed $hs_before -> $(status_value "$istatus" handshake_failed))"
+  else
+    fail "intermediary rejects the $bad certificate (handshake_failed still $(status_value "$istatus" handshake_failed))"
+  fi
+  check "tund with the $bad certificate never registered and keeps retrying (alive, registered=$(status_value "$(lab_status_file "tund-$bad")" registered))" \
+    eval "lab_alive tund-$bad && ! status_is '$(lab_status_file "tund-$bad")' registered 1"
+  lab_stop "tund-$bad"
+done
 
 # --- 5. spoofed inner source -------------------------------------------------
 lab_exec hostB nft -f - <<'NFT'
