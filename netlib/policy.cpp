@@ -84,29 +84,37 @@ class PolicyParser {
     auto inner = trim(line.substr(1, line.size() - 2));
     auto space = inner.find_first_of(" \t");
     auto kind = inner.substr(0, space);
-    if (kind != "identity") return unexpected(error(fmt::format("unknown section kind '{}'", kind)));
+    bool group = kind == "group";
+    if (kind != "identity" && kind != "user" && !group) {
+      return unexpected(error(fmt::format("unknown section kind '{}' (want identity, user or group)", kind)));
+    }
     auto id = space == std::string_view::npos ? std::string_view{} : trim(inner.substr(space));
     if (!valid_identity(id)) {
-      return unexpected(error(fmt::format("bad identity '{}' in section header", id)));
+      return unexpected(error(fmt::format("bad {} '{}' in section header", kind, id)));
     }
     if (id == "*") {
-      if (policy_.has_default_) return unexpected(error("duplicate section [identity *]"));
+      if (group) return unexpected(error("[group *] is not a group; use [identity *] for everyone"));
+      if (policy_.has_default_) return unexpected(error(fmt::format("duplicate section [{} *]", kind)));
       policy_.has_default_ = true;
       current_ = &policy_.default_;
       return {};
     }
-    auto [it, inserted] = policy_.rules_.try_emplace(std::string(id));
-    if (!inserted) return unexpected(error(fmt::format("duplicate section [identity {}]", id)));
+    auto& sections = group ? policy_.groups_ : policy_.users_;
+    auto [it, inserted] = sections.try_emplace(std::string(id));
+    if (!inserted) {
+      return unexpected(error(fmt::format("duplicate section [{} {}]{}", kind, id,
+                                          group ? "" : " ([user X] and [identity X] are the same section)")));
+    }
     current_ = &it->second;
     return {};
   }
 
   Expected<void, ConfigError> key_value(std::string_view line) {
     auto eq = line.find('=');
-    if (eq == std::string_view::npos) return unexpected(error("expected 'key = value' or '[identity NAME]'"));
+    if (eq == std::string_view::npos) return unexpected(error("expected 'key = value' or '[identity|user|group NAME]'"));
     auto key = trim(line.substr(0, eq));
     auto value = trim(line.substr(eq + 1));
-    if (key != "register" && key != "advertise" && key != "reach") {
+    if (key != "register" && key != "advertise" && key != "reach" && key != "allow") {
       return unexpected(error(fmt::format("unknown key '{}'", key)));
     }
     if (!current_) return unexpected(error(fmt::format("key '{}' outside any [identity ...] section", key)));
@@ -130,17 +138,57 @@ class PolicyParser {
       current_->prefixes.push_back(*p);
       return {};
     }
+    if (key == "allow") {
+      auto rule = AccessRule::parse(item);
+      if (!rule) return unexpected(error(fmt::format("bad allow rule '{}': {}", item, rule.error())));
+      current_->allow.push_back(*rule);
+      return {};
+    }
     if (key == "reach" && item == "*") {
       current_->reach_any = true;
       return {};
     }
-    if (!valid_site_name(item)) {
-      return unexpected(error(fmt::format(
-          "bad name '{}' in '{}': want 1..63 chars of [a-z0-9._-] starting with [a-z0-9]", item, key)));
+    if (key == "register") {
+      auto pattern = parse_pattern(item);
+      if (!pattern) return unexpected(error(fmt::format("bad name '{}' in 'register': {}", item, pattern.error())));
+      current_->names.push_back(std::move(*pattern));
+      return {};
     }
-    (key == "register" ? current_->names : current_->reach).emplace_back(item);
+    if (!valid_site_name(item)) {
+      return unexpected(error(fmt::format("bad name '{}' in '{}': {}", item, key, kNameRule)));
+    }
+    current_->reach.emplace_back(item);
     return {};
   }
+
+  // head [{user} tail] [*]; checked by building a sample name from it.
+  static Expected<Policy::NamePattern, std::string> parse_pattern(std::string_view item) {
+    constexpr std::string_view kUser = "{user}";
+    Policy::NamePattern p;
+    std::string_view rest = item;
+    if (!rest.empty() && rest.back() == '*') {
+      p.glob = true;
+      rest.remove_suffix(1);
+    }
+    if (rest.find('*') != std::string_view::npos) return unexpected(std::string("'*' only as the last character"));
+    auto at = rest.find(kUser);
+    p.user = at != std::string_view::npos;
+    p.head = std::string(rest.substr(0, at));
+    if (p.user) {
+      p.tail = std::string(rest.substr(at + kUser.size()));
+      if (p.tail.find(kUser) != std::string::npos) return unexpected(std::string("{user} at most once"));
+    }
+    if (p.glob && p.head.empty() && !p.user) {
+      return unexpected(std::string("a bare '*' would let anyone claim any name; give a literal prefix"));
+    }
+    // "u" stands for the CN and "x" for what '*' matches: the literal parts
+    // must be able to form a valid name.
+    std::string sample = p.head + (p.user ? "u" + p.tail : "") + (p.glob ? "x" : "");
+    if (!valid_site_name(sample)) return unexpected(std::string(kNameRule));
+    return p;
+  }
+
+  static constexpr std::string_view kNameRule = "want 1..63 chars of [a-z0-9._-] starting with [a-z0-9]";
 
   std::string_view source_;
   size_t line_ = 0;
@@ -166,39 +214,68 @@ Expected<Policy, ConfigError> Policy::load(const std::string& path) {
   return parse(text, path);
 }
 
-const Policy::Rules* Policy::own(std::string_view identity) const {
-  auto it = rules_.find(identity);
-  return it == rules_.end() ? nullptr : &it->second;
+bool Policy::NamePattern::matches(std::string_view name, std::string_view user_name) const {
+  if (!name.starts_with(head)) return false;
+  name.remove_prefix(head.size());
+  if (user) {
+    if (!name.starts_with(user_name)) return false;
+    name.remove_prefix(user_name.size());
+    if (!name.starts_with(tail)) return false;
+    name.remove_prefix(tail.size());
+  }
+  return glob || name.empty();
+}
+
+template <class F>
+bool Policy::any_section(std::string_view name, std::span<const std::string> groups, F&& f) const {
+  if (auto it = users_.find(name); it != users_.end() && f(it->second)) return true;
+  for (const auto& g : groups) {
+    if (auto it = groups_.find(g); it != groups_.end() && f(it->second)) return true;
+  }
+  return has_default_ && f(default_);
 }
 
 namespace {
 bool has(const std::vector<std::string>& v, std::string_view s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
+
+// The request matching is by name only; the caller's registry checks the
+// name itself (valid_site_name) before asking.
+template <class Patterns>
+bool any_pattern(const Patterns& patterns, std::string_view name, std::string_view user) {
+  for (const auto& p : patterns) {
+    if (p.matches(name, user)) return true;
+  }
+  return false;
+}
 }  // namespace
 
-bool Policy::may_register(std::string_view identity, std::string_view name) const {
-  for (const Rules* r : {own(identity), fallback()}) {
-    if (r && has(r->names, name)) return true;
-  }
-  return false;
+bool Policy::register_ok(std::string_view cn, std::span<const std::string> groups, std::string_view name) const {
+  return any_section(cn, groups, [&](const Rules& r) { return any_pattern(r.names, name, cn); });
 }
 
-bool Policy::may_advertise(std::string_view identity, const Prefix& prefix) const {
-  for (const Rules* r : {own(identity), fallback()}) {
-    if (!r) continue;
-    for (const auto& allowed : r->prefixes) {
-      if (allowed.contains(prefix)) return true;
-    }
-  }
-  return false;
+bool Policy::advertise_ok(std::string_view cn, std::span<const std::string> groups, const Prefix& prefix) const {
+  return any_section(cn, groups, [&](const Rules& r) {
+    return std::any_of(r.prefixes.begin(), r.prefixes.end(), [&](const Prefix& p) { return p.contains(prefix); });
+  });
 }
 
-bool Policy::may_reach(std::string_view identity, std::string_view dst_name) const {
-  for (const Rules* r : {own(identity), fallback()}) {
-    if (r && (r->reach_any || has(r->reach, dst_name))) return true;
-  }
-  return false;
+bool Policy::reach_ok(std::string_view cn, std::span<const std::string> groups, std::string_view dst_name) const {
+  return any_section(cn, groups, [&](const Rules& r) { return r.reach_any || has(r.reach, dst_name); });
+}
+
+bool Policy::has_allow_rules(const PeerIdentity& peer) const {
+  return any_section(peer.name, peer.groups, [](const Rules& r) { return !r.allow.empty(); });
+}
+
+bool Policy::allows_packet(const PeerIdentity& peer, const PacketInfo& packet) const {
+  bool restricted = false;
+  bool matched = any_section(peer.name, peer.groups, [&](const Rules& r) {
+    restricted = restricted || !r.allow.empty();
+    return std::any_of(r.allow.begin(), r.allow.end(), [&](const AccessRule& a) { return a.matches(packet); });
+  });
+  return matched || !restricted;
 }
 
 }  // namespace dialout

@@ -1,35 +1,62 @@
-// Who may do what: which names an identity may register, which prefixes it
-// may advertise, which names it may send to.
+// Who may do what: which names a peer may register, which prefixes it may
+// advertise, which names it may send to, and (for per-user rules) which
+// destinations, protocols and ports its datagrams may go to.
 //
 // File format (INI-like, '#' starts a comment anywhere on a line):
 //
-//   [identity gw-a]                      # a certificate identity (subject CN)
+//   [identity gw-a]                      # a certificate's subject CN
 //   register  = office-a                 # names it may register (comma list, repeatable)
 //   advertise = 10.1.0.0/24, fd00:1::/64 # an advertised prefix must lie inside one of these
 //   reach     = office-b                 # names it may send to; "*" = any registered name
 //
-//   [identity *]                         # default: applies to every identity
+//   [user alice]                         # same as [identity alice]: a synonym for readability
+//   allow = 10.2.0.20 tcp/443            # per-user rule (AccessRule text; comma list, repeatable)
+//
+//   [group eng]                          # every certificate with an OU "eng" (see peer_identity.hpp)
+//   register = laptop-{user}, eng-*      # {user} = the peer's CN; one trailing '*' = any rest
+//   reach = hq
+//   allow = 10.2.0.0/24
+//
+//   [identity *]                         # default: applies to every identity ([user *] too)
 //   reach = hq
 //
-// The `[identity *]` section is added to (unioned with) each identity's own
-// section, and applies alone to identities that have no section. Union rather
-// than fallback so an operator can give everyone a common grant ("all laptops
-// may reach hq") without repeating it in every section; nothing is ever
-// taken away by it. Everything not granted is denied.
+// Every key is allowed in every section kind. A peer's grants are the union
+// of its own section (by CN), the sections of all its groups (by OU) and
+// `[identity *]`. Union rather than fallback so an operator can give everyone
+// or a whole group a common grant without repeating it per user; nothing is
+// ever taken away by a section. Everything not granted is denied.
+//
+// Allow rules: if none of a peer's sections has an `allow`, its datagrams are
+// governed by `reach` alone (office gateways). Once any of them has one, a
+// datagram must match at least one of the peer's allow rules as well — so an
+// `allow` in `[identity *]` restricts every peer, gateways included.
+//
+// Register patterns: a literal site name; `prefix*` (one '*', last, after at
+// least one literal character or {user}) matches any name starting with
+// prefix, the prefix alone included; `{user}` (at most once) is replaced by
+// the peer's CN before comparing. A bare `*` is refused: letting anyone claim
+// any name would let a laptop take over an office's name. The expanded name
+// must still be a valid site name to be registered at all, so a CN like
+// "alice@example.com" never matches `{user}`-patterns; issue CNs that are
+// site names (lower case) when using {user}.
 //
 // Strict: unknown section kinds, unknown keys, keys outside a section, bad
-// names or prefixes, empty list items and duplicate sections are errors that
-// name "file:line".
+// names, patterns, prefixes or allow rules, empty list items and duplicate
+// sections ([user a] after [identity a] included) are errors naming "file:line".
 #pragma once
 
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "netlib/access_rule.hpp"
 #include "netlib/config_error.hpp"
 #include "netlib/expected.hpp"
 #include "netlib/ip_address.hpp"
+#include "netlib/ip_packet.hpp"
+#include "netlib/peer_identity.hpp"
 
 namespace dialout {
 
@@ -39,26 +66,63 @@ class Policy {
   static Expected<Policy, ConfigError> parse(std::string_view text, std::string_view source);
   static Expected<Policy, ConfigError> load(const std::string& path);
 
-  bool may_register(std::string_view identity, std::string_view name) const;
-  bool may_advertise(std::string_view identity, const Prefix& prefix) const;
-  bool may_reach(std::string_view identity, std::string_view dst_name) const;
+  // None of these allocate: may_reach and allows_packet run per datagram.
+  bool may_register(const PeerIdentity& peer, std::string_view name) const {
+    return register_ok(peer.name, peer.groups, name);
+  }
+  bool may_advertise(const PeerIdentity& peer, const Prefix& prefix) const {
+    return advertise_ok(peer.name, peer.groups, prefix);
+  }
+  bool may_reach(const PeerIdentity& peer, std::string_view dst_name) const {
+    return reach_ok(peer.name, peer.groups, dst_name);
+  }
+  // True when no allow rule applies to the peer, else iff one of them matches.
+  bool allows_packet(const PeerIdentity& peer, const PacketInfo& packet) const;
+  // True when some allow rule applies to the peer (so the caller must parse
+  // its datagrams and ask allows_packet); false: allows_packet is always true.
+  bool has_allow_rules(const PeerIdentity& peer) const;
 
-  // Number of sections, the default included (for startup logging).
-  size_t section_count() const { return rules_.size() + (has_default_ ? 1 : 0); }
+  // A bare identity string means a peer with that CN and no groups.
+  bool may_register(std::string_view identity, std::string_view name) const {
+    return register_ok(identity, {}, name);
+  }
+  bool may_advertise(std::string_view identity, const Prefix& prefix) const {
+    return advertise_ok(identity, {}, prefix);
+  }
+  bool may_reach(std::string_view identity, std::string_view dst_name) const {
+    return reach_ok(identity, {}, dst_name);
+  }
+
+  // Number of sections, groups and the default included (for startup logging).
+  size_t section_count() const { return users_.size() + groups_.size() + (has_default_ ? 1 : 0); }
 
  private:
+  // A `register` value: head [{user} tail] [*].
+  struct NamePattern {
+    std::string head, tail;
+    bool user = false;
+    bool glob = false;
+    bool matches(std::string_view name, std::string_view user_name) const;
+  };
   struct Rules {
-    std::vector<std::string> names;
+    std::vector<NamePattern> names;
     std::vector<Prefix> prefixes;
     std::vector<std::string> reach;
     bool reach_any = false;
+    std::vector<AccessRule> allow;
   };
 
-  // Own section (or nullptr) and the default (or nullptr).
-  const Rules* own(std::string_view identity) const;
-  const Rules* fallback() const { return has_default_ ? &default_ : nullptr; }
+  bool register_ok(std::string_view cn, std::span<const std::string> groups, std::string_view name) const;
+  bool advertise_ok(std::string_view cn, std::span<const std::string> groups, const Prefix& prefix) const;
+  bool reach_ok(std::string_view cn, std::span<const std::string> groups, std::string_view dst_name) const;
 
-  std::map<std::string, Rules, std::less<>> rules_;
+  // Calls f on each section that applies to (name, groups) until f returns
+  // true; returns whether one did.
+  template <class F>
+  bool any_section(std::string_view name, std::span<const std::string> groups, F&& f) const;
+
+  std::map<std::string, Rules, std::less<>> users_;   // [identity X] and [user X]
+  std::map<std::string, Rules, std::less<>> groups_;  // [group X]
   Rules default_;
   bool has_default_ = false;
 

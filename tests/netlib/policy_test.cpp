@@ -115,7 +115,24 @@ TEST(Policy, ErrorTable) {
       {"[identity a]\nreach = -x\n", "f:2", "bad name '-x'"},
       {"[identity a]\njust words\n", "f:2", "expected 'key = value'"},
       {"reach = hq\n", "f:1", "outside any [identity ...] section"},
-      {"# c\n[group ops]\n", "f:2", "unknown section kind 'group'"},
+      {"# c\n[team ops]\n", "f:2", "unknown section kind 'team'"},
+      {"[group *]\n", "f:1", "[group *] is not a group"},
+      {"[group]\n", "f:1", "bad group ''"},
+      {"[user a]\nreach = x\n[identity a]\n", "f:3", "duplicate section [identity a]"},
+      {"[identity *]\n[user *]\n", "f:2", "duplicate section [user *]"},
+      {"[group eng]\n[group eng]\n", "f:2", "duplicate section [group eng]"},
+      {"[group eng]\nallow = 10.2.0.0/24 tcp/99999\n", "f:2",
+       "bad allow rule '10.2.0.0/24 tcp/99999': bad port range"},
+      {"[user a]\nallow = 10.2.0.0/24, 10.3.0.1/24\n", "f:2", "bad allow rule '10.3.0.1/24': bad destination"},
+      {"[user a]\n\nallow = 10.2.0.0/24 ssh\n", "f:3", "unknown protocol 'ssh'"},
+      {"[user a]\nregister = *-x\n", "f:2", "'*' only as the last character"},
+      {"[user a]\nregister = a**\n", "f:2", "'*' only as the last character"},
+      {"[user a]\nregister = {user}-{user}\n", "f:2", "{user} at most once"},
+      {"[user a]\nregister = {User}\n", "f:2", "bad name '{User}' in 'register'"},
+      {"[user a]\nregister = {users}\n", "f:2", "bad name '{users}'"},
+      {"[user a]\nregister = -{user}\n", "f:2", "bad name '-{user}'"},
+      {"[user a]\nreach = {user}\n", "f:2", "bad name '{user}' in 'reach'"},
+      {"[user a]\nreach = hq*\n", "f:2", "bad name 'hq*' in 'reach'"},
       {"[identity]\n", "f:1", "bad identity ''"},
       {"[identity a\n", "f:1", "missing ']'"},
       {"[identity a]\n\n[identity a]\n", "f:3", "duplicate section [identity a]"},
@@ -129,6 +146,161 @@ TEST(Policy, ErrorTable) {
     EXPECT_NE(p.error().message.find(c.message), std::string::npos)
         << c.text << " -> " << p.error().message;
     EXPECT_EQ(p.error().to_string(), std::string(c.where) + ": " + p.error().message);
+  }
+}
+
+constexpr const char* kUserPolicy = R"(# HQ gateway, laptops with per-user rules.
+[identity gw-hq]
+register  = hq
+advertise = 10.2.0.0/16, fd00:2::/48
+reach     = *
+
+[group eng]
+register = laptop-{user}
+reach    = hq
+allow    = 10.2.0.0/24
+
+[group ops]
+register = ops-*
+reach    = hq
+allow    = 10.3.0.0/24 tcp/22, fd00:2::/64 tcp/22
+allow    = 10.3.0.53 udp/53
+
+[user alice]                  # alice is also in eng on her certificate
+register = {user}-laptop
+allow    = 10.2.0.20 tcp/443
+
+[identity *]
+reach = dns
+)";
+
+PeerIdentity peer(const char* name, std::vector<std::string> groups = {}) { return {name, std::move(groups)}; }
+
+PacketInfo to(const char* dst, uint8_t proto, uint16_t dport, bool fragment = false) {
+  PacketInfo p;
+  p.dst = *IpAddr::parse(dst);
+  p.src = *IpAddr::parse(p.dst.family == Family::V4 ? "10.255.0.9" : "fd00:ff::9");
+  p.protocol = proto;
+  p.dst_port = fragment ? 0 : dport;
+  p.fragment = fragment;
+  return p;
+}
+
+struct PacketCase {
+  const char* label;
+  PeerIdentity who;
+  PacketInfo pkt;
+  bool want;
+};
+
+TEST(Policy, AllowRulesTable) {
+  auto parsed = Policy::parse(kUserPolicy, "users.policy");
+  ASSERT_TRUE(parsed) << parsed.error().to_string();
+  const Policy& p = *parsed;
+  EXPECT_EQ(p.section_count(), 5u);
+  const PacketCase cases[] = {
+      {"user alice: her one service", peer("alice"), to("10.2.0.20", 6, 443), true},
+      {"user alice: other port", peer("alice"), to("10.2.0.20", 6, 22), false},
+      {"user alice: other host", peer("alice"), to("10.2.0.21", 6, 443), false},
+      {"user alice: udp to that port", peer("alice"), to("10.2.0.20", 17, 443), false},
+      {"user alice: ping", peer("alice"), to("10.2.0.20", 1, 0), false},
+      {"group eng: whole /24", peer("bob", {"eng"}), to("10.2.0.77", 17, 5000), true},
+      {"group eng: ping", peer("bob", {"eng"}), to("10.2.0.1", 1, 0), true},
+      {"group eng: fragment", peer("bob", {"eng"}), to("10.2.0.1", 17, 0, true), true},
+      {"group eng: outside the /24", peer("bob", {"eng"}), to("10.2.1.1", 6, 443), false},
+      {"group eng: no IPv6 grant", peer("bob", {"eng"}), to("fd00:2::1", 6, 22), false},
+      {"alice in eng: union", peer("alice", {"eng"}), to("10.2.0.5", 6, 80), true},
+      {"alice in eng: still not beyond", peer("alice", {"eng"}), to("10.3.0.5", 6, 22), false},
+      {"two groups: eng part", peer("carol", {"eng", "ops"}), to("10.2.0.5", 6, 80), true},
+      {"two groups: ops ssh", peer("carol", {"eng", "ops"}), to("10.3.0.5", 6, 22), true},
+      {"two groups: ops ssh v6", peer("carol", {"eng", "ops"}), to("fd00:2::5", 6, 22), true},
+      {"two groups: ops dns", peer("carol", {"eng", "ops"}), to("10.3.0.53", 17, 53), true},
+      {"two groups: ops http no", peer("carol", {"eng", "ops"}), to("10.3.0.5", 6, 80), false},
+      {"ops: ssh fragment has no port", peer("olga", {"ops"}), to("10.3.0.5", 6, 0, true), false},
+      {"ops: order of groups irrelevant", peer("carol", {"ops", "eng"}), to("10.2.0.5", 6, 80), true},
+      {"site without allow rules", peer("gw-hq"), to("10.9.9.9", 6, 1), true},
+      {"unknown group: reach only", peer("dave", {"sales"}), to("10.9.9.9", 6, 1), true},
+      {"groups are exact", peer("erin", {"Eng"}), to("10.9.9.9", 6, 1), true},
+      {"eng member via the string identity", peer("eng"), to("10.9.9.9", 6, 1), true},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(p.allows_packet(c.who, c.pkt), c.want) << c.label;
+    // Restricted exactly when alice's section or the eng/ops sections apply.
+    bool restricted = c.who.name == "alice" || c.who.in_group("eng") || c.who.in_group("ops");
+    EXPECT_EQ(p.has_allow_rules(c.who), restricted) << c.label;
+  }
+}
+
+struct GrantCase {
+  const char* label;
+  PeerIdentity who;
+  Ask ask;
+  const char* arg;
+  bool want;
+};
+
+TEST(Policy, UserAndGroupGrantsTable) {
+  auto parsed = Policy::parse(kUserPolicy, "users.policy");
+  ASSERT_TRUE(parsed) << parsed.error().to_string();
+  const Policy& p = *parsed;
+  const GrantCase cases[] = {
+      {"{user} expands to the CN", peer("bob", {"eng"}), Ask::Register, "laptop-bob", true},
+      {"not someone else's", peer("bob", {"eng"}), Ask::Register, "laptop-alice", false},
+      {"no trailing glob", peer("bob", {"eng"}), Ask::Register, "laptop-bob2", false},
+      {"group grant needs the group", peer("bob"), Ask::Register, "laptop-bob", false},
+      {"user section, {user} in front", peer("alice"), Ask::Register, "alice-laptop", true},
+      {"user section applies in groups too", peer("alice", {"eng"}), Ask::Register, "alice-laptop", true},
+      {"and the group's own pattern", peer("alice", {"eng"}), Ask::Register, "laptop-alice", true},
+      {"glob", peer("olga", {"ops"}), Ask::Register, "ops-olga-1", true},
+      {"glob matches the bare prefix", peer("olga", {"ops"}), Ask::Register, "ops-", true},
+      {"glob is a prefix match only", peer("olga", {"ops"}), Ask::Register, "xops-1", false},
+      {"glob is not partial", peer("olga", {"ops"}), Ask::Register, "ops", false},
+      {"site literal", peer("gw-hq"), Ask::Register, "hq", true},
+      {"laptop cannot take hq", peer("olga", {"ops", "eng"}), Ask::Register, "hq", false},
+      {"group reach", peer("bob", {"eng"}), Ask::Reach, "hq", true},
+      {"default reach for members", peer("bob", {"eng"}), Ask::Reach, "dns", true},
+      {"no group, default only", peer("dave", {"sales"}), Ask::Reach, "hq", false},
+      {"default reach without groups", peer("dave"), Ask::Reach, "dns", true},
+      {"site reach *", peer("gw-hq"), Ask::Reach, "laptop-bob", true},
+      {"groups advertise nothing here", peer("carol", {"eng", "ops"}), Ask::Advertise, "10.2.0.0/24", false},
+      {"site advertise", peer("gw-hq"), Ask::Advertise, "10.2.0.0/24", true},
+      {"site advertise v6", peer("gw-hq"), Ask::Advertise, "fd00:2:0:1::/64", true},
+      {"site advertise v6 outside", peer("gw-hq"), Ask::Advertise, "fd00:2:1::/64", false},
+  };
+  for (const auto& c : cases) {
+    bool got = false;
+    switch (c.ask) {
+      case Ask::Register: got = p.may_register(c.who, c.arg); break;
+      case Ask::Advertise: got = p.may_advertise(c.who, P(c.arg)); break;
+      case Ask::Reach: got = p.may_reach(c.who, c.arg); break;
+    }
+    EXPECT_EQ(got, c.want) << c.label;
+  }
+  // The string overloads are a peer without groups.
+  EXPECT_TRUE(p.may_register("alice", "alice-laptop"));
+  EXPECT_FALSE(p.may_register("bob", "laptop-bob"));
+  EXPECT_TRUE(p.may_reach("gw-hq", "anything"));
+  EXPECT_FALSE(p.may_reach("bob", "hq"));
+}
+
+TEST(Policy, AllowInDefaultRestrictsEveryone) {
+  auto p = Policy::parse("[identity gw]\nreach = *\n[user *]\nallow = 10.0.0.0/8\n", "d");
+  ASSERT_TRUE(p) << p.error().to_string();
+  EXPECT_TRUE(p->has_allow_rules(peer("gw")));
+  EXPECT_TRUE(p->allows_packet(peer("gw"), to("10.1.2.3", 6, 80)));
+  EXPECT_FALSE(p->allows_packet(peer("gw"), to("192.168.1.1", 6, 80)));
+  EXPECT_FALSE(p->allows_packet(peer("anyone", {"x"}), to("fd00::1", 58, 0)));
+}
+
+TEST(Policy, UserIsASynonymForIdentity) {
+  auto a = Policy::parse("[user alice]\nreach = hq\n", "u");
+  auto b = Policy::parse("[identity alice]\nreach = hq\n", "i");
+  ASSERT_TRUE(a && b);
+  for (const Policy* p : {&*a, &*b}) {
+    EXPECT_TRUE(p->may_reach("alice", "hq"));
+    EXPECT_TRUE(p->may_reach(peer("alice", {"eng"}), "hq"));
+    EXPECT_FALSE(p->may_reach("bob", "hq"));
+    EXPECT_FALSE(p->has_allow_rules(peer("alice")));
   }
 }
 
