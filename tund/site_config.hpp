@@ -1,0 +1,66 @@
+// tund's settings: command line layered over the --config file, validated in
+// full at start so a bad value stops the daemon before it touches the network.
+// Keys, defaults and meanings: docs/configuration.md (and `tund --help`).
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "netlib/ip_address.hpp"
+#include "netlib/log.hpp"
+#include "netlib/option_parsing.hpp"
+#include "netlib/socket.hpp"
+#include "netlib/tls.hpp"
+
+namespace dialout {
+
+// "10.2.0.0/24=office-b": send this prefix to that site even when the
+// intermediary's route updates do not name it.
+struct StaticRoute {
+  Prefix prefix;  // canonical
+  std::string name;
+  bool operator==(const StaticRoute&) const = default;
+};
+
+struct SiteConfig {
+  std::string name;                  // --name, required, valid_site_name
+  Endpoint intermediary;             // --intermediary HOST[:PORT], required, default port 443
+  std::string server_name;           // --server-name, default: intermediary.host
+  TlsFiles tls;                      // --cert --key --ca, required and readable (crl unused)
+  std::string tun_name = "dl0";      // --tun, a valid Linux interface name
+  // --tun-address, repeatable, "10.255.1.1/24": NOT canonical prefixes. `addr`
+  // holds the interface's full address (host bits kept) and `len` the
+  // on-link prefix length, as `ip addr add` takes them.
+  std::vector<Prefix> tun_addresses;
+  unsigned mtu = 1500;               // --mtu 576..65535
+  std::vector<Prefix> advertise;     // --advertise, repeatable, canonical, non-overlapping
+  std::vector<StaticRoute> static_routes;  // --static-route PREFIX=NAME, repeatable
+  bool router_role = true;           // --roles router,proxy (either or both)
+  bool proxy_role = true;
+  unsigned connections = 0;          // --connections 1..64; 0 = the daemon chooses
+  bool offload = true;               // --offload on|off
+  std::chrono::milliseconds keepalive{5000};      // --keepalive-ms >= 100
+  std::chrono::milliseconds dead_after{15000};    // --dead-after-ms > keepalive-ms
+  std::chrono::milliseconds reconnect_min{200};   // --reconnect-min-ms >= 10
+  std::chrono::milliseconds reconnect_max{10000}; // --reconnect-max-ms >= reconnect-min-ms
+  std::string status_file;           // --status-file, optional
+  LogLevel log_level = LogLevel::Info;  // --log-level debug|info|warn|error
+};
+
+// config is set only when the daemon should run (exit_code 0, text empty).
+// Otherwise text is the --help/--version output (exit_code 0, print to
+// stdout) or the refusal naming key and problem (exit_code 64, print to
+// stderr). text has no trailing newline.
+struct SiteConfigResult {
+  std::optional<SiteConfig> config;
+  std::string text;
+  int exit_code = 0;
+};
+
+SiteConfigResult parse_site_config(int argc, const char* const* argv);
+// Same, with the file system injected (tests, fuzzer).
+SiteConfigResult parse_site_config(int argc, const char* const* argv, const ConfigEnvironment& env);
+
+}  // namespace dialout
