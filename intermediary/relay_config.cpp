@@ -1,0 +1,88 @@
+#include "intermediary/relay_config.hpp"
+
+#include <fmt/core.h>
+
+#include "netlib/option_values.hpp"
+
+namespace dialout {
+
+namespace {
+
+constexpr std::string_view kAbout =
+    "Usage: intermediary [--config FILE] [--KEY VALUE]...\n"
+    "dialout intermediary: the public TLS relay every site dials out to. It maps\n"
+    "virtual addresses to the sessions that registered them, applies the policy,\n"
+    "and forwards datagrams; it never opens a connection to a site.";
+
+constexpr uint64_t kMaxMillis = 3'600'000;
+
+// clang-format off: one row per setting reads better than wrapped calls.
+std::vector<OptionSpec> relay_specs() {
+  const RelayConfig d;
+  auto ms = [](std::chrono::milliseconds v) { return std::to_string(v.count()); };
+  return {
+      {"listen", "HOST[:PORT]", fmt::format("Address to accept sites on (default {}).", d.listen.to_string())},
+      {"cert", "FILE", "PEM certificate chain of the intermediary. Required."},
+      {"key", "FILE", "PEM private key of --cert. Required."},
+      {"ca", "FILE", "PEM CA every site's client certificate must chain to. Required."},
+      {"crl", "FILE", "PEM CRL of that CA, re-read on SIGHUP (default none: no revocation check)."},
+      {"policy", "FILE", "Policy file: who may register, advertise and reach what. Required."},
+      {"status-file", "FILE", "Write counters here ('key value' lines, replaced atomically) (default none)."},
+      {"queue-bytes", "BYTES", fmt::format("Send queue bound per session, 16384..67108864 (default {}).", d.queue_bytes)},
+      {"keepalive-ms", "MS", fmt::format("Ping interval on an idle session, >= 100 (default {}).", ms(d.keepalive))},
+      {"dead-after-ms", "MS", fmt::format("Drop a session silent this long, > keepalive-ms (default {}).", ms(d.dead_after))},
+      {"handshake-timeout-ms", "MS", fmt::format("Drop a connection that has not registered by then, >= 100 (default {}).", ms(d.handshake_timeout))},
+      {"restart-hint-ms", "MS", fmt::format("On SIGTERM tell sites to reconnect after this long, 0..600000 (default {}).", ms(d.restart_hint))},
+      {"max-sessions-per-identity", "N", fmt::format("Sessions one certificate identity may hold, 1..4096 (default {}).", d.max_sessions_per_identity)},
+      {"log-level", "LEVEL", fmt::format("debug, info, warn or error (default {}).", log_level_key(d.log_level))},
+  };
+}
+// clang-format on
+
+RelayConfig build(const LayeredOptions& o) {
+  RelayConfig c;
+  if (auto t = o.value("listen")) {
+    c.listen = o.check<Endpoint>("listen", *t, [](std::string_view s) { return Endpoint::parse(s, 443); });
+  }
+  c.tls.cert = o.readable_file("cert", true);
+  c.tls.key = o.readable_file("key", true);
+  c.tls.ca = o.readable_file("ca", true);
+  c.tls.crl = o.readable_file("crl", false);
+  c.policy_file = o.readable_file("policy", true);
+  c.status_file = o.value("status-file").value_or("");
+  c.queue_bytes = static_cast<size_t>(o.number("queue-bytes", 16384, 67108864, c.queue_bytes));
+  c.keepalive = o.millis("keepalive-ms", 100, kMaxMillis, c.keepalive);
+  c.dead_after = o.millis("dead-after-ms", 1, kMaxMillis, c.dead_after);
+  if (c.dead_after <= c.keepalive) {
+    std::string key = o.given("dead-after-ms") ? "dead-after-ms" : "keepalive-ms";
+    o.fail(key, *o.value(key),
+           fmt::format("dead-after-ms ({}) must be greater than keepalive-ms ({})",
+                       c.dead_after.count(), c.keepalive.count()));
+  }
+  c.handshake_timeout = o.millis("handshake-timeout-ms", 100, kMaxMillis, c.handshake_timeout);
+  c.restart_hint = o.millis("restart-hint-ms", 0, 600000, c.restart_hint);
+  c.max_sessions_per_identity = static_cast<unsigned>(
+      o.number("max-sessions-per-identity", 1, 4096, c.max_sessions_per_identity));
+  c.log_level = o.log_level("log-level", c.log_level);
+  return c;
+}
+
+}  // namespace
+
+RelayConfigResult parse_relay_config(int argc, const char* const* argv,
+                                     const ConfigEnvironment& env) {
+  const std::vector<OptionSpec> specs = relay_specs();
+  auto layered = LayeredOptions::parse("intermediary", kAbout, specs, argc, argv, env);
+  if (!layered) return {std::nullopt, layered.error().text, layered.error().exit_code};
+  try {
+    return {build(*layered), "", 0};
+  } catch (const ConfigException& e) {
+    return {std::nullopt, e.error().to_string(), kExitUsage};
+  }
+}
+
+RelayConfigResult parse_relay_config(int argc, const char* const* argv) {
+  return parse_relay_config(argc, argv, system_environment());
+}
+
+}  // namespace dialout

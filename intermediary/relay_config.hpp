@@ -1,0 +1,44 @@
+// The intermediary's settings: command line layered over the --config file,
+// validated in full at start. Keys, defaults and meanings:
+// docs/configuration.md (and `intermediary --help`).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+
+#include "netlib/log.hpp"
+#include "netlib/option_parsing.hpp"
+#include "netlib/socket.hpp"
+#include "netlib/tls.hpp"
+
+namespace dialout {
+
+struct RelayConfig {
+  Endpoint listen{"0.0.0.0", 443};  // --listen HOST[:PORT] (port 0 = ephemeral, for tests)
+  TlsFiles tls;                     // --cert --key --ca required and readable; --crl optional
+  std::string policy_file;          // --policy, required, readable (parsed by the daemon)
+  std::string status_file;          // --status-file, optional
+  size_t queue_bytes = 262144;      // --queue-bytes 16384..67108864, per session
+  std::chrono::milliseconds keepalive{5000};          // --keepalive-ms >= 100
+  std::chrono::milliseconds dead_after{15000};        // --dead-after-ms > keepalive-ms
+  std::chrono::milliseconds handshake_timeout{5000};  // --handshake-timeout-ms >= 100
+  std::chrono::milliseconds restart_hint{1000};       // --restart-hint-ms 0..600000
+  unsigned max_sessions_per_identity = 32;            // --max-sessions-per-identity 1..4096
+  LogLevel log_level = LogLevel::Info;                // --log-level debug|info|warn|error
+};
+
+// As SiteConfigResult: config only when the daemon should run; otherwise
+// text is --help/--version output (exit_code 0) or the refusal (exit_code 64).
+struct RelayConfigResult {
+  std::optional<RelayConfig> config;
+  std::string text;
+  int exit_code = 0;
+};
+
+RelayConfigResult parse_relay_config(int argc, const char* const* argv);
+RelayConfigResult parse_relay_config(int argc, const char* const* argv,
+                                     const ConfigEnvironment& env);
+
+}  // namespace dialout

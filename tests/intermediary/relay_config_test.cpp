@@ -1,0 +1,199 @@
+#include "intermediary/relay_config.hpp"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "netlib/policy.hpp"
+
+namespace dialout {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+
+class RelayConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "relay_config_test.XXXXXX").string();
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    for (const char* f : {"relay.crt", "relay.key", "ca.crt", "ca.crl", "policy.conf"}) {
+      std::ofstream(dir_ / f) << "x\n";
+    }
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string path(const char* f) const { return (dir_ / f).string(); }
+  std::string write_config(const std::string& text) const {
+    std::ofstream(dir_ / "intermediary.conf") << text;
+    return path("intermediary.conf");
+  }
+  std::vector<std::string> base() const {
+    return {"--cert", path("relay.crt"), "--key", path("relay.key"), "--ca", path("ca.crt"),
+            "--policy", path("policy.conf")};
+  }
+  static RelayConfigResult run(std::vector<std::string> args,
+                               const ConfigEnvironment& env = system_environment()) {
+    args.insert(args.begin(), "intermediary");
+    std::vector<const char*> argv;
+    for (const auto& a : args) argv.push_back(a.c_str());
+    return parse_relay_config(static_cast<int>(argv.size()), argv.data(), env);
+  }
+  static std::vector<std::string> plus(std::vector<std::string> a, std::vector<std::string> b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(RelayConfigTest, MinimalCommandLineGetsDefaults) {
+  auto r = run(base());
+  ASSERT_TRUE(r.config) << r.text;
+  EXPECT_EQ(r.exit_code, 0);
+  const RelayConfig& c = *r.config;
+  EXPECT_EQ(c.listen.host, "0.0.0.0");
+  EXPECT_EQ(c.listen.port, 443);
+  EXPECT_EQ(c.tls.cert, path("relay.crt"));
+  EXPECT_EQ(c.tls.key, path("relay.key"));
+  EXPECT_EQ(c.tls.ca, path("ca.crt"));
+  EXPECT_EQ(c.tls.crl, "");
+  EXPECT_EQ(c.policy_file, path("policy.conf"));
+  EXPECT_EQ(c.status_file, "");
+  EXPECT_EQ(c.queue_bytes, 262144u);
+  EXPECT_EQ(c.keepalive, milliseconds(5000));
+  EXPECT_EQ(c.dead_after, milliseconds(15000));
+  EXPECT_EQ(c.handshake_timeout, milliseconds(5000));
+  EXPECT_EQ(c.restart_hint, milliseconds(1000));
+  EXPECT_EQ(c.max_sessions_per_identity, 32u);
+  EXPECT_EQ(c.log_level, LogLevel::Info);
+}
+
+TEST_F(RelayConfigTest, EveryFlagIsApplied) {
+  auto r = run(plus(base(), {"--listen", "[::1]:0", "--crl", path("ca.crl"), "--status-file",
+                             "/run/s", "--queue-bytes", "16384", "--keepalive-ms", "100",
+                             "--dead-after-ms", "101", "--handshake-timeout-ms", "250",
+                             "--restart-hint-ms", "0", "--max-sessions-per-identity", "4096",
+                             "--log-level", "error"}));
+  ASSERT_TRUE(r.config) << r.text;
+  const RelayConfig& c = *r.config;
+  EXPECT_EQ(c.listen.host, "::1");
+  EXPECT_EQ(c.listen.port, 0);  // ephemeral: tests listen this way
+  EXPECT_EQ(c.tls.crl, path("ca.crl"));
+  EXPECT_EQ(c.status_file, "/run/s");
+  EXPECT_EQ(c.queue_bytes, 16384u);
+  EXPECT_EQ(c.keepalive, milliseconds(100));
+  EXPECT_EQ(c.dead_after, milliseconds(101));
+  EXPECT_EQ(c.handshake_timeout, milliseconds(250));
+  EXPECT_EQ(c.restart_hint, milliseconds(0));
+  EXPECT_EQ(c.max_sessions_per_identity, 4096u);
+  EXPECT_EQ(c.log_level, LogLevel::Error);
+}
+
+TEST_F(RelayConfigTest, ConfigFileWithFlagOverride) {
+  std::string conf = write_config("cert = " + path("relay.crt") + "\nkey = " + path("relay.key") +
+                                  "\nca = " + path("ca.crt") + "\npolicy = " +
+                                  path("policy.conf") +
+                                  "\nlisten = 10.0.0.1:8443\nqueue-bytes = 65536\n"
+                                  "log-level = debug\n");
+  auto r = run({"--config", conf, "--listen", "127.0.0.1:9443"});
+  ASSERT_TRUE(r.config) << r.text;
+  EXPECT_EQ(r.config->listen, (Endpoint{"127.0.0.1", 9443}));
+  EXPECT_EQ(r.config->queue_bytes, 65536u);
+  EXPECT_EQ(r.config->log_level, LogLevel::Debug);
+  r = run({"--config", conf});
+  ASSERT_TRUE(r.config) << r.text;
+  EXPECT_EQ(r.config->listen, (Endpoint{"10.0.0.1", 8443}));
+}
+
+TEST_F(RelayConfigTest, BadValuesAreRefusedNamingTheKey) {
+  struct Case {
+    std::vector<std::string> flags;
+    std::string file;
+    std::string message;
+  };
+  const Case cases[] = {
+      {{"--listen", "0.0.0.0:70000"}, "", "intermediary: --listen: "},
+      {{"--crl", path("none.crl")}, "", "intermediary: --crl: cannot read '" + path("none.crl") + "'"},
+      {{"--queue-bytes", "16383"}, "", "intermediary: --queue-bytes: 16383 is out of range (16384..67108864)"},
+      {{"--queue-bytes", "67108865"}, "", "--queue-bytes: 67108865 is out of range"},
+      {{"--queue-bytes", "256k"}, "", "--queue-bytes: '256k' is not a number"},
+      {{"--keepalive-ms", "50"}, "", "intermediary: --keepalive-ms: 50 is out of range (100..3600000)"},
+      {{"--dead-after-ms", "4000"}, "", "intermediary: --dead-after-ms: dead-after-ms (4000) must be greater than keepalive-ms (5000)"},
+      {{}, "keepalive-ms = 16000\n", "intermediary.conf:1: keepalive-ms: dead-after-ms (15000) must be greater"},
+      {{"--handshake-timeout-ms", "99"}, "", "intermediary: --handshake-timeout-ms: 99 is out of range"},
+      {{"--restart-hint-ms", "600001"}, "", "intermediary: --restart-hint-ms: 600001 is out of range (0..600000)"},
+      {{"--max-sessions-per-identity", "0"}, "", "intermediary: --max-sessions-per-identity: 0 is out of range (1..4096)"},
+      {{"--log-level", "loud"}, "", "intermediary: --log-level: 'loud' is not a log level"},
+      {{"--policy", "x"}, "", "intermediary: --policy: given more than once"},
+      {{"--name", "x"}, "", "intermediary: unknown option '--name'"},
+      {{}, "name = x\n", "intermediary.conf:1: unknown key 'name'"},
+      {{}, "# c\nqueue-bytes = 1\nqueue-bytes = 2\n", "intermediary.conf:3: queue-bytes: set twice (first on line 2)"},
+      {{}, "crl = " + path("none.crl") + "\n", "intermediary.conf:1: crl: cannot read"},
+  };
+  for (const auto& c : cases) {
+    auto args = plus(base(), c.flags);
+    if (!c.file.empty()) args = plus(args, {"--config", write_config(c.file)});
+    auto r = run(args);
+    EXPECT_FALSE(r.config) << c.message;
+    EXPECT_EQ(r.exit_code, 64) << c.message;
+    EXPECT_NE(r.text.find(c.message), std::string::npos)
+        << "expected: " << c.message << "\n     got: " << r.text;
+  }
+}
+
+TEST_F(RelayConfigTest, RequiredFilesMustBeGivenAndReadable) {
+  for (const char* key : {"--cert", "--key", "--ca", "--policy"}) {
+    auto args = base();
+    auto it = std::find(args.begin(), args.end(), key);
+    ASSERT_NE(it, args.end());
+    *(it + 1) = path("absent");
+    auto r = run(args);
+    EXPECT_EQ(r.exit_code, 64);
+    EXPECT_NE(r.text.find(std::string("intermediary: ") + key + ": cannot read '" +
+                          path("absent") + "': No such file or directory"),
+              std::string::npos)
+        << r.text;
+    args.erase(it, it + 2);
+    r = run(args);
+    EXPECT_NE(r.text.find(std::string("intermediary: ") + key + ": missing"), std::string::npos)
+        << r.text;
+  }
+}
+
+TEST_F(RelayConfigTest, HelpListsEveryKey) {
+  auto r = run({"--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_FALSE(r.config);
+  for (const char* key : {"--config", "--listen", "--cert", "--key", "--ca", "--crl", "--policy",
+                          "--status-file", "--queue-bytes", "--keepalive-ms", "--dead-after-ms",
+                          "--handshake-timeout-ms", "--restart-hint-ms",
+                          "--max-sessions-per-identity", "--log-level"}) {
+    EXPECT_NE(r.text.find(key), std::string::npos) << key << " missing from\n" << r.text;
+  }
+  EXPECT_NE(r.text.find("0.0.0.0:443"), std::string::npos) << r.text;
+  EXPECT_NE(r.text.find("262144"), std::string::npos) << r.text;
+}
+
+TEST_F(RelayConfigTest, ExampleConfigAndPolicyInDocsParse) {
+  const std::string docs = std::string(DIALOUT_SOURCE_DIR) + "/docs/examples/";
+  ConfigEnvironment env = system_environment();
+  env.check_readable = [](const std::string&) { return std::string(); };  // /etc/dialout/...
+  auto r = run({"--config", docs + "intermediary.conf"}, env);
+  ASSERT_TRUE(r.config) << r.text;
+  EXPECT_EQ(r.config->policy_file, "/etc/dialout/policy.conf");
+  auto policy = Policy::load(docs + "policy.conf");
+  ASSERT_TRUE(policy) << policy.error().to_string();
+  EXPECT_TRUE(policy->may_register("gw-a", "office-a"));
+  EXPECT_FALSE(policy->may_register("gw-a", "office-b"));
+  EXPECT_TRUE(policy->may_reach("gw-b", "office-a"));
+}
+
+}  // namespace
+}  // namespace dialout
