@@ -48,10 +48,10 @@ require() {
     else fail "$unit: missing '$line'"; fi
   done
 }
-require intermediary.service "Type=notify" "DynamicUser=yes" "Restart=on-failure" \
+require intermediary.service "Type=notify" "DynamicUser=yes" "Restart=on-failure" "RestartPreventExitStatus=64" \
   "CapabilityBoundingSet=CAP_NET_BIND_SERVICE" "AmbientCapabilities=CAP_NET_BIND_SERVICE" \
   "ExecReload=/bin/kill -HUP \$MAINPID" "NoNewPrivileges=yes" "ProtectSystem=strict"
-require tund@.service "Type=notify" "Restart=on-failure" "RestartPreventExitStatus=78" \
+require tund@.service "Type=notify" "Restart=on-failure" "RestartPreventExitStatus=64 78" \
   "CapabilityBoundingSet=CAP_NET_ADMIN" "AmbientCapabilities=CAP_NET_ADMIN" \
   "DeviceAllow=/dev/net/tun rw" "ExecReload=/bin/kill -HUP \$MAINPID" \
   "NoNewPrivileges=yes" "ProtectSystem=strict"
