@@ -1,0 +1,348 @@
+// Opens N idle authenticated sessions to a running intermediary: TLS
+// handshake, HELLO, REGISTER "<prefix><i>" (no prefixes), wait for ACCEPT,
+// then hold them (answering PINGs) for --hold-seconds. Reports the session
+// setup rate and, with --pid, the intermediary's RSS growth per session.
+//
+//   session_load --intermediary 127.0.0.1:4433 --cert load.crt --key load.key
+//                --ca ca.crt [--server-name intermediary] [--sessions 1000]
+//                [--name-prefix load-] [--concurrency 64] [--hold-seconds 10]
+//                [--pid PID] [--resume] [--timeout-seconds 60]
+#include <fmt/core.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "netlib/channel.hpp"
+#include "netlib/event_loop.hpp"
+#include "netlib/socket.hpp"
+#include "netlib/tls.hpp"
+#include "netlib/wire.hpp"
+
+namespace po = boost::program_options;
+using namespace dialout;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Options {
+  Endpoint intermediary;
+  TlsFiles tls;
+  std::string server_name = "intermediary";
+  unsigned sessions = 1000;
+  std::string prefix = "load-";
+  unsigned concurrency = 64;
+  double hold_seconds = 10;
+  double timeout_seconds = 60;
+  int pid = 0;
+  bool resume = false;
+};
+
+// utime + stime of a process in seconds (/proc/PID/stat fields 14, 15).
+double cpu_seconds(int pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  auto close = stat.rfind(')');  // the command name may hold spaces
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i >= 14) ticks += std::stod(field);
+  }
+  return ticks / double(::sysconf(_SC_CLK_TCK));
+}
+
+// VmRSS of a process in KiB, 0 when unreadable.
+long rss_kib(int pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return 0;
+}
+
+class Load {
+ public:
+  Load(const Options& o, TlsContext& ctx) : o_(o), ctx_(ctx), sessions_(o.sessions) {}
+
+  void start() {
+    t0_ = Clock::now();
+    start_more();
+  }
+  bool settled() const { return ready_ + failed_ == o_.sessions; }
+  unsigned ready() const { return ready_; }
+  unsigned failed() const { return failed_; }
+  unsigned resumed() const { return resumed_; }
+  unsigned pings() const { return pings_; }
+  Clock::time_point settled_at() const { return settled_at_; }
+  Clock::time_point started_at() const { return t0_; }
+  const std::map<std::string, unsigned>& errors() const { return errors_; }
+  // Fails whatever has not reached Ready by now.
+  void expire() {
+    for (unsigned i = 0; i < sessions_.size(); ++i) {
+      if (sessions_[i].state != State::Ready && sessions_[i].state != State::Failed) fail(i, "timed out");
+    }
+  }
+  void close_all() {
+    for (auto& s : sessions_) {
+      if (s.fd >= 0) loop_.remove(s.fd);
+      s.fd = -1;
+      s.channel.reset();
+      s.connecting.reset();
+    }
+  }
+  EventLoop& loop() { return loop_; }
+
+ private:
+  enum class State { Idle, Connecting, Handshaking, AwaitHello, AwaitAccept, Ready, Failed };
+  struct Session {
+    State state = State::Idle;
+    UniqueFd connecting;
+    std::optional<Channel> channel;
+    int fd = -1;
+    uint32_t interest = 0;
+  };
+
+  void start_more() {
+    while (in_flight_ < o_.concurrency && next_ < o_.sessions) open(next_++);
+  }
+
+  void open(unsigned i) {
+    Session& s = sessions_[i];
+    ++in_flight_;
+    auto fd = tcp_connect_start(o_.intermediary);
+    if (!fd) return fail(i, "connect: " + fd.error());
+    s.connecting = std::move(*fd);
+    s.fd = s.connecting.get();
+    s.state = State::Connecting;
+    s.interest = EPOLLOUT;
+    loop_.add(s.fd, EPOLLOUT, [this, i](uint32_t ev) { on_event(i, ev); });
+  }
+
+  void set_interest(Session& s, uint32_t ev) {
+    if (ev != s.interest) loop_.modify(s.fd, ev);
+    s.interest = ev;
+  }
+
+  void fail(unsigned i, const std::string& why) {
+    Session& s = sessions_[i];
+    if (s.state == State::Failed) return;
+    if (s.state != State::Ready) --in_flight_;
+    if (s.state == State::Ready) --ready_;
+    if (s.fd >= 0) loop_.remove(s.fd);
+    s.fd = -1;
+    s.channel.reset();
+    s.connecting.reset();
+    s.state = State::Failed;
+    ++failed_;
+    ++errors_[why];
+    note_progress();
+    start_more();
+  }
+
+  void note_progress() {
+    if (settled() && settled_at_ == Clock::time_point{}) settled_at_ = Clock::now();
+  }
+
+  void on_event(unsigned i, uint32_t events) {
+    Session& s = sessions_[i];
+    switch (s.state) {
+      case State::Connecting: {
+        if (auto err = socket_error(s.fd); !err) return fail(i, "connect: " + err.error());
+        tune_data_socket(s.fd);
+        if (!o_.resume) ctx_.forget_session();  // every session pays a full handshake
+        auto tls = TlsConnection::connect(ctx_, std::move(s.connecting), o_.server_name);
+        if (!tls) return fail(i, "TLS setup: " + tls.error());
+        s.channel.emplace(std::move(*tls), SendQueue::Limits{.bulk_bytes = 16384, .urgent_bytes = 65536,
+                                                              .batch_bytes = 65536});
+        s.state = State::Handshaking;
+        return handshake(i);
+      }
+      case State::Handshaking: return handshake(i);
+      case State::Idle:
+      case State::Failed: return;
+      default: break;
+    }
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+      auto out = s.channel->read_frames([this, i](const FrameView& f) { return on_frame(i, f); }, 256 * 1024);
+      using RS = Channel::ReadStatus;
+      switch (out.status) {
+        case RS::Stopped: return;
+        case RS::Closed: return fail(i, "closed by the intermediary");
+        case RS::Error: return fail(i, "TLS: " + s.channel->tls().last_error());
+        case RS::Malformed: return fail(i, std::string("malformed frame: ") + to_string(out.wire_error));
+        default: break;
+      }
+    }
+    flush(i);
+  }
+
+  void handshake(unsigned i) {
+    Session& s = sessions_[i];
+    auto st = s.channel->tls().handshake();
+    using TS = TlsConnection::Status;
+    if (st == TS::WantRead || st == TS::WantWrite) return set_interest(s, st == TS::WantRead ? EPOLLIN : EPOLLOUT);
+    if (st != TS::Done) return fail(i, "handshake: " + s.channel->tls().last_error());
+    if (s.channel->tls().session_reused()) ++resumed_;
+    s.state = State::AwaitHello;
+    send(s, Hello{kProtocolVersion, 0});
+    flush(i);
+  }
+
+  template <class M>
+  void send(Session& s, const M& message) {
+    scratch_.clear();
+    if (encode(message, scratch_)) s.channel->queue().push(SendQueue::Lane::Urgent, scratch_);
+  }
+
+  void flush(unsigned i) {
+    Session& s = sessions_[i];
+    if (!s.channel) return;
+    if (s.channel->flush() == Channel::FlushStatus::Error) return fail(i, "TLS write: " + s.channel->tls().last_error());
+    if (s.state == State::Ready && s.channel->queue().empty()) s.channel->trim();  // keep this tool small too
+    set_interest(s, s.channel->epoll_events());
+  }
+
+  bool on_frame(unsigned i, const FrameView& f) {
+    Session& s = sessions_[i];
+    switch (f.type) {
+      case MsgType::Refuse: {
+        auto r = decode_refuse(f.payload);
+        fail(i, "refused: " + (r ? std::string(to_string(r->reason)) + ": " + r->text : "unreadable"));
+        return false;
+      }
+      case MsgType::Restarting: fail(i, "intermediary restarting"); return false;
+      case MsgType::Ping: {
+        auto p = decode_ping(f.payload);
+        if (p) send(s, Pong{p->token});
+        ++pings_;
+        return true;
+      }
+      case MsgType::Hello:
+        if (s.state != State::AwaitHello) break;
+        s.state = State::AwaitAccept;
+        send(s, Register{o_.prefix + std::to_string(i), 0, {}});
+        return true;
+      case MsgType::Accept:
+        if (s.state != State::AwaitAccept) break;
+        s.state = State::Ready;
+        ++ready_;
+        --in_flight_;
+        note_progress();
+        start_more();
+        return true;
+      case MsgType::Routes:
+      case MsgType::PeerGone:
+      case MsgType::Pong: return true;
+      default: break;
+    }
+    if (s.state == State::Ready) return true;  // tolerate what an idle site may see
+    fail(i, fmt::format("unexpected frame type {}", unsigned(f.type)));
+    return false;
+  }
+
+  const Options& o_;
+  TlsContext& ctx_;
+  EventLoop loop_;
+  std::vector<Session> sessions_;
+  std::vector<uint8_t> scratch_;
+  std::map<std::string, unsigned> errors_;
+  unsigned next_ = 0, in_flight_ = 0, ready_ = 0, failed_ = 0, resumed_ = 0, pings_ = 0;
+  Clock::time_point t0_{}, settled_at_{};
+};
+
+void raise_fd_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  std::string target;
+  po::options_description desc("session_load");
+  desc.add_options()("help", "this text")("intermediary", po::value(&target)->required(), "HOST:PORT")(
+      "cert", po::value(&o.tls.cert)->required(), "client certificate (PEM)")(
+      "key", po::value(&o.tls.key)->required(), "its key")("ca", po::value(&o.tls.ca)->required(), "CA (PEM)")(
+      "server-name", po::value(&o.server_name), "expected server name (default intermediary)")(
+      "sessions", po::value(&o.sessions), "sessions to open (default 1000)")(
+      "name-prefix", po::value(&o.prefix), "site names are <prefix><i> (default load-)")(
+      "concurrency", po::value(&o.concurrency), "sessions being set up at once (default 64)")(
+      "hold-seconds", po::value(&o.hold_seconds), "hold the idle sessions this long (default 10)")(
+      "timeout-seconds", po::value(&o.timeout_seconds), "give up on sessions not ready by then (default 60)")(
+      "pid", po::value(&o.pid), "intermediary pid: report its RSS per session")(
+      "resume", po::bool_switch(&o.resume), "offer TLS session tickets (default: full handshakes)");
+  try {
+    po::variables_map vm;
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    if (vm.count("help")) {
+      std::printf("%s", (std::ostringstream() << desc).str().c_str());
+      return 0;
+    }
+    po::notify(vm);
+    auto ep = Endpoint::parse(target, 443);
+    if (!ep) throw std::runtime_error("--intermediary: " + ep.error());
+    o.intermediary = *ep;
+    if (o.sessions == 0 || o.concurrency == 0) throw std::runtime_error("--sessions and --concurrency must be > 0");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "session_load: %s\n", e.what());
+    return 64;
+  }
+  raise_fd_limit();
+  auto ctx = TlsContext::client(o.tls);
+  if (!ctx) {
+    std::fprintf(stderr, "session_load: %s\n", ctx.error().c_str());
+    return 1;
+  }
+  long rss0 = o.pid > 0 ? rss_kib(o.pid) : 0;
+  double cpu0 = o.pid > 0 ? cpu_seconds(o.pid) : 0;
+  Load load(o, *ctx);
+  load.start();
+  auto deadline = load.started_at() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.timeout_seconds));
+  while (!load.settled() && Clock::now() < deadline) load.loop().run_once(std::chrono::milliseconds(100));
+  if (!load.settled()) load.expire();
+  double setup = seconds(load.settled_at() - load.started_at());
+  long rss_ready = o.pid > 0 ? rss_kib(o.pid) : 0;
+  double cpu_setup = o.pid > 0 ? cpu_seconds(o.pid) - cpu0 : 0;
+  std::printf("sessions: %u ready, %u failed in %.2f s: %.0f sessions/s (%s, concurrency %u, %u resumed)\n",
+              load.ready(), load.failed(), setup, load.ready() / std::max(setup, 1e-9),
+              o.resume ? "tickets offered" : "full handshakes", o.concurrency, load.resumed());
+  for (const auto& [why, n] : load.errors()) std::printf("  %u x %s\n", n, why.c_str());
+  if (o.pid > 0 && load.ready() > 0) {
+    // CPU per session does not depend on what else runs on the machine.
+    std::printf("intermediary CPU: %.2f ms per session set up (%.0f sessions per CPU-second)\n",
+                1000 * cpu_setup / load.ready(), load.ready() / std::max(cpu_setup, 1e-9));
+  }
+  std::fflush(stdout);
+
+  auto hold_end = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.hold_seconds));
+  while (Clock::now() < hold_end) load.loop().run_once(std::chrono::milliseconds(100));
+  long rss_held = o.pid > 0 ? rss_kib(o.pid) : 0;
+  std::printf("held %.0f s: %u still ready, %u PINGs answered\n", o.hold_seconds, load.ready(), load.pings());
+  if (o.pid > 0 && load.ready() > 0) {
+    std::printf("intermediary RSS: %ld KiB before, %ld KiB all ready, %ld KiB after the hold\n", rss0, rss_ready,
+                rss_held);
+    std::printf("RSS per session: %.1f KiB when ready, %.1f KiB after the hold\n",
+                double(rss_ready - rss0) / load.ready(), double(rss_held - rss0) / load.ready());
+  }
+  load.close_all();
+  return load.failed() == 0 ? 0 : 1;
+}
