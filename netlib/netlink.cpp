@@ -14,6 +14,8 @@
 
 #include <fmt/format.h>
 
+#include "netlib/netlink_attr.hpp"
+
 namespace dialout {
 namespace {
 
@@ -22,30 +24,7 @@ constexpr size_t kReceiveSize = 32768;     // libmnl's recommended dump buffer
 constexpr int kMaxReads = 100000;          // bounds a dump even if the kernel misbehaves
 constexpr time_t kReplyTimeoutSeconds = 5;  // the kernel answers at once; never hang the daemon
 
-int family_of(const IpAddr& a) { return a.family == Family::V4 ? AF_INET : AF_INET6; }
-
-std::optional<IpAddr> addr_from_attr(const nlattr* attr, int family) {
-  const auto len = mnl_attr_get_payload_len(attr);
-  const auto* p = static_cast<const uint8_t*>(mnl_attr_get_payload(attr));
-  if (family == AF_INET && len == 4) return IpAddr::v4(std::span<const uint8_t, 4>(p, 4));
-  if (family == AF_INET6 && len == 16) return IpAddr::v6(std::span<const uint8_t, 16>(p, 16));
-  return std::nullopt;
-}
-
-// Collects attributes by type; unknown or out-of-range types are skipped.
-template <size_t N>
-int collect_attr(const nlattr* attr, void* data) {
-  auto& table = *static_cast<std::array<const nlattr*, N>*>(data);
-  uint16_t type = mnl_attr_get_type(attr);
-  if (type < N) table[type] = attr;
-  return MNL_CB_OK;
-}
-
-bool attr_u32(const nlattr* attr, uint32_t& out) {
-  if (attr == nullptr || mnl_attr_validate(attr, MNL_TYPE_U32) < 0) return false;
-  out = mnl_attr_get_u32(attr);
-  return true;
-}
+using netlink_attr::family_of;
 
 struct RouteFilter {
   int ifindex;
@@ -59,16 +38,16 @@ int on_route(const nlmsghdr* nlh, void* ctx) {
   const auto* rtm = static_cast<const rtmsg*>(mnl_nlmsg_get_payload(nlh));
   if (rtm->rtm_protocol != f.protocol || rtm->rtm_type != RTN_UNICAST) return MNL_CB_OK;
   std::array<const nlattr*, RTA_MAX + 1> tb{};
-  if (mnl_attr_parse(nlh, sizeof(rtmsg), collect_attr<RTA_MAX + 1>, &tb) < 0) return MNL_CB_ERROR;
+  if (mnl_attr_parse(nlh, sizeof(rtmsg), netlink_attr::collect<RTA_MAX + 1>, &tb) < 0) return MNL_CB_ERROR;
   uint32_t table = rtm->rtm_table, oif = 0;
-  attr_u32(tb[RTA_TABLE], table);
-  if (table != RT_TABLE_MAIN || !attr_u32(tb[RTA_OIF], oif) || oif != static_cast<uint32_t>(f.ifindex)) {
+  netlink_attr::u32(tb[RTA_TABLE], table);
+  if (table != RT_TABLE_MAIN || !netlink_attr::u32(tb[RTA_OIF], oif) || oif != static_cast<uint32_t>(f.ifindex)) {
     return MNL_CB_OK;
   }
   IpAddr dst;
   dst.family = rtm->rtm_family == AF_INET ? Family::V4 : Family::V6;
   if (tb[RTA_DST]) {
-    auto a = addr_from_attr(tb[RTA_DST], rtm->rtm_family);
+    auto a = netlink_attr::address(tb[RTA_DST], rtm->rtm_family);
     if (!a) return MNL_CB_ERROR;
     dst = *a;
   }
@@ -87,9 +66,9 @@ int on_neighbour(const nlmsghdr* nlh, void* ctx) {
   const auto* ndm = static_cast<const ndmsg*>(mnl_nlmsg_get_payload(nlh));
   if (!(ndm->ndm_flags & NTF_PROXY) || ndm->ndm_ifindex != f.ifindex) return MNL_CB_OK;
   std::array<const nlattr*, NDA_MAX + 1> tb{};
-  if (mnl_attr_parse(nlh, sizeof(ndmsg), collect_attr<NDA_MAX + 1>, &tb) < 0) return MNL_CB_ERROR;
+  if (mnl_attr_parse(nlh, sizeof(ndmsg), netlink_attr::collect<NDA_MAX + 1>, &tb) < 0) return MNL_CB_ERROR;
   if (tb[NDA_DST]) {
-    if (auto a = addr_from_attr(tb[NDA_DST], ndm->ndm_family)) f.out->push_back(*a);
+    if (auto a = netlink_attr::address(tb[NDA_DST], ndm->ndm_family)) f.out->push_back(*a);
   }
   return MNL_CB_OK;
 }

@@ -23,6 +23,13 @@ namespace dialout {
 // (`ip route show proto 250`) and a restart finds and replaces its own.
 inline constexpr uint8_t kRouteProtocolDialout = 250;
 
+// What the kernel would do to send to one address (RTM_GETROUTE, like
+// `ip route get`).
+struct RouteLookup {
+  int oif = 0;                   // outgoing interface
+  std::optional<IpAddr> source;  // the source address it would choose (RTA_PREFSRC)
+};
+
 class Netlink {
  public:
   static Expected<Netlink, std::string> open();
@@ -46,6 +53,14 @@ class Netlink {
   // Main-table routes out of ifindex with the given protocol, IPv4 and IPv6.
   Expected<std::vector<Prefix>, std::string> list_routes(int ifindex, uint8_t protocol);
   Expected<std::vector<IpAddr>, std::string> list_proxy_neighbours(int ifindex);
+
+  // The kernel's route towards dst; nullopt when it has none (unreachable,
+  // prohibited). Implemented in route_lookup.cpp.
+  Expected<std::optional<RouteLookup>, std::string> lookup_route(const IpAddr& dst);
+  // The local address the kernel would send from towards dst (the roaming
+  // trigger: an event that leaves it unchanged is ignored); nullopt when
+  // there is no route or no usable source address.
+  Expected<std::optional<IpAddr>, std::string> route_source(const IpAddr& dst);
 
  private:
   struct SocketCloser {
