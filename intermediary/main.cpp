@@ -1,2 +1,71 @@
-// Daemon entry point: being written (see docs/internals.md).
-int main() { return 1; }
+// intermediary: the public relay between sites that only dial out.
+#include <csignal>
+#include <cstdio>
+
+#include "intermediary/relay.hpp"
+#include "intermediary/relay_config.hpp"
+#include "netlib/event_loop.hpp"
+#include "netlib/log.hpp"
+#include "netlib/policy.hpp"
+#include "netlib/sd_notify.hpp"
+#include "netlib/tls.hpp"
+
+using namespace dialout;
+
+namespace {
+constexpr int kExitConfig = 78;  // EX_CONFIG
+
+int run(const RelayConfig& config) {
+  Logger log("intermediary", config.log_level);
+  auto policy = Policy::load(config.policy_file);
+  if (!policy) {
+    log.error("policy: {}", policy.error().to_string());
+    return kExitConfig;
+  }
+  auto tls = TlsContext::server(config.tls);
+  if (!tls) {
+    log.error("TLS: {}", tls.error());
+    return kExitConfig;
+  }
+  // A peer that vanishes mid-write must be an error value, not a signal.
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &ignore, nullptr);
+
+  EventLoop loop;
+  Relay relay(loop, *tls, std::move(*policy), config, log);
+  if (auto ok = relay.start(); !ok) {
+    log.error("{}", ok.error());
+    return 1;
+  }
+  loop.add_signals({SIGTERM, SIGINT, SIGHUP}, [&](int sig) {
+    if (sig == SIGHUP) {
+      if (auto crl = tls->try_reload_crl(); !crl) log.error("CRL reload: {}", crl.error());
+      auto fresh = Policy::load(config.policy_file);
+      if (!fresh) {
+        log.error("policy reload failed, keeping the old one: {}", fresh.error().to_string());
+        return;
+      }
+      relay.replace_policy(std::move(*fresh));
+      log.info("reloaded CRL and policy");
+      return;
+    }
+    sd_notify("STOPPING=1");
+    relay.announce_restart();
+    loop.stop();
+  });
+  sd_notify("READY=1\nSTATUS=relaying");
+  loop.run();
+  relay.write_status();
+  return 0;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto parsed = parse_relay_config(argc, argv);
+  if (!parsed.config) {
+    std::fputs(parsed.text.c_str(), parsed.exit_code == 0 ? stdout : stderr);
+    return parsed.exit_code;
+  }
+  return run(*parsed.config);
+}
