@@ -21,20 +21,33 @@ std::vector<OptionSpec> relay_specs() {
   const RelayConfig d;
   auto ms = [](std::chrono::milliseconds v) { return std::to_string(v.count()); };
   return {
-      {"listen", "HOST[:PORT]", fmt::format("Address to accept sites on (default {}).", d.listen.to_string())},
+      {"listen", "HOST[:PORT]",
+       fmt::format("Address to accept sites on (default {}).", d.listen.to_string())},
       {"cert", "FILE", "PEM certificate chain of the intermediary. Required."},
       {"key", "FILE", "PEM private key of --cert. Required."},
       {"ca", "FILE", "PEM CA every site's client certificate must chain to. Required."},
       {"crl", "FILE", "PEM CRL of that CA, re-read on SIGHUP (default none: no revocation check)."},
       {"policy", "FILE", "Policy file: who may register, advertise and reach what. Required."},
-      {"status-file", "FILE", "Write counters here ('key value' lines, replaced atomically) (default none)."},
-      {"queue-bytes", "BYTES", fmt::format("Send queue bound per session, 16384..67108864 (default {}).", d.queue_bytes)},
-      {"keepalive-ms", "MS", fmt::format("Ping interval on an idle session, >= 100 (default {}).", ms(d.keepalive))},
-      {"dead-after-ms", "MS", fmt::format("Drop a session silent this long, > keepalive-ms (default {}).", ms(d.dead_after))},
-      {"handshake-timeout-ms", "MS", fmt::format("Drop a connection that has not registered by then, >= 100 (default {}).", ms(d.handshake_timeout))},
-      {"restart-hint-ms", "MS", fmt::format("On SIGTERM tell sites to reconnect after this long, 0..600000 (default {}).", ms(d.restart_hint))},
-      {"max-sessions-per-identity", "N", fmt::format("Sessions one certificate identity may hold, 1..4096 (default {}).", d.max_sessions_per_identity)},
-      {"log-level", "LEVEL", fmt::format("debug, info, warn or error (default {}).", log_level_key(d.log_level))},
+      {"status-file", "FILE",
+       "Write counters here ('key value' lines, replaced atomically) (default none)."},
+      {"queue-bytes", "BYTES",
+       fmt::format("Send queue bound per session, 16384..67108864 (default {}).", d.queue_bytes)},
+      {"keepalive-ms", "MS",
+       fmt::format("Ping interval on an idle session, >= 100 (default {}).", ms(d.keepalive))},
+      {"dead-after-ms", "MS",
+       fmt::format("Drop a session silent this long, > keepalive-ms (default {}).",
+                   ms(d.dead_after))},
+      {"handshake-timeout-ms", "MS",
+       fmt::format("Drop a connection that has not registered by then, >= 100 (default {}).",
+                   ms(d.handshake_timeout))},
+      {"restart-hint-ms", "MS",
+       fmt::format("On SIGTERM tell sites to reconnect after this long, 0..600000 (default {}).",
+                   ms(d.restart_hint))},
+      {"max-sessions-per-identity", "N",
+       fmt::format("Sessions one certificate identity may hold, 1..4096 (default {}).",
+                   d.max_sessions_per_identity)},
+      {"log-level", "LEVEL",
+       fmt::format("debug, info, warn or error (default {}).", log_level_key(d.log_level))},
   };
 }
 // clang-format on
@@ -42,7 +55,8 @@ std::vector<OptionSpec> relay_specs() {
 RelayConfig build(const LayeredOptions& o) {
   RelayConfig c;
   if (auto t = o.value("listen")) {
-    c.listen = o.check<Endpoint>("listen", *t, [](std::string_view s) { return Endpoint::parse(s, 443); });
+    c.listen =
+        o.check<Endpoint>("listen", *t, [](std::string_view s) { return Endpoint::parse(s, 443); });
   }
   c.tls.cert = o.readable_file("cert", true);
   c.tls.key = o.readable_file("key", true);

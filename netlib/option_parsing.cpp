@@ -59,11 +59,12 @@ std::vector<ScannedLine> scan_config_text(std::string_view text, const std::stri
     std::string_view line = trim(raw.substr(0, raw.find('#')));
     if (line.empty()) continue;
     if (line.front() == '[') {
-      throw ConfigException({where(), fmt::format("sections such as {} are not used in this file",
-                                                  quote(line))});
+      throw ConfigException(
+          {where(), fmt::format("sections such as {} are not used in this file", quote(line))});
     }
     size_t eq = line.find('=');
-    std::string_view key = eq == std::string_view::npos ? std::string_view{} : trim(line.substr(0, eq));
+    std::string_view key =
+        eq == std::string_view::npos ? std::string_view{} : trim(line.substr(0, eq));
     if (key.empty()) {
       throw ConfigException({where(), fmt::format("expected 'key = value', got {}", quote(line))});
     }
@@ -75,8 +76,8 @@ std::vector<ScannedLine> scan_config_text(std::string_view text, const std::stri
     if (!spec->repeatable) {
       for (const auto& seen : out) {
         if (seen.key == key) {
-          throw ConfigException({where(), fmt::format("{}: set twice (first on line {})",
-                                                      spec->key, seen.line)});
+          throw ConfigException(
+              {where(), fmt::format("{}: set twice (first on line {})", spec->key, seen.line)});
         }
       }
     }
@@ -86,9 +87,8 @@ std::vector<ScannedLine> scan_config_text(std::string_view text, const std::stri
 }
 
 po::options_description settings_description(std::span<const OptionSpec> specs) {
-  po::options_description desc(
-      "Settings (flag --KEY VALUE, or KEY = VALUE in the --config file)", kHelpWidth,
-      kHelpWidth / 2);
+  po::options_description desc("Settings (flag --KEY VALUE, or KEY = VALUE in the --config file)",
+                               kHelpWidth, kHelpWidth / 2);
   for (const auto& s : specs) {
     if (s.repeatable) {
       desc.add_options()(s.key.c_str(),
@@ -168,8 +168,8 @@ Expected<LayeredOptions, EarlyExit> LayeredOptions::parse(std::string program,
 
   po::options_description settings = settings_description(specs);
   po::options_description general("Command line only", kHelpWidth, kHelpWidth / 2);
-  general.add_options()("help,h", "Print this help and exit.")(
-      "version", "Print the version and exit.")(
+  general.add_options()("help,h", "Print this help and exit.")("version",
+                                                               "Print the version and exit.")(
       "config,c", po::value<std::string>()->value_name("FILE"),
       "Read settings from FILE (INI: one 'key = value' per line, '#' comments).");
   po::options_description all(kHelpWidth, kHelpWidth / 2);
@@ -192,7 +192,9 @@ Expected<LayeredOptions, EarlyExit> LayeredOptions::parse(std::string program,
 
   if (out.flags_.count("help") != 0) {
     std::ostringstream help;
-    help << about << "\n\n" << general << "\n" << settings << "\n"
+    help << about << "\n\n"
+         << general << "\n"
+         << settings << "\n"
          << "A flag overrides the same key in the config file; flags for a repeatable key\n"
             "replace the file's list. A bad value stops the daemon with exit status 64.";
     return unexpected(EarlyExit{help.str(), 0});
@@ -205,7 +207,8 @@ Expected<LayeredOptions, EarlyExit> LayeredOptions::parse(std::string program,
   const auto path = out.flags_["config"].as<std::string>();
   out.file_name_ = path;
   auto text = env.read_config(path);
-  if (!text) return refuse(out.program_ + ": --config", "cannot read " + quote(path) + ": " + text.error());
+  if (!text)
+    return refuse(out.program_ + ": --config", "cannot read " + quote(path) + ": " + text.error());
   try {
     for (auto& l : scan_config_text(*text, path, specs)) {
       out.file_lines_.push_back({l.line, std::move(l.key), std::move(l.value)});
@@ -254,7 +257,9 @@ void LayeredOptions::fail(const std::string& key, std::string_view text,
 
 std::string LayeredOptions::required(const std::string& key) const {
   auto v = value(key);
-  if (!v) fail(key, {}, fmt::format("missing (required: --{} or '{} = ...' in the config file)", key, key));
+  if (!v)
+    fail(key, {},
+         fmt::format("missing (required: --{} or '{} = ...' in the config file)", key, key));
   if (v->empty()) fail(key, *v, "is empty");
   return *v;
 }
@@ -263,11 +268,11 @@ uint64_t LayeredOptions::number(const std::string& key, uint64_t min, uint64_t m
                                 uint64_t dflt) const {
   auto v = value(key);
   if (!v) return dflt;
-  return check<uint64_t>(key, *v, [&](std::string_view t) { return parse_bounded_uint(t, min, max); });
+  return check<uint64_t>(key, *v,
+                         [&](std::string_view t) { return parse_bounded_uint(t, min, max); });
 }
 
-std::chrono::milliseconds LayeredOptions::millis(const std::string& key, uint64_t min,
-                                                 uint64_t max,
+std::chrono::milliseconds LayeredOptions::millis(const std::string& key, uint64_t min, uint64_t max,
                                                  std::chrono::milliseconds dflt) const {
   return std::chrono::milliseconds(number(key, min, max, static_cast<uint64_t>(dflt.count())));
 }

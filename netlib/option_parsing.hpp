@@ -54,7 +54,8 @@ ConfigEnvironment system_environment();
 
 class ConfigException : public std::runtime_error {
  public:
-  explicit ConfigException(ConfigError e) : std::runtime_error(e.to_string()), error_(std::move(e)) {}
+  explicit ConfigException(ConfigError e)
+      : std::runtime_error(e.to_string()), error_(std::move(e)) {}
   const ConfigError& error() const { return error_; }
 
  private:
@@ -84,8 +85,7 @@ class LayeredOptions {
 
   // "tund: --mtu" or "site-a.conf:7: mtu" (the line holding `text` when given).
   std::string where(const std::string& key, std::string_view text = {}) const;
-  [[noreturn]] void fail(const std::string& key, std::string_view text,
-                         std::string message) const;
+  [[noreturn]] void fail(const std::string& key, std::string_view text, std::string message) const;
 
   // Typed getters: they throw ConfigException naming the key and its source.
   std::string required(const std::string& key) const;

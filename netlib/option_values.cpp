@@ -84,8 +84,8 @@ Expected<bool, std::string> parse_on_off(std::string_view text) {
 Expected<Prefix, std::string> parse_canonical_prefix(std::string_view text) {
   auto al = split_addr_len(text);
   if (!al) {
-    return unexpected(fmt::format("{} is not a prefix (address/length, e.g. 10.1.0.0/24)",
-                                  quote(text)));
+    return unexpected(
+        fmt::format("{} is not a prefix (address/length, e.g. 10.1.0.0/24)", quote(text)));
   }
   auto p = Prefix::make(al->addr, al->len);
   if (!p) return unexpected(fmt::format("{} is not a prefix", quote(text)));
@@ -99,8 +99,8 @@ Expected<Prefix, std::string> parse_canonical_prefix(std::string_view text) {
 Expected<Prefix, std::string> parse_interface_address(std::string_view text) {
   auto al = split_addr_len(text);
   if (!al) {
-    return unexpected(fmt::format(
-        "{} is not an address with a prefix length (e.g. 10.255.1.1/24)", quote(text)));
+    return unexpected(
+        fmt::format("{} is not an address with a prefix length (e.g. 10.255.1.1/24)", quote(text)));
   }
   // Deliberately not Prefix::make: the host part is the interface's address.
   Prefix p;
@@ -130,10 +130,14 @@ Expected<std::string, std::string> parse_interface_name(std::string_view text) {
 
 const char* log_level_key(LogLevel level) {
   switch (level) {
-    case LogLevel::Debug: return "debug";
-    case LogLevel::Info: return "info";
-    case LogLevel::Warn: return "warn";
-    case LogLevel::Error: return "error";
+    case LogLevel::Debug:
+      return "debug";
+    case LogLevel::Info:
+      return "info";
+    case LogLevel::Warn:
+      return "warn";
+    case LogLevel::Error:
+      return "error";
   }
   return "info";
 }

@@ -22,26 +22,47 @@ std::vector<OptionSpec> site_specs() {
   const SiteConfig d;
   auto ms = [](std::chrono::milliseconds v) { return std::to_string(v.count()); };
   return {
-      {"name", "NAME", "Virtual-address name this site registers (1..63 of a-z 0-9 . _ -). Required."},
+      {"name", "NAME",
+       "Virtual-address name this site registers (1..63 of a-z 0-9 . _ -). Required."},
       {"intermediary", "HOST[:PORT]", "Intermediary to dial (port default 443). Required."},
-      {"server-name", "NAME", "Name expected in the intermediary's certificate (default: the host of --intermediary)."},
+      {"server-name", "NAME",
+       "Name expected in the intermediary's certificate (default: the host of --intermediary)."},
       {"cert", "FILE", "PEM certificate chain of this site. Required."},
       {"key", "FILE", "PEM private key of --cert. Required."},
       {"ca", "FILE", "PEM CA the intermediary's certificate must chain to. Required."},
-      {"tun", "IFNAME", fmt::format("TUN device name, at most 15 characters (default {}).", d.tun_name)},
-      {"tun-address", "ADDR/LEN", "Address for the TUN device with its prefix length, e.g. 10.255.1.1/24; repeatable (default none).", true},
+      {"tun", "IFNAME",
+       fmt::format("TUN device name, at most 15 characters (default {}).", d.tun_name)},
+      {"tun-address", "ADDR/LEN",
+       "Address for the TUN device with its prefix length, e.g. 10.255.1.1/24; repeatable (default "
+       "none).",
+       true},
       {"mtu", "BYTES", fmt::format("MTU of the TUN device, 576..65535 (default {}).", d.mtu)},
-      {"advertise", "PREFIX", "LAN prefix this site serves, e.g. 10.1.0.0/24; repeatable, must not overlap (default none).", true},
-      {"static-route", "PREFIX=NAME", "Send PREFIX to site NAME without waiting for route updates; repeatable (default none).", true},
+      {"advertise", "PREFIX",
+       "LAN prefix this site serves, e.g. 10.1.0.0/24; repeatable, must not overlap (default "
+       "none).",
+       true},
+      {"static-route", "PREFIX=NAME",
+       "Send PREFIX to site NAME without waiting for route updates; repeatable (default none).",
+       true},
       {"roles", "LIST", "Roles to run: router, proxy, or router,proxy (default router,proxy)."},
       {"connections", "N", "TLS connections to the intermediary, 1..64, or auto (default auto)."},
-      {"offload", "on|off", fmt::format("TUN offloads (IFF_VNET_HDR, 64 KB superpackets) (default {}).", d.offload ? "on" : "off")},
-      {"keepalive-ms", "MS", fmt::format("Ping interval on an idle connection, >= 100 (default {}).", ms(d.keepalive))},
-      {"dead-after-ms", "MS", fmt::format("Drop a connection silent this long, > keepalive-ms (default {}).", ms(d.dead_after))},
-      {"reconnect-min-ms", "MS", fmt::format("Shortest reconnect delay, >= 10 (default {}).", ms(d.reconnect_min))},
-      {"reconnect-max-ms", "MS", fmt::format("Longest reconnect delay, >= reconnect-min-ms (default {}).", ms(d.reconnect_max))},
-      {"status-file", "FILE", "Write counters here ('key value' lines, replaced atomically) (default none)."},
-      {"log-level", "LEVEL", fmt::format("debug, info, warn or error (default {}).", log_level_key(d.log_level))},
+      {"offload", "on|off",
+       fmt::format("TUN offloads (IFF_VNET_HDR, 64 KB superpackets) (default {}).",
+                   d.offload ? "on" : "off")},
+      {"keepalive-ms", "MS",
+       fmt::format("Ping interval on an idle connection, >= 100 (default {}).", ms(d.keepalive))},
+      {"dead-after-ms", "MS",
+       fmt::format("Drop a connection silent this long, > keepalive-ms (default {}).",
+                   ms(d.dead_after))},
+      {"reconnect-min-ms", "MS",
+       fmt::format("Shortest reconnect delay, >= 10 (default {}).", ms(d.reconnect_min))},
+      {"reconnect-max-ms", "MS",
+       fmt::format("Longest reconnect delay, >= reconnect-min-ms (default {}).",
+                   ms(d.reconnect_max))},
+      {"status-file", "FILE",
+       "Write counters here ('key value' lines, replaced atomically) (default none)."},
+      {"log-level", "LEVEL",
+       fmt::format("debug, info, warn or error (default {}).", log_level_key(d.log_level))},
   };
 }
 // clang-format on
@@ -61,7 +82,8 @@ void parse_roles(const LayeredOptions& o, SiteConfig& c) {
     } else if (role == "proxy") {
       c.proxy_role = true;
     } else {
-      o.fail("roles", *text, fmt::format("unknown role {} (expected router, proxy or router,proxy)", quote(role)));
+      o.fail("roles", *text,
+             fmt::format("unknown role {} (expected router, proxy or router,proxy)", quote(role)));
     }
     if (comma == std::string_view::npos) break;
     rest.remove_prefix(comma + 1);
@@ -72,7 +94,8 @@ void parse_tun_addresses(const LayeredOptions& o, SiteConfig& c) {
   for (const auto& t : o.values("tun-address")) {
     Prefix a = o.check<Prefix>("tun-address", t, parse_interface_address);
     for (const auto& prev : c.tun_addresses) {
-      if (prev.addr == a.addr) o.fail("tun-address", t, fmt::format("{}: address given twice", quote(t)));
+      if (prev.addr == a.addr)
+        o.fail("tun-address", t, fmt::format("{}: address given twice", quote(t)));
     }
     c.tun_addresses.push_back(a);
   }
@@ -94,7 +117,8 @@ void parse_static_routes(const LayeredOptions& o, SiteConfig& c) {
   for (const auto& t : o.values("static-route")) {
     size_t eq = t.find('=');
     if (eq == std::string::npos) {
-      o.fail("static-route", t, fmt::format("{} is not PREFIX=NAME (e.g. 10.2.0.0/24=office-b)", quote(t)));
+      o.fail("static-route", t,
+             fmt::format("{} is not PREFIX=NAME (e.g. 10.2.0.0/24=office-b)", quote(t)));
     }
     StaticRoute r;
     r.prefix = o.check<Prefix>("static-route", t, [&](std::string_view) {
@@ -102,9 +126,11 @@ void parse_static_routes(const LayeredOptions& o, SiteConfig& c) {
     });
     r.name = t.substr(eq + 1);
     if (!valid_site_name(r.name)) {
-      o.fail("static-route", t, fmt::format("{} is not a valid site name (1..63 of a-z 0-9 . _ -)", quote(r.name)));
+      o.fail("static-route", t,
+             fmt::format("{} is not a valid site name (1..63 of a-z 0-9 . _ -)", quote(r.name)));
     }
-    if (r.name == c.name) o.fail("static-route", t, fmt::format("{} routes to this site itself", quote(t)));
+    if (r.name == c.name)
+      o.fail("static-route", t, fmt::format("{} routes to this site itself", quote(t)));
     for (const auto& prev : c.static_routes) {
       if (prev.prefix == r.prefix) {
         o.fail("static-route", t, fmt::format("prefix {} is given twice", r.prefix.to_string()));
@@ -121,14 +147,16 @@ void parse_timers(const LayeredOptions& o, SiteConfig& c) {
     // Name the key the user set: a keepalive raised past the default dead-after is the usual cause.
     std::string key = o.given("dead-after-ms") ? "dead-after-ms" : "keepalive-ms";
     o.fail(key, *o.value(key),
-           fmt::format("dead-after-ms ({}) must be greater than keepalive-ms ({})", c.dead_after.count(), c.keepalive.count()));
+           fmt::format("dead-after-ms ({}) must be greater than keepalive-ms ({})",
+                       c.dead_after.count(), c.keepalive.count()));
   }
   c.reconnect_min = o.millis("reconnect-min-ms", 10, kMaxMillis, c.reconnect_min);
   c.reconnect_max = o.millis("reconnect-max-ms", 10, kMaxMillis, c.reconnect_max);
   if (c.reconnect_max < c.reconnect_min) {
     std::string key = o.given("reconnect-max-ms") ? "reconnect-max-ms" : "reconnect-min-ms";
     o.fail(key, *o.value(key),
-           fmt::format("reconnect-max-ms ({}) must not be below reconnect-min-ms ({})", c.reconnect_max.count(), c.reconnect_min.count()));
+           fmt::format("reconnect-max-ms ({}) must not be below reconnect-min-ms ({})",
+                       c.reconnect_max.count(), c.reconnect_min.count()));
   }
 }
 
@@ -136,10 +164,14 @@ SiteConfig build(const LayeredOptions& o) {
   SiteConfig c;
   c.name = o.required("name");
   if (!valid_site_name(c.name)) {
-    o.fail("name", c.name, fmt::format("{} is not a valid site name (1..63 chars of a-z 0-9 . _ -, starting with a letter or digit)", quote(c.name)));
+    o.fail("name", c.name,
+           fmt::format("{} is not a valid site name (1..63 chars of a-z 0-9 . _ -, starting with a "
+                       "letter or digit)",
+                       quote(c.name)));
   }
   std::string intermediary = o.required("intermediary");
-  c.intermediary = o.check<Endpoint>("intermediary", intermediary, [](std::string_view t) { return Endpoint::parse(t, 443); });
+  c.intermediary = o.check<Endpoint>("intermediary", intermediary,
+                                     [](std::string_view t) { return Endpoint::parse(t, 443); });
   if (c.intermediary.port == 0) o.fail("intermediary", intermediary, "port 0 cannot be dialled");
   c.server_name = o.value("server-name").value_or(c.intermediary.host);
   if (c.server_name.empty()) o.fail("server-name", c.server_name, "is empty");
@@ -153,8 +185,8 @@ SiteConfig build(const LayeredOptions& o) {
   parse_static_routes(o, c);
   parse_roles(o, c);
   if (auto t = o.value("connections"); t && *t != "auto" && *t != "0") {
-    c.connections = static_cast<unsigned>(
-        o.check<uint64_t>("connections", *t, [](std::string_view s) -> Expected<uint64_t, std::string> {
+    c.connections = static_cast<unsigned>(o.check<uint64_t>(
+        "connections", *t, [](std::string_view s) -> Expected<uint64_t, std::string> {
           auto n = parse_bounded_uint(s, 1, 64);
           if (!n) return unexpected(n.error() + ", or auto");
           return n;
@@ -169,7 +201,8 @@ SiteConfig build(const LayeredOptions& o) {
 
 }  // namespace
 
-SiteConfigResult parse_site_config(int argc, const char* const* argv, const ConfigEnvironment& env) {
+SiteConfigResult parse_site_config(int argc, const char* const* argv,
+                                   const ConfigEnvironment& env) {
   const std::vector<OptionSpec> specs = site_specs();
   auto layered = LayeredOptions::parse("tund", kAbout, specs, argc, argv, env);
   if (!layered) return {std::nullopt, layered.error().text, layered.error().exit_code};

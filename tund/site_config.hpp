@@ -25,28 +25,28 @@ struct StaticRoute {
 };
 
 struct SiteConfig {
-  std::string name;                  // --name, required, valid_site_name
-  Endpoint intermediary;             // --intermediary HOST[:PORT], required, default port 443
-  std::string server_name;           // --server-name, default: intermediary.host
-  TlsFiles tls;                      // --cert --key --ca, required and readable (crl unused)
-  std::string tun_name = "dl0";      // --tun, a valid Linux interface name
+  std::string name;              // --name, required, valid_site_name
+  Endpoint intermediary;         // --intermediary HOST[:PORT], required, default port 443
+  std::string server_name;       // --server-name, default: intermediary.host
+  TlsFiles tls;                  // --cert --key --ca, required and readable (crl unused)
+  std::string tun_name = "dl0";  // --tun, a valid Linux interface name
   // --tun-address, repeatable, "10.255.1.1/24": NOT canonical prefixes. `addr`
   // holds the interface's full address (host bits kept) and `len` the
   // on-link prefix length, as `ip addr add` takes them.
   std::vector<Prefix> tun_addresses;
-  unsigned mtu = 1500;               // --mtu 576..65535
-  std::vector<Prefix> advertise;     // --advertise, repeatable, canonical, non-overlapping
+  unsigned mtu = 1500;                     // --mtu 576..65535
+  std::vector<Prefix> advertise;           // --advertise, repeatable, canonical, non-overlapping
   std::vector<StaticRoute> static_routes;  // --static-route PREFIX=NAME, repeatable
-  bool router_role = true;           // --roles router,proxy (either or both)
+  bool router_role = true;                 // --roles router,proxy (either or both)
   bool proxy_role = true;
-  unsigned connections = 0;          // --connections 1..64; 0 = the daemon chooses
-  bool offload = true;               // --offload on|off
-  std::chrono::milliseconds keepalive{5000};      // --keepalive-ms >= 100
-  std::chrono::milliseconds dead_after{15000};    // --dead-after-ms > keepalive-ms
-  std::chrono::milliseconds reconnect_min{200};   // --reconnect-min-ms >= 10
-  std::chrono::milliseconds reconnect_max{10000}; // --reconnect-max-ms >= reconnect-min-ms
-  std::string status_file;           // --status-file, optional
-  LogLevel log_level = LogLevel::Info;  // --log-level debug|info|warn|error
+  unsigned connections = 0;                        // --connections 1..64; 0 = the daemon chooses
+  bool offload = true;                             // --offload on|off
+  std::chrono::milliseconds keepalive{5000};       // --keepalive-ms >= 100
+  std::chrono::milliseconds dead_after{15000};     // --dead-after-ms > keepalive-ms
+  std::chrono::milliseconds reconnect_min{200};    // --reconnect-min-ms >= 10
+  std::chrono::milliseconds reconnect_max{10000};  // --reconnect-max-ms >= reconnect-min-ms
+  std::string status_file;                         // --status-file, optional
+  LogLevel log_level = LogLevel::Info;             // --log-level debug|info|warn|error
 };
 
 // config is set only when the daemon should run (exit_code 0, text empty).
