@@ -331,6 +331,11 @@ TEST(Policy, ExampleFileInTreeParses) {
   auto p = Policy::load(std::string(DIALOUT_SOURCE_DIR) + "/fuzz/corpus/fuzz_policy/example.policy");
   ASSERT_TRUE(p) << p.error().to_string();
   EXPECT_TRUE(p->may_register("gw-a", "office-a"));
+  auto users = Policy::load(std::string(DIALOUT_SOURCE_DIR) + "/fuzz/corpus/fuzz_policy/users.policy");
+  ASSERT_TRUE(users) << users.error().to_string();
+  EXPECT_TRUE(users->allows_packet(peer("alice"), to("10.2.0.20", 6, 443)));
+  EXPECT_FALSE(users->allows_packet(peer("alice"), to("10.2.0.20", 6, 80)));
+  EXPECT_TRUE(users->allows_packet(peer("olga", {"ops"}), to("10.3.0.9", 6, 8080)));
 }
 
 }  // namespace
