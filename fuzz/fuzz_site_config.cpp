@@ -17,7 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const char* argv[] = {"tund", "--config", "fuzz.conf"};
   dialout::SiteConfigResult r = dialout::parse_site_config(3, argv, env);
   if (r.config.has_value() != (r.exit_code == 0)) __builtin_trap();
-  if (!r.config && r.text.empty()) __builtin_trap();
+  if (!r.config && (r.text.empty() || r.text.back() != '\n')) __builtin_trap();
   if (r.config) {
     // What the daemon relies on: validated names and ordered timers.
     if (r.config->name.empty() || r.config->tun_name.empty() || r.config->tun_name.size() > 15)

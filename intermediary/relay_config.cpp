@@ -91,7 +91,7 @@ RelayConfigResult parse_relay_config(int argc, const char* const* argv,
   try {
     return {build(*layered), "", 0};
   } catch (const ConfigException& e) {
-    return {std::nullopt, e.error().to_string(), kExitUsage};
+    return {std::nullopt, e.error().to_string() + "\n", kExitUsage};
   }
 }
 

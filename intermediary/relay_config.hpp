@@ -30,7 +30,8 @@ struct RelayConfig {
 };
 
 // As SiteConfigResult: config only when the daemon should run; otherwise
-// text is --help/--version output (exit_code 0) or the refusal (exit_code 64).
+// text is --help/--version output (exit_code 0) or the refusal (exit_code 64),
+// ending with a newline.
 struct RelayConfigResult {
   std::optional<RelayConfig> config;
   std::string text;

@@ -163,7 +163,8 @@ Expected<LayeredOptions, EarlyExit> LayeredOptions::parse(std::string program,
   out.program_ = std::move(program);
   out.check_readable_ = env.check_readable;
   auto refuse = [&](std::string where, const std::string& message) {
-    return unexpected(EarlyExit{ConfigError{std::move(where), message}.to_string(), kExitUsage});
+    return unexpected(
+        EarlyExit{ConfigError{std::move(where), message}.to_string() + "\n", kExitUsage});
   };
 
   po::options_description settings = settings_description(specs);
@@ -196,11 +197,12 @@ Expected<LayeredOptions, EarlyExit> LayeredOptions::parse(std::string program,
          << general << "\n"
          << settings << "\n"
          << "A flag overrides the same key in the config file; flags for a repeatable key\n"
-            "replace the file's list. A bad value stops the daemon with exit status 64.";
+            "replace the file's list. A bad value stops the daemon with exit status 64.\n";
     return unexpected(EarlyExit{help.str(), 0});
   }
   if (out.flags_.count("version") != 0) {
-    return unexpected(EarlyExit{fmt::format("{} (dialout) {}", out.program_, kDialoutVersion), 0});
+    return unexpected(
+        EarlyExit{fmt::format("{} (dialout) {}\n", out.program_, kDialoutVersion), 0});
   }
   if (out.flags_.count("config") == 0) return out;
 
@@ -216,7 +218,7 @@ Expected<LayeredOptions, EarlyExit> LayeredOptions::parse(std::string program,
     std::istringstream in(*text);
     po::store(po::parse_config_file(in, settings, false), out.file_);
   } catch (const ConfigException& e) {
-    return unexpected(EarlyExit{e.error().to_string(), kExitUsage});
+    return unexpected(EarlyExit{e.error().to_string() + "\n", kExitUsage});
   } catch (const po::error& e) {
     // The scan above mirrors Boost's rules, so this is a safety net.
     return refuse(path, e.what());

@@ -63,7 +63,7 @@ class ConfigException : public std::runtime_error {
 };
 
 // How reading the command line ended without settings: --help, --version, or
-// a refusal. `text` has no trailing newline; exit_code 0 or kExitUsage.
+// a refusal. `text` ends with a newline; exit_code 0 or kExitUsage.
 struct EarlyExit {
   std::string text;
   int exit_code = 0;

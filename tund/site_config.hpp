@@ -52,7 +52,7 @@ struct SiteConfig {
 // config is set only when the daemon should run (exit_code 0, text empty).
 // Otherwise text is the --help/--version output (exit_code 0, print to
 // stdout) or the refusal naming key and problem (exit_code 64, print to
-// stderr). text has no trailing newline.
+// stderr). text ends with a newline: print it as is.
 struct SiteConfigResult {
   std::optional<SiteConfig> config;
   std::string text;

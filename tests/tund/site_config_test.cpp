@@ -253,6 +253,8 @@ TEST_F(SiteConfigTest, BadValuesAreRefusedNamingTheKey) {
     EXPECT_EQ(r.exit_code, 64) << c.message;
     EXPECT_NE(r.text.find(c.message), std::string::npos)
         << "expected: " << c.message << "\n     got: " << r.text;
+    // One line, printed as is by the daemon.
+    EXPECT_EQ(r.text.find('\n'), r.text.size() - 1) << r.text;
   }
 }
 
@@ -337,8 +339,10 @@ TEST_F(SiteConfigTest, HelpListsEveryKeyWithItsDefault) {
                            "(default 200)", "(default 10000)", "(default info)"}) {
     EXPECT_NE(help.find(dflt), std::string::npos) << dflt << " missing from\n" << r.text;
   }
+  EXPECT_EQ(r.text.back(), '\n');
   r = run({"--version"});
   EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.text.back(), '\n');
   EXPECT_EQ(r.text.rfind("tund (dialout) ", 0), 0u) << r.text;
 }
 
