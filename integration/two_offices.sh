@@ -91,6 +91,15 @@ check "TCP hostA -> hostB: sent $sbytes bytes, received $rbytes, sha256 ${rsha:0
   test "$sbytes" -eq "$TCP_BYTES" -a "$rbytes" -eq "$TCP_BYTES" -a "$ssha" == "$rsha"
 lab_stop tcp-sink
 
+# Informational (no verdict): kernel-to-kernel TCP throughput through the tunnel.
+lab_start iperf3-server hostB iperf3 -s -1 -B 10.2.0.2 -p 5201
+if wait_until 5 lab_listening hostB 5201; then
+  gbit=$(lab_exec hostA timeout 20 iperf3 -c 10.2.0.2 -p 5201 -t 3 -J 2>/dev/null |
+    "$PY" -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))' 2>/dev/null)
+  echo "INFO: iperf3 TCP hostA -> hostB, 3 s, offload ${OFFLOAD:-on}: ${gbit:-n/a} Gbit/s"
+fi
+lab_stop iperf3-server
+
 # --- 3. UDP both ways --------------------------------------------------------
 udp_check() { # udp_check FROM TO DST_ADDR PORT
   local from=$1 to=$2 dst=$3 port=$4 res=$LAB_RUN/udp-$1.result line valid invalid
