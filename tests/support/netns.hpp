@@ -19,9 +19,12 @@ namespace dialout::testing {
 // CAP_NET_ADMIN for the work, CAP_SYS_ADMIN for unshare(CLONE_NEWNET).
 bool have_netns_caps();
 
-#define REQUIRE_NETNS_CAPS()                     \
-  if (!::dialout::testing::have_netns_caps()) \
-  GTEST_SKIP() << "needs CAP_NET_ADMIN and CAP_SYS_ADMIN"
+#define REQUIRE_NETNS_CAPS()                                                  \
+  do {                                                                        \
+    if (!::dialout::testing::have_netns_caps()) {                             \
+      GTEST_SKIP() << "needs CAP_NET_ADMIN and CAP_SYS_ADMIN";                \
+    }                                                                         \
+  } while (0)
 
 // Runs body on a new thread inside a new, empty network namespace (with lo
 // up) and joins it. Fatal assertions inside body end only body.
