@@ -11,6 +11,8 @@ the far end can check them without a side channel.
                                           receive until COUNT valid datagrams or timeout,
                                           write "valid N invalid N dup N" and per-size counts
   udp-send ADDR PORT COUNT INTERVAL_MS    send COUNT self-checking datagrams
+  notify-sink SOCKET SECONDS OUTFILE      a $NOTIFY_SOCKET stand-in: append every
+                                          sd_notify message (one line each) to OUTFILE
 """
 import hashlib
 import os
@@ -141,7 +143,23 @@ def udp_send(addr, port, count, interval_ms):
         time.sleep(gap)
 
 
+def notify_sink(path, seconds, outfile):
+    deadline = time.monotonic() + float(seconds)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    with open(outfile, "a") as out:
+        while (left := deadline - time.monotonic()) > 0:
+            sock.settimeout(left)
+            try:
+                data = sock.recv(4096)
+            except socket.timeout:
+                break
+            out.write(data.decode(errors="replace").replace("\n", " ").strip() + "\n")
+            out.flush()
+
+
 MODES = {
+    "notify-sink": (notify_sink, 3),
     "accept-log": (accept_log, 4),
     "tcp-sink": (tcp_sink, 4),
     "tcp-send": (tcp_send, 4),

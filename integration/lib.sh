@@ -99,12 +99,26 @@ lab_require_daemons() {
 # $LAB_RUN/logs/NAME.log (appended), pid in $LAB_RUN/pids/NAME. Must not be
 # called from a subshell: the pid has to be our child so lab_wait_exit can
 # collect its exit status.
+# NS "-" = the host's namespace. If lab_notify_listen NAME ran before, the
+# process gets NOTIFY_SOCKET pointing at that listener.
 lab_start() {
-  local name=$1 n=$2; shift 2
+  local name=$1 n=$2 sock=$LAB_RUN/notify-$1.sock; shift 2
+  local env=(env -u NOTIFY_SOCKET)
+  [[ -S "$sock" ]] && env=(env "NOTIFY_SOCKET=$sock")
+  [[ "$n" != - ]] && env=(ip netns exec "$(ns "$n")" "${env[@]}")
   echo "=== $(date '+%F %T') start: $*" >> "$LAB_RUN/logs/$name.log"
   # setsid: the process outlives a terminal hangup (demo) without changing pid.
-  setsid ip netns exec "$(ns "$n")" "$@" >> "$LAB_RUN/logs/$name.log" 2>&1 < /dev/null &
+  setsid "${env[@]}" "$@" >> "$LAB_RUN/logs/$name.log" 2>&1 < /dev/null &
   echo $! > "$LAB_RUN/pids/$name"
+}
+
+# lab_notify_listen NAME : a stand-in for systemd's notify socket; messages the
+# process later started as NAME sends land in $LAB_RUN/NAME.notify.
+lab_notify_listen() {
+  local sock=$LAB_RUN/notify-$1.sock
+  rm -f "$sock" "$LAB_RUN/$1.notify"; : > "$LAB_RUN/$1.notify"
+  lab_start "notify-$1" - "$PY" "$LAB_ROOT/integration/labnet.py" notify-sink "$sock" 600 "$LAB_RUN/$1.notify"
+  wait_until 5 test -S "$sock"
 }
 
 lab_pid() { cat "$LAB_RUN/pids/$1" 2>/dev/null; }

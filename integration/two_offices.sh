@@ -53,6 +53,7 @@ lab_check_firewalls
 
 lab_require_daemons || { fail "daemon binaries present"; finish; }
 lab_pki
+for d in intermediary tund-a tund-b; do lab_notify_listen "$d"; done
 t0=$(now_ms)
 if lab_start_offices; then
   pass "intermediary and both tund registered within $(( $(now_ms) - t0 )) ms"
@@ -60,6 +61,14 @@ else
   fail "intermediary and both tund registered within 20 s (status: a=$(status_value "$(lab_status_file tund-a)" registered) b=$(status_value "$(lab_status_file tund-b)" registered))"
   finish
 fi
+
+# sd_notify: what Type=notify in systemd/*.service relies on.
+check "intermediary sent READY=1 to \$NOTIFY_SOCKET ($(tr '\n' '|' < "$LAB_RUN/intermediary.notify"))" \
+  wait_until 3 grep -q 'READY=1' "$LAB_RUN/intermediary.notify"
+for d in tund-a tund-b; do
+  check "$d sent READY=1 to \$NOTIFY_SOCKET ($(tr '\n' '|' < "$LAB_RUN/$d.notify"))" \
+    wait_until 3 grep -q 'READY=1' "$LAB_RUN/$d.notify"
+done
 
 # --- 1. ping both ways -------------------------------------------------------
 t0=$(now_ms)
