@@ -26,6 +26,7 @@ finish() {
   local rc=0
   summary || rc=1
   if ((rc != 0)); then lab_dump_logs 30; fi
+  lab_down  # before the run directory goes: it holds the pids
   if ((rc != 0)) || [[ "${KEEP_RUN:-0}" == 1 ]]; then
     echo "run directory kept: $LAB_RUN"
   else
