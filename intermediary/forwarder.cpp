@@ -10,12 +10,13 @@ const char* to_string(DropReason r) {
     case DropReason::SpoofedSource: return "inner source outside the sender's prefixes";
     case DropReason::NoRoute: return "no site serves the destination";
     case DropReason::Policy: return "destination not allowed by policy";
+    case DropReason::Denied: return "denied by the sender's access rules";
   }
   return "unknown";
 }
 
 Expected<Forward, DropReason> decide_forward(const Registry& registry, const Policy& policy, const Site& sender,
-                                             const DataView& data) {
+                                             const PeerIdentity& who, const DataView& data) {
   auto info = parse_ip_packet(data.packet);
   if (!info || info->total_len != data.packet.size()) return unexpected(DropReason::Malformed);
   if (!registry.owns_source(sender.id, info->src)) return unexpected(DropReason::SpoofedSource);
@@ -27,7 +28,8 @@ Expected<Forward, DropReason> decide_forward(const Registry& registry, const Pol
     return unexpected(DropReason::NoRoute);
   const Site* target = registry.site(*dst);
   if (target == nullptr) return unexpected(DropReason::NoRoute);
-  if (!policy.may_reach(sender.identity, target->name)) return unexpected(DropReason::Policy);
+  if (!policy.may_reach(who, target->name)) return unexpected(DropReason::Policy);
+  if (!policy.allows_packet(who, *info)) return unexpected(DropReason::Denied);
   return Forward{*dst, flow_hash(*info)};
 }
 

@@ -7,6 +7,7 @@
 
 #include "intermediary/registry.hpp"
 #include "netlib/expected.hpp"
+#include "netlib/peer_identity.hpp"
 #include "netlib/policy.hpp"
 #include "netlib/wire.hpp"
 
@@ -17,6 +18,7 @@ enum class DropReason : uint8_t {
   SpoofedSource,  // inner source outside the sender's prefixes
   NoRoute,        // no registered site serves the destination
   Policy,         // the sender's identity may not reach that site
+  Denied,         // the sender's per-user/group allow rules do not cover it
 };
 const char* to_string(DropReason);
 
@@ -25,8 +27,9 @@ struct Forward {
   uint32_t flow_hash = 0;  // picks one of the destination's connections; keeps a flow in order
 };
 
-// `sender` is the authenticated site of the session the frame came in on.
+// `sender` is the authenticated site of the session the frame came in on,
+// `who` the certificate identity behind it.
 Expected<Forward, DropReason> decide_forward(const Registry& registry, const Policy& policy, const Site& sender,
-                                             const DataView& data);
+                                             const PeerIdentity& who, const DataView& data);
 
 }  // namespace dialout

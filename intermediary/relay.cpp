@@ -1,8 +1,11 @@
 #include "intermediary/relay.hpp"
 
+#include <fmt/ranges.h>
+
 #include <algorithm>
 
 #include "intermediary/forwarder.hpp"
+#include "netlib/peer_identity.hpp"
 #include "netlib/socket.hpp"
 #include "netlib/status_file.hpp"
 
@@ -31,6 +34,7 @@ Relay::Relay(EventLoop& loop, TlsContext& tls, Policy policy, const RelayConfig&
 
 Relay::~Relay() {
   if (tick_timer_ != 0) loop_.cancel_timer(tick_timer_);
+  if (routes_timer_ != 0) loop_.cancel_timer(routes_timer_);
   if (listener_.valid()) loop_.remove(listener_.get());
   for (auto& [id, s] : sessions_) loop_.remove(s->channel.fd());
 }
@@ -136,16 +140,24 @@ void Relay::drive_handshake(Session& s) {
     close_session(s, "TLS handshake failed: " + s.channel.tls().last_error());
     return;
   }
-  s.identity = s.channel.tls().peer_identity();
+  X509* cert = SSL_get0_peer_certificate(s.channel.tls().native());
+  auto who = cert != nullptr ? peer_identity_from_certificate(cert)
+                             : Expected<PeerIdentity, std::string>(unexpected(std::string("no client certificate")));
+  if (!who) {
+    ++counters_.handshake_failed;
+    close_session(s, "unusable client certificate: " + who.error());
+    return;
+  }
+  s.who = std::move(*who);
   s.state = Session::State::AwaitHello;
   s.last_rx = loop_.now();
-  unsigned& count = sessions_per_identity_[s.identity];
+  unsigned& count = sessions_per_identity_[s.who.name];
   ++count;
   s.counted = true;
-  log_.info("{}: authenticated as '{}'", s.peer, s.identity);
+  log_.info("{}: authenticated as '{}'{}", s.peer, s.who.name, s.who.groups.empty() ? "" : fmt::format(" (groups {})", fmt::join(s.who.groups, ",")));
   if (count > config_.max_sessions_per_identity) {
     refuse(s, RefuseReason::TooManySessions,
-           fmt::format("identity '{}' already has {} sessions", s.identity, count - 1));
+           fmt::format("identity '{}' already has {} sessions", s.who.name, count - 1));
     return;
   }
   update_interest(s);
@@ -210,17 +222,17 @@ bool Relay::on_register(Session& s, const FrameView& f) {
     refuse(s, RefuseReason::Malformed, std::string("bad REGISTER: ") + to_string(r.error()));
     return false;
   }
-  if (!policy_.may_register(s.identity, r->name)) {
+  if (!policy_.may_register(s.who, r->name)) {
     ++counters_.refused_register;
     refuse(s, RefuseReason::NameNotAllowed,
-           fmt::format("identity '{}' may not register name '{}'", s.identity, r->name));
+           fmt::format("identity '{}' may not register name '{}'", s.who.name, r->name));
     return false;
   }
   for (const auto& p : r->prefixes) {
-    if (!policy_.may_advertise(s.identity, p)) {
+    if (!policy_.may_advertise(s.who, p)) {
       ++counters_.refused_register;
       refuse(s, RefuseReason::PrefixNotAllowed,
-             fmt::format("identity '{}' may not advertise {}", s.identity, p.to_string()));
+             fmt::format("identity '{}' may not advertise {}", s.who.name, p.to_string()));
       return false;
     }
   }
@@ -229,7 +241,7 @@ bool Relay::on_register(Session& s, const FrameView& f) {
     refuse(s, RefuseReason::PoolExhausted, "this intermediary has no address pool configured");
     return false;
   }
-  auto site = registry_.add_session(s.id, s.identity, r->name, r->prefixes);
+  auto site = registry_.add_session(s.id, s.who.name, r->name, r->prefixes);
   if (!site) {
     ++counters_.refused_register;
     auto reason = site.error() == RegistryError::NameTaken     ? RefuseReason::NameTaken
@@ -243,7 +255,7 @@ bool Relay::on_register(Session& s, const FrameView& f) {
   scratch_.clear();
   (void)encode(Accept{*site, {}}, scratch_);
   send(s, SendQueue::Lane::Urgent, scratch_);
-  log_.info("{}: '{}' registered '{}' (site {}, {} prefixes)", s.peer, s.identity, r->name, *site,
+  log_.info("{}: '{}' registered '{}' (site {}, {} prefixes)", s.peer, s.who.name, r->name, *site,
             r->prefixes.size());
   push_routes();
   return true;
@@ -259,16 +271,17 @@ void Relay::on_data(Session& s, const FrameView& f) {
   }
   const Site* sender = registry_.site(s.site);
   if (sender == nullptr) return;
-  auto fwd = decide_forward(registry_, policy_, *sender, *d);
+  auto fwd = decide_forward(registry_, policy_, *sender, s.who, *d);
   if (!fwd) {
     switch (fwd.error()) {
       case DropReason::Malformed: ++counters_.drop_malformed; break;
       case DropReason::SpoofedSource: ++counters_.drop_spoofed_source; break;
       case DropReason::NoRoute: ++counters_.drop_no_route; break;
-      case DropReason::Policy: ++counters_.drop_policy; break;
+      case DropReason::Policy:
+      case DropReason::Denied: ++counters_.drop_policy; break;
     }
-    drop_log_.warn(to_string(fwd.error()), now, "{} ('{}'): dropped datagram: {}", s.peer, sender->name,
-                   to_string(fwd.error()));
+    drop_log_.warn(to_string(fwd.error()), now, "{} ('{}', user '{}'): dropped datagram: {}", s.peer, sender->name,
+                   s.who.name, to_string(fwd.error()));
     return;
   }
   const Site* target = registry_.site(fwd->dst);
@@ -314,7 +327,7 @@ void Relay::send(Session& s, SendQueue::Lane lane, std::span<const uint8_t> fram
 }
 
 void Relay::refuse(Session& s, RefuseReason reason, const std::string& text) {
-  log_.warn("{} ('{}'): refused: {}: {}", s.peer, s.identity, to_string(reason), text);
+  log_.warn("{} ('{}'): refused: {}: {}", s.peer, s.who.name, to_string(reason), text);
   scratch_.clear();
   (void)encode(Refuse{reason, text}, scratch_);
   s.channel.queue().push(SendQueue::Lane::Urgent, scratch_);
@@ -326,9 +339,9 @@ void Relay::close_session(Session& s, const std::string& why) {
   SessionId id = s.id;
   auto it = sessions_.find(id);
   if (it == sessions_.end()) return;
-  log_.info("{} ('{}'): session closed: {}", s.peer, s.identity, why);
+  log_.info("{} ('{}'): session closed: {}", s.peer, s.who.name, why);
   loop_.remove(s.channel.fd());
-  if (s.counted && --sessions_per_identity_[s.identity] == 0) sessions_per_identity_.erase(s.identity);
+  if (s.counted && --sessions_per_identity_[s.who.name] == 0) sessions_per_identity_.erase(s.who.name);
   graveyard_.push_back(std::move(it->second));
   sessions_.erase(it);
   if (auto gone = registry_.remove_session(id)) {
@@ -342,23 +355,35 @@ void Relay::close_session(Session& s, const std::string& why) {
 }
 
 void Relay::push_routes() {
+  // Many registrations or departures in one loop pass (a restart, a burst
+  // of connections) cost one push: the snapshot goes out once they settle.
+  if (routes_timer_ != 0) return;
+  routes_timer_ = loop_.add_timer(std::chrono::milliseconds(0), [this] {
+    routes_timer_ = 0;
+    send_route_snapshots();
+  });
+}
+
+void Relay::send_route_snapshots() {
   // Full snapshot per session (what its identity may reach), so a lost or
-  // reordered update can never leave a stale route behind.
-  std::vector<uint8_t> frame;
-  for (auto& [sid, s] : sessions_) {
-    if (s->state != Session::State::Ready) continue;
-    Routes routes;
-    registry_.for_each_site([&](const Site& site) {
-      if (site.id != s->site && policy_.may_reach(s->identity, site.name))
-        routes.entries.push_back(RouteEntry{site.id, site.name, site.prefixes});
-    });
-    frame.clear();
-    if (!encode(routes, frame)) {
-      log_.error("route table for '{}' does not fit one frame; not sent", s->identity);
-      continue;
+  // reordered update can never leave a stale route behind. Sessions of one
+  // site see the same view: build it once per site.
+  std::unordered_map<SiteId, std::vector<uint8_t>> by_site;
+  for (auto& entry : sessions_) {
+    Session& s = *entry.second;  // a plain reference: lambdas may not capture structured bindings (clang 14)
+    if (s.state != Session::State::Ready) continue;
+    auto [it, fresh] = by_site.try_emplace(s.site);
+    if (fresh) {
+      Routes routes;
+      registry_.for_each_site([&](const Site& site) {
+        if (site.id != s.site && policy_.may_reach(s.who, site.name))
+          routes.entries.push_back(RouteEntry{site.id, site.name, site.prefixes});
+      });
+      if (!encode(routes, it->second)) log_.error("route table for '{}' does not fit one frame; not sent", s.who.name);
     }
-    send(*s, SendQueue::Lane::Urgent, frame);
+    if (!it->second.empty()) send(s, SendQueue::Lane::Urgent, it->second);
   }
+  flush_dirty();
 }
 
 void Relay::flush(Session& s) {

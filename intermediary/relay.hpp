@@ -68,6 +68,7 @@ class Relay {
   void close_session(Session& s, const std::string& why);
   void send(Session& s, SendQueue::Lane lane, std::span<const uint8_t> frame);
   void push_routes();
+  void send_route_snapshots();
   void flush(Session& s);
   void flush_dirty();
   void update_interest(Session& s);
@@ -93,6 +94,7 @@ class Relay {
   std::vector<std::unique_ptr<Session>> graveyard_;
   std::vector<uint8_t> scratch_;
   EventLoop::TimerId tick_timer_ = 0;
+  EventLoop::TimerId routes_timer_ = 0;
   Session::Clock::time_point last_status_{};
 };
 

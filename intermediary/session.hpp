@@ -7,6 +7,7 @@
 
 #include "intermediary/registry.hpp"
 #include "netlib/channel.hpp"
+#include "netlib/peer_identity.hpp"
 
 namespace dialout {
 
@@ -22,7 +23,7 @@ struct Session {
   Channel channel;
   std::string peer;      // remote address, for logs
   State state = State::Handshake;
-  std::string identity;  // certificate subject CN, once the handshake is done
+  PeerIdentity who;      // from the verified certificate: CN = user, OUs = groups
   uint32_t capabilities = 0;
   SiteId site = 0;
   Clock::time_point opened, last_rx, last_ping;

@@ -18,7 +18,9 @@ Expected<size_t, Channel::ReadStatus> Channel::fill() {
     rx_end_ = have;
   }
   if (rx_.size() - rx_end_ < kReadChunk) {
-    size_t want = std::min(kMaxFrameSize + kReadChunk, std::max<size_t>(rx_.size() * 2, 4 * kReadChunk));
+    // Start at one read's room: an idle session never needs more (many idle
+    // sessions must stay small); bulk traffic doubles it up to one frame.
+    size_t want = std::min(kMaxFrameSize + kReadChunk, std::max<size_t>(rx_.size() * 2, 2 * kReadChunk));
     if (want <= rx_.size()) return unexpected(ReadStatus::Error);  // cannot happen: frames are bounded
     rx_.resize(want);
   }

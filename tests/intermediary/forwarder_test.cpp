@@ -39,7 +39,8 @@ reach = *
     DataView v;
     v.header.dst = dst_hint;
     v.packet = packet;
-    return decide_forward(registry_, policy_, *registry_.site(from), v);
+    const Site& site = *registry_.site(from);
+    return decide_forward(registry_, policy_, site, PeerIdentity{site.identity, {}}, v);
   }
 
   Registry registry_;
@@ -103,6 +104,69 @@ TEST_F(Forwarder, SameFlowSameHash) {
   auto two = decide(a_, test::ipv4_udp("10.1.0.2", "10.2.0.2", 1000, 2000, "other payload"));
   ASSERT_TRUE(one.has_value() && two.has_value());
   EXPECT_EQ(one->flow_hash, two->flow_hash);
+}
+
+}  // namespace
+}  // namespace dialout
+
+namespace dialout {
+namespace {
+
+// Laptops: per-user and per-group allow rules on top of `reach`.
+TEST(ForwarderRules, UsersAndGroupsGetOnlyTheirShare) {
+  auto policy = *Policy::parse(R"(
+[identity hq-gw]
+register = hq
+advertise = 10.2.0.0/24
+reach = *
+
+[group eng]
+register = {user}-laptop
+advertise = 10.8.0.0/24
+reach = hq
+allow = 10.2.0.0/24
+
+[user alice]
+register = {user}-laptop
+advertise = 10.8.0.0/24
+reach = hq
+allow = 10.2.0.20 udp/53
+)",
+                               "rules");
+  Registry registry;
+  std::vector<Prefix> hq{*Prefix::parse("10.2.0.0/24")};
+  std::vector<Prefix> bob_addr{*Prefix::parse("10.8.0.2/32")}, alice_addr{*Prefix::parse("10.8.0.3/32")};
+  SiteId hq_id = *registry.add_session(1, "hq-gw", "hq", hq);
+  SiteId bob_id = *registry.add_session(2, "bob", "bob-laptop", bob_addr);
+  SiteId alice_id = *registry.add_session(3, "alice", "alice-laptop", alice_addr);
+  PeerIdentity bob{"bob", {"eng"}}, alice{"alice", {}}, gw{"hq-gw", {}};
+
+  struct Case {
+    const char* name;
+    SiteId from;
+    const PeerIdentity* who;
+    const char* src;
+    const char* dst;
+    uint16_t dport;
+    bool allowed;
+  };
+  const Case cases[] = {
+      {"eng member reaches the whole HQ subnet", bob_id, &bob, "10.8.0.2", "10.2.0.99", 8080, true},
+      {"alice reaches her one service", alice_id, &alice, "10.8.0.3", "10.2.0.20", 53, true},
+      {"alice: other port on the same host", alice_id, &alice, "10.8.0.3", "10.2.0.20", 54, false},
+      {"alice: other host", alice_id, &alice, "10.8.0.3", "10.2.0.21", 53, false},
+      {"HQ answers alice (sites are governed by reach only)", hq_id, &gw, "10.2.0.20", "10.8.0.3", 4000, true},
+  };
+  for (const auto& c : cases) {
+    auto packet = test::ipv4_udp(c.src, c.dst, 4000, c.dport, "x");
+    DataView v;
+    v.packet = packet;
+    auto d = decide_forward(registry, policy, *registry.site(c.from), *c.who, v);
+    EXPECT_EQ(d.has_value(), c.allowed) << c.name;
+    if (!c.allowed && !d.has_value()) {
+      EXPECT_EQ(d.error(), DropReason::Denied) << c.name;
+    }
+  }
 }
 
 }  // namespace
