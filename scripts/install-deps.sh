@@ -13,6 +13,7 @@ packages=(
   systemd            # systemd-analyze, for scripts/check-units.sh
   clang libclang-rt-14-dev   # fuzz build (libFuzzer)
   openvpn            # comparison benchmarks
+  ethtool            # bench/run.sh: GRO on the lab's veths
 )
 
 missing=()
