@@ -2,6 +2,8 @@
 
 #include <fmt/ranges.h>
 
+#include <sys/stat.h>
+
 #include <algorithm>
 
 #include "intermediary/forwarder.hpp"
@@ -39,7 +41,21 @@ Relay::~Relay() {
   for (auto& [id, s] : sessions_) loop_.remove(s->channel.fd());
 }
 
+namespace {
+int64_t mtime_ns(const std::string& path) {
+  struct stat st {};
+  if (path.empty() || ::stat(path.c_str(), &st) != 0) return 0;
+  return int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+}  // namespace
+
 Expected<void, std::string> Relay::start() {
+  for (const auto& range : config_.address_pools) {
+    auto pool = AddressPool::make(range);
+    if (!pool) return unexpected("address pool " + range.to_string() + ": " + pool.error());
+    pools_.push_back(std::move(*pool));
+  }
+  crl_mtime_ns_ = mtime_ns(config_.tls.crl);
   auto fd = tcp_listen(config_.listen, 1024);
   if (!fd) return unexpected(fd.error());
   listener_ = std::move(*fd);
@@ -236,12 +252,20 @@ bool Relay::on_register(Session& s, const FrameView& f) {
       return false;
     }
   }
+  std::vector<Prefix> prefixes = r->prefixes;
+  std::vector<Prefix> assigned;
+  std::string pool_key = s.who.name + "/" + r->name;
   if (r->flags & kRegisterWantAddress) {
-    ++counters_.refused_register;
-    refuse(s, RefuseReason::PoolExhausted, "this intermediary has no address pool configured");
-    return false;
+    auto got = assign_addresses(pool_key);
+    if (!got) {
+      ++counters_.refused_register;
+      refuse(s, RefuseReason::PoolExhausted, got.error());
+      return false;
+    }
+    assigned = std::move(*got);
+    prefixes.insert(prefixes.end(), assigned.begin(), assigned.end());
   }
-  auto site = registry_.add_session(s.id, s.who.name, r->name, r->prefixes);
+  auto site = registry_.add_session(s.id, s.who.name, r->name, prefixes);
   if (!site) {
     ++counters_.refused_register;
     auto reason = site.error() == RegistryError::NameTaken     ? RefuseReason::NameTaken
@@ -252,8 +276,9 @@ bool Relay::on_register(Session& s, const FrameView& f) {
   }
   s.site = *site;
   s.state = Session::State::Ready;
+  if (!assigned.empty()) pool_keys_[*site] = pool_key;
   scratch_.clear();
-  (void)encode(Accept{*site, {}}, scratch_);
+  (void)encode(Accept{*site, assigned}, scratch_);
   send(s, SendQueue::Lane::Urgent, scratch_);
   log_.info("{}: '{}' registered '{}' (site {}, {} prefixes)", s.peer, s.who.name, r->name, *site,
             r->prefixes.size());
@@ -345,6 +370,12 @@ void Relay::close_session(Session& s, const std::string& why) {
   graveyard_.push_back(std::move(it->second));
   sessions_.erase(it);
   if (auto gone = registry_.remove_session(id)) {
+    if (auto key = pool_keys_.find(*gone); key != pool_keys_.end()) {
+      // The address stays reserved for a grace period: a roaming laptop that
+      // comes back gets the same one, so its inner connections survive.
+      for (auto& pool : pools_) pool.release(key->second, loop_.now());
+      pool_keys_.erase(key);
+    }
     scratch_.clear();
     (void)encode(PeerGone{*gone}, scratch_);
     std::vector<uint8_t> frame = scratch_;
@@ -413,6 +444,30 @@ void Relay::update_interest(Session& s) {
   }
 }
 
+Expected<std::vector<Prefix>, std::string> Relay::assign_addresses(const std::string& key) {
+  if (pools_.empty()) return unexpected(std::string("this intermediary has no address pool configured"));
+  std::vector<Prefix> out;
+  for (auto& pool : pools_) {
+    auto a = pool.assign(key, loop_.now());
+    if (!a) return unexpected(fmt::format("pool {}: {}", pool.range().to_string(), to_string(a.error())));
+    out.push_back(*Prefix::make(*a, a->max_prefix_len()));
+  }
+  return out;
+}
+
+void Relay::reload_crl_if_changed() {
+  // Revocations take effect without a restart or a signal: the CRL file is
+  // watched (a SIGHUP reloads it too).
+  int64_t m = mtime_ns(config_.tls.crl);
+  if (m == 0 || m == crl_mtime_ns_) return;
+  crl_mtime_ns_ = m;
+  if (auto ok = tls_.try_reload_crl(); !ok) {
+    log_.error("CRL {} changed but could not be loaded, keeping the old one: {}", config_.tls.crl, ok.error());
+    return;
+  }
+  log_.info("CRL {} changed: reloaded; new handshakes are checked against it", config_.tls.crl);
+}
+
 void Relay::tick() {
   graveyard_.clear();
   auto now = loop_.now();
@@ -442,6 +497,8 @@ void Relay::tick() {
   flush_dirty();
   if (now - last_status_ >= std::chrono::seconds(1)) {
     last_status_ = now;
+    for (auto& pool : pools_) pool.expire(now);
+    reload_crl_if_changed();
     write_status();
   }
 }
@@ -475,6 +532,7 @@ void Relay::write_status() const {
       {"drop_malformed", counters_.drop_malformed},
       {"refused_register", counters_.refused_register},
       {"handshake_failed", counters_.handshake_failed},
+      {"assigned_addresses", pool_keys_.size()},
   };
   if (auto ok = StatusFile(config_.status_file).write(rows); !ok) log_.warn("status file: {}", ok.error());
 }

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "intermediary/address_pool.hpp"
 #include "intermediary/registry.hpp"
 #include "intermediary/relay_config.hpp"
 #include "intermediary/session.hpp"
@@ -73,6 +74,9 @@ class Relay {
   void flush_dirty();
   void update_interest(Session& s);
   void tick();
+  void reload_crl_if_changed();
+  // Addresses for a laptop (REGISTER with kRegisterWantAddress); empty + refusal text on failure.
+  Expected<std::vector<Prefix>, std::string> assign_addresses(const std::string& key);
   void arm_tick();
   Session* find(SessionId id);
 
@@ -93,6 +97,9 @@ class Relay {
   // Closed sessions die at the next tick, never inside their own callback.
   std::vector<std::unique_ptr<Session>> graveyard_;
   std::vector<uint8_t> scratch_;
+  std::vector<AddressPool> pools_;
+  std::unordered_map<SiteId, std::string> pool_keys_;  // sites holding pool addresses
+  int64_t crl_mtime_ns_ = 0;
   EventLoop::TimerId tick_timer_ = 0;
   EventLoop::TimerId routes_timer_ = 0;
   Session::Clock::time_point last_status_{};

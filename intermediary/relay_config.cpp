@@ -46,6 +46,10 @@ std::vector<OptionSpec> relay_specs() {
       {"max-sessions-per-identity", "N",
        fmt::format("Sessions one certificate identity may hold, 1..4096 (default {}).",
                    d.max_sessions_per_identity)},
+      {"address-pool", "PREFIX",
+       "Range laptop addresses are assigned from (to sites that ask for one); repeatable: at most one "
+       "IPv4 and one IPv6 range (default none).",
+       true},
       {"log-level", "LEVEL",
        fmt::format("debug, info, warn or error (default {}).", log_level_key(d.log_level))},
   };
@@ -77,6 +81,16 @@ RelayConfig build(const LayeredOptions& o) {
   c.restart_hint = o.millis("restart-hint-ms", 0, 600000, c.restart_hint);
   c.max_sessions_per_identity = static_cast<unsigned>(
       o.number("max-sessions-per-identity", 1, 4096, c.max_sessions_per_identity));
+  for (const auto& t : o.values("address-pool")) {
+    Prefix p = o.check<Prefix>("address-pool", t, parse_canonical_prefix);
+    for (const auto& prev : c.address_pools) {
+      if (prev.addr.family == p.addr.family)
+        o.fail("address-pool", t,
+               fmt::format("only one {} pool is allowed (already {})",
+                           p.addr.family == Family::V4 ? "IPv4" : "IPv6", prev.to_string()));
+    }
+    c.address_pools.push_back(p);
+  }
   c.log_level = o.log_level("log-level", c.log_level);
   return c;
 }

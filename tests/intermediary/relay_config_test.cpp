@@ -96,6 +96,13 @@ TEST_F(RelayConfigTest, EveryFlagIsApplied) {
   EXPECT_EQ(c.log_level, LogLevel::Error);
 }
 
+TEST_F(RelayConfigTest, AddressPoolsOnePerFamily) {
+  auto r = run(plus(base(), {"--address-pool", "10.8.0.0/24", "--address-pool", "fd00:8::/120"}));
+  ASSERT_TRUE(r.config) << r.text;
+  EXPECT_EQ(r.config->address_pools,
+            (std::vector<Prefix>{*Prefix::parse("10.8.0.0/24"), *Prefix::parse("fd00:8::/120")}));
+}
+
 TEST_F(RelayConfigTest, ConfigFileWithFlagOverride) {
   std::string conf = write_config("cert = " + path("relay.crt") + "\nkey = " + path("relay.key") +
                                   "\nca = " + path("ca.crt") + "\npolicy = " +
@@ -136,6 +143,9 @@ TEST_F(RelayConfigTest, BadValuesAreRefusedNamingTheKey) {
       {{}, "name = x\n", "intermediary.conf:1: unknown key 'name'"},
       {{}, "# c\nqueue-bytes = 1\nqueue-bytes = 2\n", "intermediary.conf:3: queue-bytes: set twice (first on line 2)"},
       {{}, "crl = " + path("none.crl") + "\n", "intermediary.conf:1: crl: cannot read"},
+      {{"--address-pool", "10.8.0.1/24"}, "", "intermediary: --address-pool: '10.8.0.1/24' has host bits set"},
+      {{"--address-pool", "10.8.0.0/24", "--address-pool", "10.9.0.0/24"}, "",
+       "intermediary: --address-pool: only one IPv4 pool is allowed (already 10.8.0.0/24)"},
   };
   for (const auto& c : cases) {
     auto args = plus(base(), c.flags);
