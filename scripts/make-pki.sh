@@ -1,33 +1,65 @@
 #!/usr/bin/env bash
 # Test PKI for dialout, openssl CLI only, EC P-256 keys.
 #
-#   make-pki.sh OUTDIR [--server-san SAN] [--expired NAME]... [--other-ca NAME]... NAME...
+#   make-pki.sh OUTDIR [--server-san SAN] [--expired NAME]... [--other-ca NAME]...
+#               [--ou NAME:OU[,OU...]]... [--revoked NAME]... [--crl] [--crl-only]
+#               NAME[:OU[,OU...]]...
 #
 # Writes OUTDIR/ca.crt, ca.key, intermediary.crt/.key (CN=intermediary,
 # subjectAltName from --server-san, default "DNS:intermediary") and NAME.crt/.key
-# (CN=NAME, clientAuth) for every NAME. Identity in dialout = the subject CN.
+# (CN=NAME, clientAuth) for every NAME. Identity in dialout = the subject CN
+# (the user); every subject OU is a group.
+# Groups:
+#   NAME:eng,ops     NAME's subject gets OU=eng and OU=ops (positional form)
+#   --ou NAME:eng    the same for a NAME given elsewhere (--revoked, --expired, ...)
 # Hostile-input helpers:
 #   --expired NAME   NAME.crt signed by the test CA but already expired
 #   --other-ca NAME  NAME.crt signed by an unrelated CA (other-ca.crt/.key)
+#   --revoked NAME   NAME.crt signed by the test CA (made unless it exists) and
+#                    listed in OUTDIR/ca.crl, a PEM CRL of the test CA
+#   --crl            write ca.crl even when nothing is revoked (an empty CRL, so
+#                    an intermediary can start with revocation checks on)
+#   --crl-only       touch nothing but ca.crl: rewrite it (atomically, by rename)
+#                    to revoke exactly the --revoked NAMEs' existing certificates;
+#                    for revoking a certificate while the intermediary runs
 # Existing files are overwritten; the CA is reused if OUTDIR/ca.key exists.
 set -euo pipefail
 
-usage() { echo "usage: $0 OUTDIR [--server-san SAN] [--expired NAME] [--other-ca NAME] NAME..." >&2; exit 2; }
+usage() {
+  echo "usage: $0 OUTDIR [--server-san SAN] [--expired NAME] [--other-ca NAME] [--ou NAME:OU,...]" \
+    "[--revoked NAME] [--crl] [--crl-only] NAME[:OU,...]..." >&2
+  exit 2
+}
 (($# >= 1)) || usage
 out=$1; shift
 server_san="DNS:intermediary"
-names=(); expired=(); foreign=()
+names=(); expired=(); foreign=(); revoked=(); want_crl=0; crl_only=0
+declare -A ous=()
+name_re='^[A-Za-z0-9._-]{1,63}$'
+ou_re='^[A-Za-z0-9._-]{1,63}(,[A-Za-z0-9._-]{1,63})*$'
+# add_ous NAME[:OU,...] : records OUs for NAME; sets ou_name=NAME.
+add_ous() {
+  ou_name=${1%%:*}
+  [[ "$1" == *:* ]] || return 0
+  local o=${1#*:}
+  [[ "$o" =~ $ou_re ]] || { echo "make-pki: bad OU list '$o'" >&2; exit 2; }
+  ous[$ou_name]=${ous[$ou_name]:+${ous[$ou_name]},}$o
+}
 while (($#)); do
   case "$1" in
     --server-san) (($# >= 2)) || usage; server_san=$2; shift 2 ;;
     --expired)    (($# >= 2)) || usage; expired+=("$2"); shift 2 ;;
     --other-ca)   (($# >= 2)) || usage; foreign+=("$2"); shift 2 ;;
+    --revoked)    (($# >= 2)) || usage; revoked+=("$2"); want_crl=1; shift 2 ;;
+    --crl)        want_crl=1; shift ;;
+    --crl-only)   crl_only=1; want_crl=1; shift ;;
+    --ou)         (($# >= 2)) || usage; [[ "$2" == *:* ]] || usage; add_ous "$2"; shift 2 ;;
     -*) usage ;;
-    *) names+=("$1"); shift ;;
+    *) add_ous "$1"; names+=("$ou_name"); shift ;;
   esac
 done
-for n in "${names[@]}" "${expired[@]}" "${foreign[@]}"; do
-  [[ "$n" =~ ^[A-Za-z0-9._-]{1,63}$ ]] || { echo "make-pki: bad name '$n'" >&2; exit 2; }
+for n in "${names[@]}" "${expired[@]}" "${foreign[@]}" "${revoked[@]}" "${!ous[@]}"; do
+  [[ "$n" =~ $name_re ]] || { echo "make-pki: bad name '$n'" >&2; exit 2; }
 done
 
 mkdir -p "$out"
@@ -36,6 +68,16 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 genkey() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
+
+# subject NAME : "/OU=a/OU=b/CN=NAME"
+subject() {
+  local s="" o
+  if [[ -n "${ous[$1]:-}" ]]; then
+    IFS=, read -ra list <<< "${ous[$1]}"
+    for o in "${list[@]}"; do s+="/OU=$o"; done
+  fi
+  echo "$s/CN=$1"
+}
 
 make_ca() { # make_ca BASENAME CN
   genkey "$out/$1.key"
@@ -48,10 +90,55 @@ make_ca() { # make_ca BASENAME CN
 sign() {
   local ca=$1 name=$2 ext=$3; shift 3
   genkey "$out/$name.key"
-  openssl req -new -key "$out/$name.key" -subj "/CN=$name" -out "$tmp/$name.csr" 2>/dev/null
+  openssl req -new -key "$out/$name.key" -subj "$(subject "$name")" -out "$tmp/$name.csr" 2>/dev/null
   openssl x509 -req -in "$tmp/$name.csr" -CA "$out/$ca.crt" -CAkey "$out/$ca.key" \
     -set_serial "0x$(openssl rand -hex 16)" -extfile "$ext" -out "$out/$name.crt" "$@" 2>/dev/null
 }
+
+# A throwaway "openssl ca" database: for expired certificates (x509 -req in
+# OpenSSL 3.0 cannot set dates in the past) and for CRLs.
+ca_db() {
+  mkdir -p "$tmp/ca-db"; : > "$tmp/ca-db/index.txt"
+  openssl rand -hex 8 > "$tmp/ca-db/crlnumber"
+  cat > "$tmp/ca.cnf" <<CNF
+[ca]
+default_ca = test
+[test]
+database = $tmp/ca-db/index.txt
+new_certs_dir = $tmp/ca-db
+serial = $tmp/ca-db/serial
+crlnumber = $tmp/ca-db/crlnumber
+default_md = sha256
+default_crl_days = 30
+policy = any
+unique_subject = no
+copy_extensions = none
+[any]
+commonName = supplied
+organizationalUnitName = optional
+CNF
+}
+
+write_crl() {
+  ca_db
+  local n
+  for n in "${revoked[@]}"; do
+    [[ -f "$out/$n.crt" ]] || { echo "make-pki: no certificate $out/$n.crt to revoke" >&2; exit 1; }
+    openssl ca -batch -config "$tmp/ca.cnf" -cert "$out/ca.crt" -keyfile "$out/ca.key" \
+      -revoke "$out/$n.crt" 2>/dev/null
+  done
+  openssl ca -batch -config "$tmp/ca.cnf" -cert "$out/ca.crt" -keyfile "$out/ca.key" \
+    -gencrl -out "$tmp/ca.crl" 2>/dev/null
+  chmod 644 "$tmp/ca.crl"
+  mv -f "$tmp/ca.crl" "$out/ca.crl.new" && mv -f "$out/ca.crl.new" "$out/ca.crl"
+}
+
+if ((crl_only)); then
+  [[ -f "$out/ca.key" && -f "$out/ca.crt" ]] || { echo "make-pki: --crl-only needs $out/ca.key" >&2; exit 1; }
+  write_crl
+  echo "make-pki: wrote $out/ca.crl (revoked: ${revoked[*]:-none})"
+  exit 0
+fi
 
 client_ext=$tmp/client.ext
 printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" \
@@ -63,29 +150,16 @@ printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSig
 [[ -f "$out/ca.key" && -f "$out/ca.crt" ]] || make_ca ca "dialout test CA"
 sign ca intermediary "$server_ext" -days 825
 for n in "${names[@]}"; do sign ca "$n" "$client_ext" -days 825; done
+for n in "${revoked[@]}"; do
+  [[ " ${names[*]} " == *" $n "* ]] || sign ca "$n" "$client_ext" -days 825
+done
 
 if ((${#expired[@]})); then
-  # OpenSSL 3.0's "x509 -req" cannot set dates in the past; "openssl ca" can,
-  # given a throwaway database.
-  mkdir -p "$tmp/ca-db"; : > "$tmp/ca-db/index.txt"
-  cat > "$tmp/ca.cnf" <<CNF
-[ca]
-default_ca = test
-[test]
-database = $tmp/ca-db/index.txt
-new_certs_dir = $tmp/ca-db
-serial = $tmp/ca-db/serial
-default_md = sha256
-policy = any
-unique_subject = no
-copy_extensions = none
-[any]
-commonName = supplied
-CNF
+  ca_db
   for n in "${expired[@]}"; do
     openssl rand -hex 16 > "$tmp/ca-db/serial"
     genkey "$out/$n.key"
-    openssl req -new -key "$out/$n.key" -subj "/CN=$n" -out "$tmp/$n.csr" 2>/dev/null
+    openssl req -new -key "$out/$n.key" -subj "$(subject "$n")" -out "$tmp/$n.csr" 2>/dev/null
     openssl ca -batch -config "$tmp/ca.cnf" -cert "$out/ca.crt" -keyfile "$out/ca.key" \
       -startdate 20200101000000Z -enddate 20200102000000Z -extfile "$client_ext" \
       -in "$tmp/$n.csr" -out "$out/$n.crt" -notext 2>/dev/null
@@ -97,5 +171,6 @@ if ((${#foreign[@]})); then
   for n in "${foreign[@]}"; do sign other-ca "$n" "$client_ext" -days 825; done
 fi
 
+((want_crl)) && write_crl
 chmod 644 "$out"/*.crt
-echo "make-pki: wrote $out (CA, intermediary [$server_san], ${names[*]} ${expired[*]:+expired: ${expired[*]}} ${foreign[*]:+other-ca: ${foreign[*]}})"
+echo "make-pki: wrote $out (CA, intermediary [$server_san], ${names[*]} ${expired[*]:+expired: ${expired[*]}} ${foreign[*]:+other-ca: ${foreign[*]}} ${revoked[*]:+revoked in ca.crl: ${revoked[*]}})"
