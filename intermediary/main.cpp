@@ -7,6 +7,7 @@
 #include "netlib/event_loop.hpp"
 #include "netlib/log.hpp"
 #include "netlib/policy.hpp"
+#include "netlib/privileges.hpp"
 #include "netlib/sd_notify.hpp"
 #include "netlib/tls.hpp"
 
@@ -38,6 +39,19 @@ int run(const RelayConfig& config) {
     log.error("{}", ok.error());
     return 1;
   }
+  // The port is bound: nothing below needs privilege. Files read later
+  // (policy and CRL reloads) must be readable by --user.
+  if (!config.user.empty()) {
+    if (auto ok = switch_to_user(config.user); !ok) {
+      log.error("--user: {}", ok.error());
+      return kExitConfig;
+    }
+  }
+  if (auto ok = keep_only_capabilities({}); !ok) {
+    log.error("dropping capabilities: {}", ok.error());
+    return 1;
+  }
+  log.info("running as uid {} with no capabilities", ::getuid());
   loop.add_signals({SIGTERM, SIGINT, SIGHUP}, [&](int sig) {
     if (sig == SIGHUP) {
       if (auto crl = tls->try_reload_crl(); !crl) log.error("CRL reload: {}", crl.error());

@@ -46,6 +46,9 @@ std::vector<OptionSpec> relay_specs() {
       {"max-sessions-per-identity", "N",
        fmt::format("Sessions one certificate identity may hold, 1..4096 (default {}).",
                    d.max_sessions_per_identity)},
+      {"user", "NAME",
+       "After binding the port, switch to this unprivileged account (default: stay, but drop every "
+       "capability)."},
       {"address-pool", "PREFIX",
        "Range laptop addresses are assigned from (to sites that ask for one); repeatable: at most one "
        "IPv4 and one IPv6 range (default none).",
@@ -81,6 +84,7 @@ RelayConfig build(const LayeredOptions& o) {
   c.restart_hint = o.millis("restart-hint-ms", 0, 600000, c.restart_hint);
   c.max_sessions_per_identity = static_cast<unsigned>(
       o.number("max-sessions-per-identity", 1, 4096, c.max_sessions_per_identity));
+  c.user = o.value("user").value_or("");
   for (const auto& t : o.values("address-pool")) {
     Prefix p = o.check<Prefix>("address-pool", t, parse_canonical_prefix);
     for (const auto& prev : c.address_pools) {

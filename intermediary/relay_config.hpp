@@ -27,6 +27,7 @@ struct RelayConfig {
   std::chrono::milliseconds handshake_timeout{5000};  // --handshake-timeout-ms >= 100
   std::chrono::milliseconds restart_hint{1000};       // --restart-hint-ms 0..600000
   unsigned max_sessions_per_identity = 32;            // --max-sessions-per-identity 1..4096
+  std::string user;                   // --user: switch to this account once the port is bound
   std::vector<Prefix> address_pools;  // --address-pool, repeatable: at most one IPv4 and one IPv6 range
   LogLevel log_level = LogLevel::Info;                // --log-level debug|info|warn|error
 };
