@@ -36,5 +36,22 @@ TEST(RouteTable, SnapshotReplacesButTunnelPrefixesStay) {
   EXPECT_EQ(t.lookup(A("10.2.0.5")), std::nullopt);
 }
 
+TEST(RouteTable, PrefixesInsideOwnLanComeAndGoWithTheSnapshot) {
+  RouteTable t({}, {P("10.1.0.0/24"), P("fd00:1::/64")});
+  t.apply(Routes{{RouteEntry{2, "office-b", {P("10.2.0.0/24")}},
+                  RouteEntry{3, "laptop", {P("10.1.0.50/32"), P("fd00:1::50/128")}},
+                  RouteEntry{4, "same", {P("10.1.0.0/24")}}}});
+  EXPECT_EQ(t.local_prefixes(), (std::set<Prefix>{P("10.1.0.50/32"), P("fd00:1::50/128")}))
+      << "only prefixes strictly inside our own are local";
+  EXPECT_EQ(t.lookup(A("10.1.0.50")), std::optional<SiteId>(3));
+  EXPECT_EQ(t.tunnel_prefixes(), (std::set<Prefix>{P("10.1.0.0/24"), P("10.2.0.0/24"), P("10.1.0.50/32"),
+                                                   P("fd00:1::50/128")}));
+  t.apply(Routes{{RouteEntry{2, "office-b", {P("10.2.0.0/24")}}}});
+  EXPECT_TRUE(t.local_prefixes().empty()) << "the laptop left";
+  EXPECT_EQ(t.tunnel_prefixes(), (std::set<Prefix>{P("10.1.0.0/24"), P("10.2.0.0/24")}))
+      << "its host routes leave the tunnel set; other sites' prefixes stay";
+  EXPECT_EQ(t.lookup(A("10.1.0.50")), std::nullopt);
+}
+
 }  // namespace
 }  // namespace dialout
