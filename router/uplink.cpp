@@ -30,6 +30,20 @@ void Uplink::stop() {
   if (tick_timer_ != 0) loop_.cancel_timer(std::exchange(tick_timer_, 0));
 }
 
+void Uplink::reconnect_now(const std::string& why) {
+  if (state_ == State::Stopped) return;
+  bool was_ready = state_ == State::Ready;
+  close_connection();
+  state_ = State::Waiting;
+  state_since_ = loop_.now();
+  if (retry_timer_ != 0) loop_.cancel_timer(std::exchange(retry_timer_, 0));
+  backoff_.reset();
+  ++reconnects_;
+  log_.info("uplink {}: {}; reconnecting now", index_, why);
+  if (was_ready) handler_.on_down(*this);
+  connect_now();
+}
+
 void Uplink::set_interest(uint32_t events) {
   int fd = channel_ ? channel_->fd() : connecting_fd_.get();
   if (fd < 0) return;

@@ -50,6 +50,11 @@ class Uplink {
 
   void start();  // connects now
   void stop();   // closes for good
+  // Drops the connection (in any state) and dials again at once with the
+  // backoff reset, counting a reconnect: the path changed (roaming), so the
+  // old connection is presumed dead and waiting for a timeout would only
+  // add delay. A no-op once stopped.
+  void reconnect_now(const std::string& why);
   bool ready() const { return state_ == State::Ready; }
   unsigned index() const { return index_; }
   uint64_t reconnects() const { return reconnects_; }
