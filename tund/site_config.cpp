@@ -49,6 +49,18 @@ std::vector<OptionSpec> site_specs() {
       {"offload", "on|off",
        fmt::format("TUN offloads (IFF_VNET_HDR, 64 KB superpackets) (default {}).",
                    d.offload ? "on" : "off")},
+      {"request-address", "on|off",
+       fmt::format("Laptop mode: ask the intermediary for an address and put it on the TUN device "
+                   "(default {}).",
+                   d.request_address ? "on" : "off")},
+      {"proxy-arp", "on|off",
+       fmt::format("Answer ARP/NDP on the LAN for remote laptops numbered inside --advertise "
+                   "(default {}).",
+                   d.proxy_arp ? "on" : "off")},
+      {"masquerade", "on|off",
+       fmt::format("Source-NAT datagrams from the tunnel behind this host's LAN address "
+                   "(one-armed proxy client) (default {}).",
+                   d.masquerade ? "on" : "off")},
       {"keepalive-ms", "MS",
        fmt::format("Ping interval on an idle connection, >= 100 (default {}).", ms(d.keepalive))},
       {"dead-after-ms", "MS",
@@ -193,6 +205,14 @@ SiteConfig build(const LayeredOptions& o) {
         }));
   }
   c.offload = o.on_off("offload", c.offload);
+  c.request_address = o.on_off("request-address", c.request_address);
+  c.proxy_arp = o.on_off("proxy-arp", c.proxy_arp);
+  c.masquerade = o.on_off("masquerade", c.masquerade);
+  // Both only act on datagrams the proxy role receives.
+  for (const char* key : {"request-address", "masquerade"}) {
+    if (o.on_off(key, false) && !c.proxy_role)
+      o.fail(key, "on", fmt::format("{} needs the proxy role (--roles router,proxy or proxy)", key));
+  }
   parse_timers(o, c);
   c.status_file = o.value("status-file").value_or("");
   c.log_level = o.log_level("log-level", c.log_level);

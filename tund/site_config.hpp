@@ -41,6 +41,9 @@ struct SiteConfig {
   bool proxy_role = true;
   unsigned connections = 0;                        // --connections 1..64; 0 = the daemon chooses
   bool offload = true;                             // --offload on|off
+  bool request_address = false;                    // --request-address on|off (laptop mode; needs the proxy role)
+  bool proxy_arp = true;                           // --proxy-arp on|off (laptops numbered inside --advertise)
+  bool masquerade = false;                         // --masquerade on|off (one-armed; needs the proxy role)
   std::chrono::milliseconds keepalive{5000};       // --keepalive-ms >= 100
   std::chrono::milliseconds dead_after{15000};     // --dead-after-ms > keepalive-ms
   std::chrono::milliseconds reconnect_min{200};    // --reconnect-min-ms >= 10

@@ -75,6 +75,9 @@ TEST_F(SiteConfigTest, MinimalCommandLineGetsDefaults) {
   EXPECT_TRUE(c.proxy_role);
   EXPECT_EQ(c.connections, 0u);
   EXPECT_TRUE(c.offload);
+  EXPECT_FALSE(c.request_address);
+  EXPECT_TRUE(c.proxy_arp);
+  EXPECT_FALSE(c.masquerade);
   EXPECT_EQ(c.keepalive, milliseconds(5000));
   EXPECT_EQ(c.dead_after, milliseconds(15000));
   EXPECT_EQ(c.reconnect_min, milliseconds(200));
@@ -132,6 +135,30 @@ TEST_F(SiteConfigTest, EveryFlagIsApplied) {
   EXPECT_EQ(c.reconnect_max, milliseconds(50));
   EXPECT_EQ(c.status_file, "/run/x/status");
   EXPECT_EQ(c.log_level, LogLevel::Debug);
+}
+
+TEST_F(SiteConfigTest, LaptopProxyArpAndMasqueradeSwitches) {
+  struct Case {
+    std::vector<std::string> flags;
+    std::string file;
+    bool request_address, proxy_arp, masquerade;
+  };
+  const Case cases[] = {
+      {{"--request-address", "on"}, "", true, true, false},
+      {{"--request-address", "off", "--proxy-arp", "off"}, "", false, false, false},
+      {{"--masquerade", "on", "--roles", "proxy"}, "", false, true, true},
+      {{}, "request-address = on\nmasquerade = on\nproxy-arp = off\n", true, false, true},
+      {{"--masquerade", "off"}, "masquerade = on\n", false, true, false},  // the flag wins
+  };
+  for (const auto& c : cases) {
+    auto args = plus(base(), c.flags);
+    if (!c.file.empty()) args = plus(args, {"--config", write_config(c.file)});
+    auto r = run(args);
+    ASSERT_TRUE(r.config) << c.file << r.text;
+    EXPECT_EQ(r.config->request_address, c.request_address) << c.file;
+    EXPECT_EQ(r.config->proxy_arp, c.proxy_arp) << c.file;
+    EXPECT_EQ(r.config->masquerade, c.masquerade) << c.file;
+  }
 }
 
 TEST_F(SiteConfigTest, RolesAndConnectionsSpellings) {
@@ -225,6 +252,11 @@ TEST_F(SiteConfigTest, BadValuesAreRefusedNamingTheKey) {
       {{"--connections", "65"}, "", "tund: --connections: 65 is out of range (1..64), or auto"},
       {{"--connections", "many"}, "", "tund: --connections: 'many' is not a number, or auto"},
       {{"--offload", "yes"}, "", "tund: --offload: 'yes' is neither 'on' nor 'off'"},
+      {{"--request-address", "1"}, "", "tund: --request-address: '1' is neither 'on' nor 'off'"},
+      {{"--proxy-arp", "true"}, "", "tund: --proxy-arp: 'true' is neither 'on' nor 'off'"},
+      {{"--masquerade", "yes"}, "", "tund: --masquerade: 'yes' is neither 'on' nor 'off'"},
+      {{"--roles", "router", "--request-address", "on"}, "", "tund: --request-address: request-address needs the proxy role"},
+      {{"--roles", "router", "--masquerade", "on"}, "", "tund: --masquerade: masquerade needs the proxy role"},
       {{"--keepalive-ms", "99"}, "", "tund: --keepalive-ms: 99 is out of range (100..3600000)"},
       {{"--dead-after-ms", "5000"}, "", "tund: --dead-after-ms: dead-after-ms (5000) must be greater than keepalive-ms (5000)"},
       {{"--keepalive-ms", "20000"}, "", "tund: --keepalive-ms: dead-after-ms (15000) must be greater than keepalive-ms (20000)"},
@@ -330,7 +362,7 @@ TEST_F(SiteConfigTest, HelpListsEveryKeyWithItsDefault) {
   for (const char* key :
        {"--config", "--name", "--intermediary", "--server-name", "--cert", "--key", "--ca",
         "--tun ", "--tun-address", "--mtu", "--advertise", "--static-route", "--roles",
-        "--connections", "--offload", "--keepalive-ms", "--dead-after-ms", "--reconnect-min-ms",
+        "--connections", "--offload", "--request-address", "--proxy-arp", "--masquerade", "--keepalive-ms", "--dead-after-ms", "--reconnect-min-ms",
         "--reconnect-max-ms", "--status-file", "--log-level"}) {
     EXPECT_NE(r.text.find(key), std::string::npos) << key << " missing from\n" << r.text;
   }
