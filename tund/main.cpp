@@ -6,9 +6,13 @@
 
 #include "netlib/event_loop.hpp"
 #include "netlib/log.hpp"
+#include "netlib/masquerade.hpp"
 #include "netlib/netlink.hpp"
+#include "netlib/netlink_monitor.hpp"
 #include "netlib/sd_notify.hpp"
+#include "netlib/sysctl.hpp"
 #include "netlib/tls.hpp"
+#include "tund/netlink_host_network.hpp"
 #include "tund/netlink_route_installer.hpp"
 #include "tund/site_config.hpp"
 #include "tund/site_engine.hpp"
@@ -18,6 +22,14 @@ using namespace dialout;
 
 namespace {
 constexpr int kExitConfig = 78;  // EX_CONFIG
+
+// Masquerade only helps when the kernel forwards tunnel datagrams on to the
+// LAN; say so at start rather than leave the operator wondering.
+void warn_unless_forwarding(Logger& log) {
+  auto v4 = read_sysctl("net/ipv4/ip_forward");
+  if (v4 && *v4 != "1")
+    log.warn("masquerade: net.ipv4.ip_forward is off: datagrams from the tunnel will not reach the LAN");
+}
 
 int run(const SiteConfig& config) {
   Logger log("tund", config.log_level);
@@ -57,9 +69,31 @@ int run(const SiteConfig& config) {
   ignore.sa_handler = SIG_IGN;
   sigaction(SIGPIPE, &ignore, nullptr);
 
+  std::optional<Masquerade> masquerade;
+  if (config.masquerade) {
+    auto m = Masquerade::install(tun->name());
+    if (!m) {
+      log.error("masquerade: {}", m.error());
+      return 1;
+    }
+    log.info("masquerade: installed nft tables 'ip {0}' and 'ip6 {0}': iifname {1} oifname != {1} masquerade",
+             m->table_name(), tun->name());
+    warn_unless_forwarding(log);
+    masquerade = std::move(*m);
+  }
+
+  // Roaming: our own routes and addresses on the TUN device are no change.
+  std::optional<NetlinkMonitor> monitor;
+  if (auto m = NetlinkMonitor::open({*ifindex})) {
+    monitor = std::move(*m);
+  } else {
+    log.warn("network change monitor: {}; roaming detection is off", m.error());
+  }
+
   EventLoop loop;
   NetlinkRouteInstaller installer(*netlink, *ifindex, tun->name());
-  SiteEngine engine(loop, *tls, *tun, installer, config, log);
+  NetlinkHostNetwork host(*netlink, *ifindex, std::move(monitor));
+  SiteEngine engine(loop, *tls, *tun, installer, host, config, log);
   engine.on_first_registration([] { sd_notify("READY=1\nSTATUS=registered"); });
   loop.add_signals({SIGTERM, SIGINT, SIGHUP}, [&](int sig) {
     if (sig == SIGHUP) {
@@ -71,7 +105,14 @@ int run(const SiteConfig& config) {
   });
   engine.start();
   loop.run();
-  engine.stop();  // removes the routes it installed; the TUN device goes with its fd
+  engine.stop();  // removes its routes, addresses and proxy neighbours; the TUN device goes with its fd
+  if (masquerade) {
+    if (auto ok = masquerade->remove(); !ok) {
+      log.warn("masquerade: {}", ok.error());
+    } else {
+      log.info("masquerade: removed nft tables 'ip {0}' and 'ip6 {0}'", masquerade->table_name());
+    }
+  }
   return engine.exit_code();
 }
 }  // namespace

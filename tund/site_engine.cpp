@@ -36,21 +36,34 @@ std::vector<RouteTable::Static> statics_of(const SiteConfig& c) {
 
 }  // namespace
 
+SiteEngine::SiteEngine(EventLoop& loop, TlsContext& tls, Tun& tun, RouteInstaller& routes, HostNetwork& host,
+                       const SiteConfig& config, Logger& log)
+    : SiteEngine(loop, tls, tun, routes, nullptr, &host, config, log) {}
+
 SiteEngine::SiteEngine(EventLoop& loop, TlsContext& tls, Tun& tun, RouteInstaller& routes, const SiteConfig& config,
                        Logger& log)
+    : SiteEngine(loop, tls, tun, routes, std::make_unique<MemoryHostNetwork>(), nullptr, config, log) {}
+
+SiteEngine::SiteEngine(EventLoop& loop, TlsContext& tls, Tun& tun, RouteInstaller& routes,
+                       std::unique_ptr<HostNetwork> owned, HostNetwork* host, const SiteConfig& config, Logger& log)
     : loop_(loop),
       tls_(tls),
       tun_(tun),
       installer_(routes),
+      own_host_(std::move(owned)),
+      host_(host != nullptr ? host : own_host_.get()),
       config_(config),
       log_(log),
       drop_log_(log, 5, std::chrono::seconds(10)),
-      routes_(statics_of(config)),
-      proxy_(tun, served_prefixes(config), config.mtu),
+      routes_(statics_of(config), config.advertise),
+      configured_served_(served_prefixes(config)),
+      proxy_(tun, configured_served_, config.mtu),
       rx_(kVnetHeaderSize + kMaxIpPacket) {
   uplink_settings_.intermediary = config.intermediary;
   uplink_settings_.server_name = config.server_name;
-  uplink_settings_.registration = Register{config.name, 0, config.proxy_role ? config.advertise : std::vector<Prefix>{}};
+  uplink_settings_.registration =
+      Register{config.name, uint8_t(config.request_address ? kRegisterWantAddress : 0),
+               config.proxy_role ? config.advertise : std::vector<Prefix>{}};
   uplink_settings_.keepalive = config.keepalive;
   uplink_settings_.dead_after = config.dead_after;
   uplink_settings_.reconnect_min = config.reconnect_min;
@@ -67,16 +80,20 @@ void SiteEngine::start() {
     uplinks_.push_back(std::make_unique<Uplink>(i, loop_, tls_, uplink_settings_, *this, log_, seed + i));
   for (auto& up : uplinks_) up->start();
   loop_.add(tun_.fd(), EPOLLIN, [this](uint32_t) { on_tun_readable(); });
+  watch_path();
   arm_status_timer();
   log_.info("site '{}': {} connection(s) to {}", config_.name, n, config_.intermediary.to_string());
 }
 
 void SiteEngine::stop() {
   if (status_timer_ != 0) loop_.cancel_timer(std::exchange(status_timer_, 0));
+  if (roam_timer_ != 0) loop_.cancel_timer(std::exchange(roam_timer_, 0));
   for (auto& up : uplinks_) up->stop();
   uplinks_.clear();
   dirty_.clear();
   if (loop_.contains(tun_.fd())) loop_.remove(tun_.fd());
+  if (host_->change_fd() >= 0 && loop_.contains(host_->change_fd())) loop_.remove(host_->change_fd());
+  withdraw_host_state();
   for (const auto& p : installed_)
     if (auto ok = installer_.remove(p); !ok) log_.warn("{}", ok.error());
   installed_.clear();
@@ -86,7 +103,15 @@ size_t SiteEngine::ready_uplinks() const {
   return size_t(std::count_if(uplinks_.begin(), uplinks_.end(), [](const auto& u) { return u->ready(); }));
 }
 
-void SiteEngine::on_accepted(Uplink&, const Accept&) {
+void SiteEngine::on_accepted(Uplink&, const Accept& accept) {
+  self_id_ = accept.id;
+  if (config_.request_address) {
+    if (accept.addresses.empty()) {
+      log_.warn("the intermediary assigned no address although one was requested");
+    } else {
+      apply_assigned(accept.addresses);
+    }
+  }
   if (!registered_once_) {
     registered_once_ = true;
     if (on_first_registration_) on_first_registration_();
@@ -96,7 +121,10 @@ void SiteEngine::on_accepted(Uplink&, const Accept&) {
 void SiteEngine::on_routes(Uplink& up, const Routes& routes) {
   // Every uplink receives the same snapshot; one is enough to act on, but
   // any may be the only one alive, so each applies it (idempotent).
-  routes_.apply(routes);
+  Routes others;  // our own entry (a laptop's address) is not a route into the tunnel
+  for (const auto& e : routes.entries)
+    if (e.id != self_id_) others.entries.push_back(e);
+  routes_.apply(others);
   if (up.index() == 0 || ready_uplinks() == 1)
     log_.info("routes: {} site(s) reachable", routes.entries.size());
   sync_kernel_routes();
@@ -192,7 +220,11 @@ void SiteEngine::flush_dirty() {
 }
 
 void SiteEngine::sync_kernel_routes() {
-  for (const auto& p : routes_.tunnel_prefixes()) {
+  // Proxy neighbours first: the LAN interface of a laptop's address is found
+  // by a route lookup, which its host route into the TUN would answer.
+  sync_proxy_neighbours(false);
+  const auto& wanted = routes_.tunnel_prefixes();
+  for (const auto& p : wanted) {
     if (installed_.count(p)) continue;
     if (auto ok = installer_.add(p); !ok) {
       log_.error("{}", ok.error());
@@ -201,10 +233,21 @@ void SiteEngine::sync_kernel_routes() {
     installed_.insert(p);
     log_.info("route {} into the tunnel", p.to_string());
   }
+  // Only local prefixes (laptops inside our LAN) ever leave the wanted set.
+  for (auto it = installed_.begin(); it != installed_.end();) {
+    if (wanted.count(*it)) {
+      ++it;
+      continue;
+    }
+    if (auto ok = installer_.remove(*it); !ok) log_.warn("{}", ok.error());
+    log_.info("route {} out of the tunnel (back to the LAN)", it->to_string());
+    it = installed_.erase(it);
+  }
 }
 
 void SiteEngine::arm_status_timer() {
   status_timer_ = loop_.add_timer(std::chrono::seconds(1), [this] {
+    sync_proxy_neighbours(true);  // retries a failed sync (forwarding switched on meanwhile)
     write_status();
     arm_status_timer();
   });
@@ -228,6 +271,9 @@ void SiteEngine::write_status() const {
       {"drop_queue_full", counters_.drop_queue_full},
       {"drop_disconnected", counters_.drop_disconnected},
       {"reconnects", reconnects},
+      {"roams", roams_},
+      {"addresses", assigned_.size()},
+      {"proxy_neighbours", host_->proxy_neighbour_count()},
   };
   if (auto ok = StatusFile(config_.status_file).write(rows); !ok) log_.warn("status file: {}", ok.error());
 }

@@ -6,8 +6,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "netlib/event_loop.hpp"
@@ -15,6 +18,8 @@
 #include "netlib/tls.hpp"
 #include "router/route_table.hpp"
 #include "router/uplink.hpp"
+#include "tund/host_network.hpp"
+#include "tund/path_watch.hpp"
 #include "tund/proxy_client.hpp"
 #include "tund/route_installer.hpp"
 #include "tund/site_config.hpp"
@@ -36,12 +41,18 @@ class SiteEngine final : public Uplink::Handler {
   // Exit status when the intermediary refuses us for a reason retrying cannot fix.
   static constexpr int kExitRefused = 78;
 
+  // `host`: assigned addresses, proxy neighbours and roaming (see HostNetwork).
+  SiteEngine(EventLoop& loop, TlsContext& tls, Tun& tun, RouteInstaller& routes, HostNetwork& host,
+             const SiteConfig& config, Logger& log);
+  // Without a host network: an in-memory one (no roaming, nothing proxied).
   SiteEngine(EventLoop& loop, TlsContext& tls, Tun& tun, RouteInstaller& routes, const SiteConfig& config,
              Logger& log);
   ~SiteEngine() override;
 
+  // Resolves the intermediary's address once (for roaming), then dials.
   void start();
-  // Stops the uplinks and removes the kernel routes it installed.
+  // Stops the uplinks and removes the kernel routes, assigned addresses and
+  // proxy neighbours it installed.
   void stop();
 
   // Called once, when the first uplink has registered (systemd readiness).
@@ -51,6 +62,12 @@ class SiteEngine final : public Uplink::Handler {
   const SiteCounters& counters() const { return counters_; }
   const ProxyClient& proxy() const { return proxy_; }
   const RouteTable& routes() const { return routes_; }
+  // Addresses the intermediary assigned to this site (laptop mode) and that
+  // are on the TUN device.
+  const std::set<Prefix>& assigned_addresses() const { return assigned_; }
+  // Times the local address towards the intermediary changed and every
+  // uplink was redialled.
+  uint64_t roams() const { return roams_; }
   void write_status() const;
 
   // Uplink::Handler
@@ -61,10 +78,18 @@ class SiteEngine final : public Uplink::Handler {
   void on_down(Uplink& up) override;
 
  private:
+  SiteEngine(EventLoop& loop, TlsContext& tls, Tun& tun, RouteInstaller& routes,
+             std::unique_ptr<HostNetwork> owned, HostNetwork* host, const SiteConfig& config, Logger& log);
   void on_tun_readable();
   void route_datagram(std::span<const uint8_t> whole);
   Uplink* pick_uplink(uint32_t flow_hash);
   void sync_kernel_routes();
+  void sync_proxy_neighbours(bool force);
+  void apply_assigned(const std::vector<Prefix>& addresses);
+  void withdraw_host_state();
+  void watch_path();
+  void on_host_changed();
+  void check_path();
   void flush_dirty();
   void arm_status_timer();
 
@@ -72,6 +97,8 @@ class SiteEngine final : public Uplink::Handler {
   TlsContext& tls_;
   Tun& tun_;
   RouteInstaller& installer_;
+  std::unique_ptr<HostNetwork> own_host_;  // only with the constructor without one
+  HostNetwork* host_;                      // never null
   const SiteConfig& config_;
   Logger& log_;
   RateLimitedLog drop_log_;
@@ -79,8 +106,18 @@ class SiteEngine final : public Uplink::Handler {
   std::vector<std::unique_ptr<Uplink>> uplinks_;
   std::vector<Uplink*> dirty_;
   RouteTable routes_;
+  std::vector<Prefix> configured_served_;  // --advertise and --tun-address: what proxy_ serves before any assignment
   ProxyClient proxy_;
   std::set<Prefix> installed_;
+  SiteId self_id_ = 0;
+  std::set<Prefix> assigned_;
+  std::map<IpAddr, Prefix> proxied_;  // last set handed to host_.sync_proxy_neighbours
+  bool proxy_sync_failed_ = false;
+  std::string proxy_error_;  // last error logged, so a persistent one is logged once
+  std::optional<IpAddr> intermediary_ip_;
+  PathWatch path_;
+  EventLoop::TimerId roam_timer_ = 0;
+  uint64_t roams_ = 0;
   SiteCounters counters_;
   std::vector<uint8_t> rx_;
   std::function<void()> on_first_registration_;

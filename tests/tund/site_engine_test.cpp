@@ -5,7 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <functional>
 #include <memory>
+#include <sstream>
 
 #include "intermediary/relay.hpp"
 #include "tests/support/packets.hpp"
@@ -32,11 +36,24 @@ reach = office-a
 register = office-c
 advertise = 10.3.0.0/24
 reach = *
+
+[identity hq]
+register = hq
+advertise = 10.5.0.0/24
+reach = *
+
+[identity roamer]
+register = laptop
+reach = hq
 )";
+
+// Laptops get addresses inside HQ's LAN (the "laptop on the HQ subnet" case).
+constexpr const char* kLaptopPool = "10.5.0.128/25";
 
 struct Site {
   std::unique_ptr<FakeTun> tun;
   MemoryRouteInstaller routes;
+  MemoryHostNetwork host;
   SiteConfig config;
   std::unique_ptr<TlsContext> tls;
   std::unique_ptr<SiteEngine> engine;
@@ -49,13 +66,16 @@ class InProcess : public ::testing::Test {
     relay_config_.tls = pki_.server_files();
     relay_config_.keepalive = 200ms;
     relay_config_.dead_after = 2s;
+    relay_config_.address_pools = {*Prefix::parse(kLaptopPool)};
     relay_tls_ = std::make_unique<TlsContext>(std::move(*TlsContext::server(relay_config_.tls)));
     relay_ = std::make_unique<Relay>(loop_, *relay_tls_, *Policy::parse(kPolicy, "test-policy"), relay_config_, log_);
     ASSERT_TRUE(relay_->start().has_value());
   }
 
+  // prefix nullptr: advertises nothing (a laptop). tweak adjusts the config before the start.
   Site& start_site(const std::string& identity, const std::string& name, const char* prefix,
-                   std::vector<std::pair<const char*, const char*>> statics = {}) {
+                   std::vector<std::pair<const char*, const char*>> statics = {},
+                   const std::function<void(Site&)>& tweak = {}) {
     auto s = std::make_unique<Site>();
     auto tun = FakeTun::create(false);
     EXPECT_TRUE(tun.has_value());
@@ -64,15 +84,16 @@ class InProcess : public ::testing::Test {
     s->config.intermediary = Endpoint{"127.0.0.1", relay_->port()};
     s->config.server_name = "intermediary";
     s->config.tls = pki_.client_files(identity);
-    s->config.advertise = {*Prefix::parse(prefix)};
+    if (prefix != nullptr) s->config.advertise = {*Prefix::parse(prefix)};
     for (auto [p, n] : statics) s->config.static_routes.push_back(StaticRoute{*Prefix::parse(p), n});
     s->config.connections = 2;
     s->config.keepalive = 200ms;
     s->config.dead_after = 2s;
     s->config.reconnect_min = 20ms;
     s->config.reconnect_max = 200ms;
+    if (tweak) tweak(*s);
     s->tls = std::make_unique<TlsContext>(std::move(*TlsContext::client(s->config.tls)));
-    s->engine = std::make_unique<SiteEngine>(loop_, *s->tls, *s->tun, s->routes, s->config, log_);
+    s->engine = std::make_unique<SiteEngine>(loop_, *s->tls, *s->tun, s->routes, s->host, s->config, log_);
     s->engine->start();
     sites_.push_back(std::move(s));
     return *sites_.back();
@@ -187,6 +208,139 @@ TEST_F(InProcess, SitesComeBackAfterTheRelayRestarts) {
   auto got = receive(b);
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(*got, again);
+}
+
+// Laptop mode and the laptop on the HQ subnet: the laptop asks for an
+// address, gets one inside HQ's LAN, puts it on its TUN device and serves
+// it; HQ routes that /32 into its tunnel and proxies ARP for it while the
+// laptop is connected, and takes both back when it leaves.
+TEST_F(InProcess, LaptopGetsAStickyAddressInsideHqLanAndHqProxiesIt) {
+  Site& hq = start_site("hq", "hq", "10.5.0.0/24");
+  auto laptop_config = [](Site& s) { s.config.request_address = true; };
+  Site* laptop = &start_site("roamer", "laptop", nullptr, {}, laptop_config);
+  const Prefix hq_lan = *Prefix::parse("10.5.0.0/24");
+  ASSERT_TRUE(run_until([&] { return laptop->engine->ready_uplinks() == 2 && !laptop->host.addresses.empty(); }));
+  ASSERT_EQ(laptop->host.addresses.size(), 1u);
+  const Prefix address = *laptop->host.addresses.begin();
+  EXPECT_EQ(address.len, 32);
+  EXPECT_TRUE(Prefix::parse(kLaptopPool)->contains(address)) << address.to_string();
+  EXPECT_EQ(laptop->engine->assigned_addresses(), std::set<Prefix>{address});
+  ASSERT_TRUE(run_until([&] { return laptop->routes.routes.count(hq_lan) > 0; })) << "the laptop routes HQ's LAN";
+  EXPECT_EQ(laptop->routes.routes.count(address), 0u) << "but not its own address into its tunnel";
+
+  ASSERT_TRUE(run_until([&] { return hq.routes.routes.count(address) > 0 && hq.host.neighbours.size() == 1; }))
+      << "HQ routes the laptop's /32 into the tunnel and proxies ARP for it";
+  EXPECT_EQ(hq.host.neighbours.begin()->first, address.addr);
+  EXPECT_EQ(hq.host.neighbours.begin()->second, hq_lan) << "on the LAN the address lies in";
+
+  // A LAN host at HQ reaches the laptop, and the laptop answers.
+  const std::string lan_host = "10.5.0.7", laptop_ip = address.addr.to_string();
+  auto to_laptop = test::ipv4_udp(lan_host.c_str(), laptop_ip.c_str(), 4000, 22, "hello laptop");
+  ASSERT_TRUE(hq.tun->inject(to_laptop).has_value());
+  auto got = receive(*laptop);
+  ASSERT_TRUE(got.has_value()) << "the laptop's proxy client serves its assigned address";
+  EXPECT_EQ(*got, to_laptop);
+  auto reply = test::ipv4_udp(laptop_ip.c_str(), lan_host.c_str(), 22, 4000, "hello hq");
+  ASSERT_TRUE(laptop->tun->inject(reply).has_value());
+  got = receive(hq);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(*got, reply);
+
+  // Status file: the new rows.
+  auto status = std::filesystem::temp_directory_path() / ("site_engine_test_status_" + std::to_string(::getpid()));
+  hq.config.status_file = laptop->config.status_file = status.string();
+  laptop->engine->write_status();
+  std::stringstream text;
+  text << std::ifstream(status).rdbuf();
+  EXPECT_NE(text.str().find("addresses 1\n"), std::string::npos) << text.str();
+  EXPECT_NE(text.str().find("roams 0\n"), std::string::npos) << text.str();
+  hq.engine->write_status();
+  text.str("");
+  text << std::ifstream(status).rdbuf();
+  EXPECT_NE(text.str().find("proxy_neighbours 1\n"), std::string::npos) << text.str();
+  std::filesystem::remove(status);
+  hq.config.status_file = laptop->config.status_file = "";
+
+  // The laptop leaves: its address leaves its TUN, and HQ withdraws the
+  // host route and the proxy entry (unlike other sites' routes, which stay).
+  laptop->engine->stop();
+  EXPECT_TRUE(laptop->host.addresses.empty()) << "assigned addresses are removed on shutdown";
+  ASSERT_TRUE(run_until([&] { return hq.routes.routes.count(address) == 0 && hq.host.neighbours.empty(); }));
+  EXPECT_EQ(hq.engine->routes().lookup(address.addr), std::nullopt);
+
+  // It comes back (a new process, same identity and name): same address.
+  laptop = &start_site("roamer", "laptop", nullptr, {}, laptop_config);
+  ASSERT_TRUE(run_until([&] { return !laptop->host.addresses.empty(); }));
+  EXPECT_EQ(laptop->host.addresses, std::set<Prefix>{address}) << "the address is sticky";
+  ASSERT_TRUE(run_until([&] { return hq.host.neighbours.size() == 1; }));
+
+  // HQ's own shutdown takes the proxy entries and routes back too.
+  hq.engine->stop();
+  EXPECT_TRUE(hq.host.neighbours.empty());
+  EXPECT_TRUE(hq.routes.routes.empty());
+}
+
+TEST_F(InProcess, ProxyArpOffRoutesTheLaptopButProxiesNothing) {
+  Site& hq = start_site("hq", "hq", "10.5.0.0/24", {}, [](Site& s) { s.config.proxy_arp = false; });
+  Site& laptop = start_site("roamer", "laptop", nullptr, {}, [](Site& s) { s.config.request_address = true; });
+  ASSERT_TRUE(run_until([&] { return laptop.host.addresses.size() == 1; }));
+  const Prefix address = *laptop.host.addresses.begin();
+  ASSERT_TRUE(run_until([&] { return hq.routes.routes.count(address) > 0; }));
+  EXPECT_TRUE(hq.host.neighbours.empty());
+}
+
+// Roaming: a change of the local source address towards the intermediary
+// redials every uplink once (a flap within the debounce counts once); a
+// change that leaves it alone does nothing.
+TEST_F(InProcess, LocalAddressChangeReconnectsEveryUplinkOnce) {
+  Site& a = start_site("site-a", "office-a", "10.1.0.0/24", {},
+                       [](Site& s) { s.host.source = IpAddr::parse("192.168.1.20"); });
+  Site& b = start_site("site-b", "office-b", "10.2.0.0/24");
+  ASSERT_TRUE(run_until([&] { return a.engine->ready_uplinks() == 2 && b.engine->ready_uplinks() == 2; }));
+  auto reconnects = [&] {
+    a.config.status_file = (std::filesystem::temp_directory_path() / "site_engine_roam_status").string();
+    a.engine->write_status();
+    std::stringstream text;
+    text << std::ifstream(a.config.status_file).rdbuf();
+    std::filesystem::remove(a.config.status_file);
+    a.config.status_file.clear();
+    auto at = text.str().find("reconnects ");
+    return at == std::string::npos ? -1 : std::stoi(text.str().substr(at + 11));
+  };
+  ASSERT_EQ(reconnects(), 0);
+
+  a.host.notify();  // something changed, but not our path
+  loop_.run_once(0ms);
+  ASSERT_TRUE(run_until([&] { return a.host.source_lookups >= 2; }));
+  EXPECT_EQ(a.engine->roams(), 0u);
+
+  // The address flaps: two notifications, one new source.
+  a.host.source = IpAddr::parse("10.9.0.7");
+  a.host.notify();
+  loop_.run_once(0ms);
+  a.host.notify();
+  ASSERT_TRUE(run_until([&] { return a.engine->roams() == 1; }));
+  ASSERT_TRUE(run_until([&] { return a.engine->ready_uplinks() == 2; })) << "both uplinks come back at once";
+  EXPECT_EQ(reconnects(), 2) << "one redial per uplink";
+  run_until([] { return false; }, 300ms);
+  EXPECT_EQ(a.engine->roams(), 1u) << "the flap counted once";
+
+  // The route goes away (nothing to do) and comes back (redial).
+  a.host.source.reset();
+  a.host.notify();
+  run_until([] { return false; }, 300ms);
+  EXPECT_EQ(a.engine->roams(), 1u);
+  a.host.source = IpAddr::parse("10.9.0.7");
+  a.host.notify();
+  ASSERT_TRUE(run_until([&] { return a.engine->roams() == 2 && a.engine->ready_uplinks() == 2; }));
+
+  // Traffic still flows after roaming.
+  ASSERT_TRUE(run_until([&] { return a.engine->routes().lookup(*IpAddr::parse("10.2.0.2")).has_value(); }));
+  auto ping = test::ipv4_udp("10.1.0.2", "10.2.0.2", 1, 2, "after roaming");
+  ASSERT_TRUE(a.tun->inject(ping).has_value());
+  auto got = receive(b);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(*got, ping);
 }
 
 }  // namespace

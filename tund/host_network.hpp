@@ -1,0 +1,75 @@
+// What the site engine asks of the host's network stack beyond routes into
+// its TUN device (RouteInstaller): addresses the intermediary assigned to
+// the TUN device (laptop mode), proxy ARP/NDP entries on the LAN for
+// laptops numbered inside this LAN, and change notifications plus the
+// source address towards the intermediary (roaming). The daemon uses
+// netlink (NetlinkHostNetwork); tests use MemoryHostNetwork.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "netlib/expected.hpp"
+#include "netlib/ip_address.hpp"
+#include "netlib/unique_fd.hpp"
+
+namespace dialout {
+
+class HostNetwork {
+ public:
+  virtual ~HostNetwork() = default;
+
+  // A host address (/32 or /128) on the TUN device.
+  virtual Expected<void, std::string> add_tun_address(const Prefix& address) = 0;
+  virtual Expected<void, std::string> remove_tun_address(const Prefix& address) = 0;
+
+  // Makes the proxy ARP/NDP entries equal to `wanted`: address → the local
+  // LAN prefix it lies in (the entry goes on that prefix's LAN interface).
+  // Called before the addresses' host routes go into the TUN device, so the
+  // LAN interface can still be found by a route lookup. The error lists
+  // every address that could not be proxied and why.
+  virtual Expected<void, std::string> sync_proxy_neighbours(const std::map<IpAddr, Prefix>& wanted) = 0;
+  virtual size_t proxy_neighbour_count() const = 0;
+
+  // Pollable (EPOLLIN) when addresses, routes or links changed; -1 when
+  // this host network reports no changes.
+  virtual int change_fd() const = 0;
+  // Consumes pending notifications; true when something relevant changed.
+  virtual bool drain_changes() = 0;
+  // The local address the kernel would send from towards dst; nullopt when
+  // there is no route (or the lookup failed).
+  virtual std::optional<IpAddr> route_source(const IpAddr& dst) = 0;
+};
+
+// In memory: records addresses and neighbours; the test sets the source
+// address and, to simulate a change notification, calls notify() (a
+// pollable eventfd).
+class MemoryHostNetwork final : public HostNetwork {
+ public:
+  MemoryHostNetwork();
+
+  Expected<void, std::string> add_tun_address(const Prefix& a) override;
+  Expected<void, std::string> remove_tun_address(const Prefix& a) override;
+  Expected<void, std::string> sync_proxy_neighbours(const std::map<IpAddr, Prefix>& wanted) override;
+  size_t proxy_neighbour_count() const override { return neighbours.size(); }
+  int change_fd() const override { return event_fd_.get(); }
+  bool drain_changes() override;
+  std::optional<IpAddr> route_source(const IpAddr&) override {
+    ++source_lookups;
+    return source;
+  }
+
+  void notify();
+
+  std::set<Prefix> addresses;
+  std::map<IpAddr, Prefix> neighbours;
+  std::optional<IpAddr> source;
+  unsigned source_lookups = 0;
+
+ private:
+  UniqueFd event_fd_;
+};
+
+}  // namespace dialout
