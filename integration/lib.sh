@@ -383,3 +383,74 @@ lab_start_offices() {
   wait_until 20 status_is "$(lab_status_file tund-a)" registered 1 &&
     wait_until 20 status_is "$(lab_status_file tund-b)" registered 1
 }
+
+# --- extra sites: laptops behind their own NAT, LAN hosts behind a switch -----
+#
+#                      relay
+#   toINDEX 100.64.INDEX.1 |
+#                          | wan0 100.64.INDEX.2
+#                     +---------+  lab_add_nat_firewall FW INDEX: a home or cafe
+#                     |   FW    |  router with the same outbound-only NAT firewall
+#                     +---------+  as the office gateways (lan0 <-> wan0 only)
+#        lan0 192.168.INDEX.1  |
+#                          | IF 192.168.INDEX.2   lab_add_laptop LAPTOP FW INDEX IF METRIC
+#                     +---------+
+#                     | LAPTOP  |  one namespace, one uplink per firewall; the
+#                     +---------+  default route with the lowest METRIC wins
+#
+# lab_add_lan_host SIDE NAME ADDR/LEN : office SIDE's (A|B) LAN becomes a switch
+# (namespace swSIDE, bridge br0) on first use, hostSIDE keeps eth0 and its
+# address; NAME joins it with eth0 = ADDR/LEN, default via the gateway.
+
+# lab_add_nat_firewall FW INDEX
+lab_add_nat_firewall() {
+  lab_add_ns "$1"
+  LAB_EXTRA+=("$1")
+  lab_link relay "to$2" "100.64.$2.1/24" "$1" wan0 "100.64.$2.2/24"
+  lab_exec "$1" ip route add default via "100.64.$2.1"
+  lab_sysctl "$1" net.ipv4.ip_forward=1
+  lab_gateway_firewall "$1"
+}
+
+# lab_add_laptop LAPTOP FW INDEX IF METRIC
+lab_add_laptop() {
+  if ! ip netns list | awk '{ print $1 }' | grep -qx "$(ns "$1")"; then
+    lab_add_ns "$1"
+    LAB_EXTRA+=("$1")
+  fi
+  lab_link "$2" lan0 "192.168.$3.1/24" "$1" "$4" "192.168.$3.2/24"
+  lab_exec "$1" ip route add default via "192.168.$3.1" dev "$4" metric "$5"
+}
+
+# lab_add_lan_host SIDE NAME ADDR/LEN
+lab_add_lan_host() {
+  local side=$1 name=$2 addr=$3 host=host$1 gw=gw$1 sw=sw$1 net
+  net=$([[ $side == A ]] && echo 10.1.0 || echo 10.2.0)
+  if ! ip netns list | awk '{ print $1 }' | grep -qx "$(ns "$sw")"; then
+    lab_add_ns "$sw"
+    LAB_EXTRA+=("$sw")
+    lab_exec "$sw" ip link add br0 type bridge
+    lab_exec "$sw" ip link set br0 up
+    # hostX's old eth0 (peer of the gateway's lan0) becomes the switch's uplink port.
+    lab_exec "$host" ip link set eth0 netns "$(ns "$sw")"
+    lab_exec "$sw" ip link set eth0 name p-gw
+    lab_exec "$sw" ip link set p-gw master br0 up
+    ip link add eth0 netns "$(ns "$host")" type veth peer name "p-$host" netns "$(ns "$sw")"
+    lab_exec "$host" ip addr add "$net.2/24" dev eth0
+    lab_exec "$host" ip link set eth0 up
+    lab_exec "$host" ip route add default via "$net.1"
+    lab_exec "$sw" ip link set "p-$host" master br0 up
+    lab_exec "$gw" ip neigh flush dev lan0
+  fi
+  lab_add_ns "$name"
+  LAB_EXTRA+=("$name")
+  ip link add eth0 netns "$(ns "$name")" type veth peer name "p-$name" netns "$(ns "$sw")"
+  lab_exec "$name" ip addr add "$addr" dev eth0
+  lab_exec "$name" ip link set eth0 up
+  lab_exec "$name" ip route add default via "$net.1"
+  lab_exec "$sw" ip link set "p-$name" master br0 up
+}
+
+# tund_has_flag FLAG : the tund under test knows --FLAG (features land one by one).
+tund_has_flag() { "$TUND_BIN" --help 2>/dev/null | grep -q -- "--$1\b"; }
+intermediary_has_flag() { "$INTERMEDIARY_BIN" --help 2>/dev/null | grep -q -- "--$1\b"; }
