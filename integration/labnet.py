@@ -13,10 +13,27 @@ the far end can check them without a side channel.
   udp-send ADDR PORT COUNT INTERVAL_MS    send COUNT self-checking datagrams
   notify-sink SOCKET SECONDS OUTFILE      a $NOTIFY_SOCKET stand-in: append every
                                           sd_notify message (one line each) to OUTFILE
+  tcp-stream ADDR PORT SECONDS KBPS OUTFILE
+                                          connect (retrying), send paced at KBPS (0 = as fast
+                                          as possible) until SECONDS have passed, wait for the
+                                          peer's close, write "bytes sha256" to OUTFILE
+  gap-sink ADDR PORT SECONDS OUTFILE GAP_MS
+                                          tcp-sink that also records every pause >= GAP_MS:
+                                          "bytes sha256 seconds max_gap_ms", then "gap START END"
+                                          lines (wall-clock ms, comparable with bash's EPOCHREALTIME)
+  slow-sink ADDR PORT SECONDS OUTFILE SLOW_SECONDS
+                                          gap-sink (GAP_MS 1000) with a 4 KiB SO_RCVBUF that reads
+                                          1 KiB every 50 ms for SLOW_SECONDS, then drains at full speed
+  conn-burst ADDR PORT COUNT GARBAGE SECONDS OUTFILE
+                                          open COUNT TCP connections at once, GARBAGE of them send
+                                          512 random bytes, the rest nothing; wait up to SECONDS
+                                          for the peer to close them; write "key value" lines
 """
 import hashlib
 import os
 import random
+import resource
+import selectors
 import socket
 import struct
 import sys
@@ -158,6 +175,140 @@ def notify_sink(path, seconds, outfile):
             out.flush()
 
 
+def wall_ms():
+    return int(time.time() * 1000)
+
+
+def tcp_stream(addr, port, seconds, kbps, outfile):
+    deadline = time.monotonic() + float(seconds)
+    while True:
+        try:
+            conn = socket.create_connection((addr, int(port)), timeout=2)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    # Generous: a send may block for the whole length of a fault.
+    conn.settimeout(120)
+    rate = float(kbps) * 1000 / 8  # bytes per second, 0 = unpaced
+    rng = random.Random(4343)
+    digest, total, start = hashlib.sha256(), 0, time.monotonic()
+    while (now := time.monotonic()) < deadline:
+        if rate > 0 and total > (now - start) * rate:
+            time.sleep(min(0.01, deadline - now))
+            continue
+        chunk = rng.randbytes(16384)
+        digest.update(chunk)
+        conn.sendall(chunk)
+        total += len(chunk)
+    conn.shutdown(socket.SHUT_WR)
+    conn.settimeout(120)
+    try:
+        conn.recv(1)
+    except OSError:
+        pass
+    write_atomic(outfile, "%d %s\n" % (total, digest.hexdigest()))
+
+
+def gap_sink_impl(addr, port, seconds, outfile, gap_ms, rcvbuf=0, slow_seconds=0.0):
+    deadline = time.monotonic() + float(seconds)
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if rcvbuf:  # before listen: the accepted socket inherits it (and its window scale)
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    srv.bind((addr, int(port)))
+    srv.listen(1)
+    srv.settimeout(float(seconds))
+    mark_ready(outfile)
+    conn, _ = srv.accept()
+    start = time.monotonic()
+    digest, total, gaps, max_gap = hashlib.sha256(), 0, [], 0
+    buf = bytearray(CHUNK)
+    last = wall_ms()
+    while (left := deadline - time.monotonic()) > 0:
+        slow = time.monotonic() - start < slow_seconds
+        conn.settimeout(left)
+        n = conn.recv_into(buf, 1024 if slow else CHUNK)
+        now = wall_ms()
+        if n == 0:
+            break
+        if now - last >= int(gap_ms):
+            gaps.append((last, now))
+        max_gap, last = max(max_gap, now - last), now
+        digest.update(memoryview(buf)[:n])
+        total += n
+        if slow:
+            time.sleep(0.05)
+    lines = ["%d %s %.3f %d" % (total, digest.hexdigest(), time.monotonic() - start, max_gap)]
+    lines += ["gap %d %d" % g for g in gaps]
+    write_atomic(outfile, "\n".join(lines) + "\n")
+
+
+def gap_sink(addr, port, seconds, outfile, gap_ms):
+    gap_sink_impl(addr, port, seconds, outfile, gap_ms)
+
+
+def slow_sink(addr, port, seconds, outfile, slow_seconds):
+    gap_sink_impl(addr, port, seconds, outfile, 1000, rcvbuf=4096, slow_seconds=float(slow_seconds))
+
+
+def conn_burst(addr, port, count, garbage, seconds, outfile):
+    count, garbage = int(count), int(garbage)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    sel = selectors.DefaultSelector()
+    start = time.monotonic()
+    socks = []
+    for i in range(count):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setblocking(False)
+        s.connect_ex((addr, int(port)))
+        socks.append(s)
+        sel.register(s, selectors.EVENT_WRITE, i)
+    connected, refused, pending = set(), 0, set(range(count))
+    deadline = start + 10
+    while pending and (left := deadline - time.monotonic()) > 0:
+        for key, _ in sel.select(left):
+            i = key.data
+            sel.unregister(key.fileobj)
+            pending.discard(i)
+            if socks[i].getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+                connected.add(i)
+                if i < garbage:
+                    try:
+                        socks[i].send(random.Random(i).randbytes(512))
+                    except OSError:
+                        pass
+                sel.register(socks[i], selectors.EVENT_READ, i)
+            else:
+                refused += 1
+    connect_ms = int((time.monotonic() - start) * 1000)
+    closed, close_ms = 0, []
+    deadline = start + float(seconds)
+    while closed < len(connected) and (left := deadline - time.monotonic()) > 0:
+        for key, _ in sel.select(left):
+            try:
+                data = key.fileobj.recv(4096)
+            except OSError:
+                data = b""
+            if not data:  # EOF or reset: the intermediary gave up on it
+                sel.unregister(key.fileobj)
+                closed += 1
+                close_ms.append(int((time.monotonic() - start) * 1000))
+    close_ms.sort()
+    rows = {
+        "attempted": count, "connected": len(connected), "refused": refused,
+        "unanswered": len(pending), "connect_ms": connect_ms, "closed_by_peer": closed,
+        "still_open": len(connected) - closed,
+        "median_close_ms": close_ms[len(close_ms) // 2] if close_ms else -1,
+        "max_close_ms": close_ms[-1] if close_ms else -1,
+    }
+    for s in socks:
+        s.close()
+    write_atomic(outfile, "".join("%s %d\n" % kv for kv in rows.items()))
+
+
 MODES = {
     "notify-sink": (notify_sink, 3),
     "accept-log": (accept_log, 4),
@@ -165,6 +316,10 @@ MODES = {
     "tcp-send": (tcp_send, 4),
     "udp-sink": (udp_sink, 5),
     "udp-send": (udp_send, 4),
+    "tcp-stream": (tcp_stream, 5),
+    "gap-sink": (gap_sink, 5),
+    "slow-sink": (slow_sink, 5),
+    "conn-burst": (conn_burst, 6),
 }
 
 if __name__ == "__main__":

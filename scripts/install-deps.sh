@@ -14,6 +14,7 @@ packages=(
   clang libclang-rt-14-dev   # fuzz build (libFuzzer)
   openvpn            # comparison benchmarks
   ethtool            # bench/run.sh: GRO on the lab's veths
+  conntrack          # integration/faults.sh: flush a gateway's NAT state
 )
 
 missing=()
