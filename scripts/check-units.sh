@@ -54,7 +54,12 @@ require intermediary.service "Type=notify" "DynamicUser=yes" "Restart=on-failure
 require tund@.service "Type=notify" "Restart=on-failure" "RestartPreventExitStatus=64 78" \
   "CapabilityBoundingSet=CAP_NET_ADMIN" "AmbientCapabilities=CAP_NET_ADMIN" \
   "DeviceAllow=/dev/net/tun rw" "ExecReload=/bin/kill -HUP \$MAINPID" \
-  "NoNewPrivileges=yes" "ProtectSystem=strict"
+  "NoNewPrivileges=yes" "ProtectSystem=strict" "ProtectKernelTunables=yes" \
+  "ReadWritePaths=/proc/sys/net/ipv4/conf -/proc/sys/net/ipv6/conf"
+# ProcSubset=pid would hide /proc/sys, where the proxy role reads and writes.
+if grep -q '^ProcSubset=pid' "$root/systemd/tund@.service"; then
+  fail "tund@.service: ProcSubset=pid hides /proc/sys (proxy_ndp/proxy_arp)"
+else pass "tund@.service: /proc/sys visible (no ProcSubset=pid)"; fi
 if grep -q -- '--config /etc/dialout/%i.conf' "$root/systemd/tund@.service"; then
   pass "tund@.service: reads /etc/dialout/%i.conf"
 else fail "tund@.service: ExecStart lacks --config /etc/dialout/%i.conf"; fi
