@@ -38,11 +38,14 @@ report_header() {
   cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
   ovpn=$("$OVPN_BIN" --version 2>/dev/null | head -n 1 | awk '{ print $1, $2 }')
   build_type=$(awk -F= '/^CMAKE_BUILD_TYPE:/ { print $2 }' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null)
-  commit=$(git -C "$LAB_ROOT" rev-parse --short HEAD 2>/dev/null)
+  # The source the binaries were built from: a tree exported with
+  # "git archive" carries a .commit file; a checkout answers git.
+  local src; src=$(awk -F= '/^CMAKE_HOME_DIRECTORY:/ { print $2 }' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null)
+  commit=$(cat "$src/.commit" 2>/dev/null || git -C "${src:-$LAB_ROOT}" rev-parse --short HEAD 2>/dev/null)
   echo "# dialout data-path benchmark, $(date '+%F %T')"
   echo
   echo "Machine: ${cpu:-unknown CPU}, $(nproc) cores, kernel $(uname -r)."
-  echo "Build: \`$BUILD_DIR\` (${build_type:-unknown type}), commit ${commit:-?}; ${ovpn:-OpenVPN ?}; iperf3 $(iperf3 --version | awk 'NR == 1 { print $2 }')."
+  echo "Build: \`$BUILD_DIR\` (${build_type:-unknown type}), source ${commit:-?}; nice ${NICE:-0}; ${ovpn:-OpenVPN ?}; iperf3 $(iperf3 --version | awk 'NR == 1 { print $2 }')."
   echo "Load average when the report was written: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews absolute numbers; the variants share each run's conditions)."
   echo "Each cell is the median of $REPS run(s) of ${DURATION} s; $( ((SMOKE)) && echo 'SMOKE run (not a measurement to quote); ')UDP offered at $UDP_RATE with 64-byte payloads."
   echo

@@ -22,7 +22,8 @@
 # want to measure), REPS (3), DURATION (s, 10), VARIANTS (space list, default
 # all four), GRO=on|off|both (on: GRO on the gateways' LAN veths, so a
 # gateway's TUN receives TCP superpackets as behind a real NIC), UDP_RATE
-# (iperf3 -b for the 64-byte test, 1G), KEEP_RUN=1 keeps the run directory.
+# (iperf3 -b for the 64-byte test, 1G), NICE (e.g. -10: the lab's processes
+# inherit it, for a machine busy with other work), KEEP_RUN=1 keeps the run directory.
 set -uo pipefail
 # shellcheck disable=SC2119,SC2317 # optional extra flags; functions called indirectly
 LAB_PREFIX=${LAB_PREFIX:-dlb$$-}
@@ -34,7 +35,7 @@ for a in "$@"; do
   case "$a" in
     --smoke) SMOKE=1 ;;
     --profile) PROFILE=1 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "bench: unknown argument $a" >&2; exit 2 ;;
   esac
 done
@@ -52,6 +53,7 @@ STAMP=$(date +%Y%m%d-%H%M%S)
 MISSING=0   # measurements that could not be taken at all
 
 lab_require_root
+if [[ -n "${NICE:-}" ]]; then renice -n "$NICE" -p $$ >/dev/null || echo "bench: renice $NICE failed"; fi
 for tool in iperf3 ethtool nft ping; do
   command -v "$tool" >/dev/null || { echo "bench: $tool missing (scripts/install-deps.sh)"; exit 1; }
 done
