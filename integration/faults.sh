@@ -256,7 +256,16 @@ fault_conn_burst() {
     status_ge "$(lab_status_file intermediary)" handshake_failed $((hs0 + 1)) || ok=0
   check "conn-burst: office probe gap during the burst ${OUTAGE} ms (< 1000): $XFER_NOTE" \
     test "$OUTAGE" -lt 1000 -a "$XFER_OK" -eq 1 || ok=0
-  row conn-burst "$ok" "$back" "$OUTAGE" "$TCP_GAP" "recovery = sessions back to $s0; peak $peak; RSS $((rss0 / 1024)) -> $(( $(vmrss_kb) / 1024 )) MiB"
+  # The first burst raises the allocator's high-water mark; a second one must
+  # not add to it (a leak per connection would).
+  local rss1 rss2
+  rss1=$(vmrss_kb)
+  lab_exec attacker timeout 30 "${LABNET[@]}" conn-burst "$RELAY_PUBLIC" 443 1000 100 $((HANDSHAKE_MS / 1000 + 8)) "$res.2"
+  wait_until 10 sessions_at_most "$s0"
+  rss2=$(vmrss_kb)
+  check "conn-burst: intermediary VmRSS $((rss0 / 1024)) MiB -> $((rss1 / 1024)) after one burst -> $((rss2 / 1024)) after a second (second adds < 16 MiB)" \
+    test $((rss2 - rss1)) -lt 16384 || ok=0
+  row conn-burst "$ok" "$back" "$OUTAGE" "$TCP_GAP" "recovery = sessions back to $s0; peak $peak; RSS $((rss0 / 1024)) -> $((rss1 / 1024)) -> $((rss2 / 1024)) MiB (2 bursts)"
 }
 
 # --- setup -------------------------------------------------------------------
