@@ -88,6 +88,7 @@ void Relay::on_accept() {
     tune_data_socket(fd->get());
     auto peer_ep = peer_endpoint(fd->get());
     std::string peer = peer_ep ? peer_ep->to_string() : "unknown peer";
+    std::string peer_host = peer_ep ? peer_ep->host : "";
     auto tls = TlsConnection::accept(tls_, std::move(*fd));
     if (!tls) {
       ++counters_.handshake_failed;
@@ -100,6 +101,7 @@ void Relay::on_accept() {
                              .batch_bytes = 256 * 1024};
     auto s = std::make_unique<Session>(id, Channel(std::move(*tls), limits), std::move(peer), loop_.now());
     Session& ref = *s;
+    ref.peer_host = std::move(peer_host);
     sessions_.emplace(id, std::move(s));
     ref.interest = EPOLLIN | EPOLLOUT;
     loop_.add(ref.channel.fd(), ref.interest, [this, id](uint32_t ev) { on_event(id, ev); });
@@ -282,8 +284,22 @@ bool Relay::on_register(Session& s, const FrameView& f) {
   send(s, SendQueue::Lane::Urgent, scratch_);
   log_.info("{}: '{}' registered '{}' (site {}, {} prefixes)", s.peer, s.who.name, r->name, *site,
             r->prefixes.size());
+  if (r->flags & kRegisterRoamed) retire_other_addresses(s);
   push_routes();
   return true;
+}
+
+void Relay::retire_other_addresses(Session& fresh) {
+  const Site* site = registry_.site(fresh.site);
+  if (site == nullptr) return;
+  std::vector<SessionId> stale;
+  for (SessionId id : site->sessions) {
+    Session* other = find(id);
+    if (other != nullptr && other != &fresh && other->peer_host != fresh.peer_host) stale.push_back(id);
+  }
+  for (SessionId id : stale)
+    if (Session* other = find(id))
+      close_session(*other, fmt::format("replaced: '{}' roamed to {}", fresh.who.name, fresh.peer_host));
 }
 
 void Relay::on_data(Session& s, const FrameView& f) {

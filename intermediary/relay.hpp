@@ -65,6 +65,8 @@ class Relay {
   bool on_hello(Session& s, const FrameView& frame);
   bool on_register(Session& s, const FrameView& frame);
   void on_data(Session& s, const FrameView& frame);
+  // After a roam: close the site's sessions that still come from its old address.
+  void retire_other_addresses(Session& fresh);
   void refuse(Session& s, RefuseReason reason, const std::string& text);
   void close_session(Session& s, const std::string& why);
   void send(Session& s, SendQueue::Lane lane, std::span<const uint8_t> frame);

@@ -22,6 +22,7 @@ struct Session {
   SessionId id;
   Channel channel;
   std::string peer;      // remote address, for logs
+  std::string peer_host; // remote address without the port
   State state = State::Handshake;
   PeerIdentity who;      // from the verified certificate: CN = user, OUs = groups
   uint32_t capabilities = 0;

@@ -209,7 +209,7 @@ Expected<Register, WireError> decode_register(std::span<const uint8_t> payload) 
   if (!read_name(r, m.name)) return unexpected(WireError::BadLength);
   if (!valid_site_name(m.name)) return unexpected(WireError::BadName);
   if (!r.u8(m.flags)) return unexpected(WireError::BadLength);
-  if (m.flags & ~kRegisterWantAddress) return unexpected(WireError::BadReserved);
+  if (m.flags & ~kRegisterFlags) return unexpected(WireError::BadReserved);
   if (auto ok = read_prefixes(r, kMaxPrefixes, m.prefixes); !ok) return unexpected(ok.error());
   return done(r, std::move(m));
 }

@@ -3,7 +3,8 @@
 //
 // Protocol version history:
 //   1 — first version: hello, register, accept, refuse, routes, ping/pong,
-//       peer gone, restarting, data (with optional virtio-net header).
+//       peer gone, restarting, data (with optional virtio-net header);
+//       REGISTER flag kRegisterRoamed.
 //
 // Byte order: network (big-endian) for every integer, except the embedded
 // virtio-net header, which is passed through exactly as the TUN device
@@ -109,6 +110,11 @@ inline constexpr uint32_t kCapAll = kCapVnetHeader;
 
 // REGISTER flags.
 inline constexpr uint8_t kRegisterWantAddress = 1u << 0;  // laptop: assign me an address
+// "My own address changed: my connections from any other address are dead."
+// The intermediary closes them at once instead of hashing flows onto them
+// until the dead-peer timeout.
+inline constexpr uint8_t kRegisterRoamed = 1u << 1;
+inline constexpr uint8_t kRegisterFlags = kRegisterWantAddress | kRegisterRoamed;
 
 // DATA flags.
 inline constexpr uint8_t kDataVnet = 1u << 0;

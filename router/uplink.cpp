@@ -39,6 +39,7 @@ void Uplink::reconnect_now(const std::string& why) {
   if (retry_timer_ != 0) loop_.cancel_timer(std::exchange(retry_timer_, 0));
   backoff_.reset();
   ++reconnects_;
+  roamed_ = true;  // the next REGISTER tells the intermediary to retire our old connections
   log_.info("uplink {}: {}; reconnecting now", index_, why);
   if (was_ready) handler_.on_down(*this);
   connect_now();
@@ -158,13 +159,20 @@ bool Uplink::on_frame(const FrameView& f) {
       auto h = decode_hello(f.payload);
       if (!h || h->version != kProtocolVersion) break;
       state_ = State::AwaitAccept;
-      send_control(settings_.registration);
+      if (roamed_) {
+        Register r = settings_.registration;
+        r.flags |= kRegisterRoamed;
+        send_control(r);
+      } else {
+        send_control(settings_.registration);
+      }
       return true;
     }
     case State::AwaitAccept: {
       if (f.type != MsgType::Accept) break;
       auto a = decode_accept(f.payload);
       if (!a) break;
+      roamed_ = false;
       state_ = State::Ready;
       was_ready_ = true;
       backoff_.reset();
