@@ -21,7 +21,7 @@ struct RelayConfig {
   TlsFiles tls;                     // --cert --key --ca required and readable; --crl optional
   std::string policy_file;          // --policy, required, readable (parsed by the daemon)
   std::string status_file;          // --status-file, optional
-  size_t queue_bytes = 262144;      // --queue-bytes 16384..67108864, per session
+  size_t queue_bytes = 1048576;     // --queue-bytes 16384..67108864, per session
   std::chrono::milliseconds keepalive{5000};          // --keepalive-ms >= 100
   std::chrono::milliseconds dead_after{15000};        // --dead-after-ms > keepalive-ms
   std::chrono::milliseconds handshake_timeout{5000};  // --handshake-timeout-ms >= 100

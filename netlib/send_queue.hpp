@@ -19,7 +19,7 @@ class SendQueue {
  public:
   enum class Lane { Urgent, Bulk };
   struct Limits {
-    size_t bulk_bytes = 256 * 1024;
+    size_t bulk_bytes = 1024 * 1024;
     size_t urgent_bytes = 256 * 1024;  // control can never be dropped: overflow means the peer is stuck
     size_t batch_bytes = 256 * 1024;   // how much goes to one TLS write
   };

@@ -16,7 +16,10 @@ int bio_write(BIO* b, const char* data, size_t len, size_t* written) {
   if (io->batched) {
     // Never blocks: the connection bounds how much plaintext it encrypts
     // before the buffer has drained.
-    io->out.insert(io->out.end(), data, data + len);
+    // Through uint8_t pointers: from const char* g++ 12 copies byte by byte
+    // (12-16 % of a daemon's CPU in the bench profile); this is one memmove.
+    const auto* bytes = reinterpret_cast<const uint8_t*>(data);
+    io->out.insert(io->out.end(), bytes, bytes + len);
     *written = len;
     return 1;
   }

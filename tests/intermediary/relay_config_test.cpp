@@ -66,7 +66,7 @@ TEST_F(RelayConfigTest, MinimalCommandLineGetsDefaults) {
   EXPECT_EQ(c.tls.crl, "");
   EXPECT_EQ(c.policy_file, path("policy.conf"));
   EXPECT_EQ(c.status_file, "");
-  EXPECT_EQ(c.queue_bytes, 262144u);
+  EXPECT_EQ(c.queue_bytes, 1048576u);
   EXPECT_EQ(c.keepalive, milliseconds(5000));
   EXPECT_EQ(c.dead_after, milliseconds(15000));
   EXPECT_EQ(c.handshake_timeout, milliseconds(5000));
@@ -188,7 +188,7 @@ TEST_F(RelayConfigTest, HelpListsEveryKey) {
     EXPECT_NE(r.text.find(key), std::string::npos) << key << " missing from\n" << r.text;
   }
   EXPECT_NE(r.text.find("0.0.0.0:443"), std::string::npos) << r.text;
-  EXPECT_NE(r.text.find("262144"), std::string::npos) << r.text;
+  EXPECT_NE(r.text.find("1048576"), std::string::npos) << r.text;
 }
 
 TEST_F(RelayConfigTest, ExampleConfigAndPolicyInDocsParse) {
