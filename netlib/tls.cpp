@@ -73,11 +73,15 @@ Expected<StorePtr, std::string> build_store(const TlsFiles& f) {
 
 // Client side: keep the newest ticket (TLS 1.3 sends them after the
 // handshake, so they arrive during SSL_read).
+// A copy, not the connection's own object: SSL_free on a connection that
+// ended without close_notify (a dead link, a roam — exactly when we want to
+// resume) marks its current session not resumable, which would poison the
+// cached ticket.
 int on_new_session(SSL* ssl, SSL_SESSION* sess) {
   auto* cache = static_cast<tls_detail::SessionCache*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
   if (cache == nullptr || SSL_SESSION_is_resumable(sess) != 1) return 0;
-  cache->last.reset(sess);
-  return 1;  // we took the reference
+  if (SSL_SESSION* copy = SSL_SESSION_dup(sess)) cache->last.reset(copy);
+  return 0;  // the connection keeps its reference
 }
 
 Expected<void, std::string> rotate_ticket_keys(SSL_CTX* ctx) {

@@ -251,6 +251,24 @@ TEST_F(Tls, SessionResumption) {
   EXPECT_EQ(second.server->peer_identity(), "site-a");  // kept in the ticket
 }
 
+// A link that dies (no close_notify: a roam, a dead NAT mapping) is when
+// resumption matters most; freeing that connection must not spoil the ticket.
+TEST_F(Tls, SessionResumesAfterAnUncleanClose) {
+  auto s = server_ctx();
+  auto c = client_ctx("site-a");
+  {
+    auto first = connect_pair(s, c, "intermediary");
+    ASSERT_EQ(first.hs.client, Status::Done);
+    server_says(first, "tickets come first");
+    ASSERT_TRUE(c.has_cached_session());
+    first.client.reset();  // freed without SSL_shutdown
+    first.server.reset();
+  }
+  auto second = connect_pair(s, c, "intermediary");
+  ASSERT_EQ(second.hs.client, Status::Done) << second.client->last_error();
+  EXPECT_TRUE(second.client->session_reused());
+}
+
 TEST_F(Tls, OneMebibyteEchoWithPartialWrites) {
   auto s = server_ctx();
   auto c = client_ctx("site-a");
