@@ -27,6 +27,11 @@ else
 fi
 ((${#targets[@]} > 0)) || { echo "fuzz-smoke: no fuzz targets in $root/fuzz"; exit 1; }
 
+# One run at a time per build tree (scripts/test.sh and a developer may
+# start this at once); the lock is held until the script exits.
+mkdir -p "$fuzz_dir" && exec {lock_fd}>"$fuzz_dir/.fuzz-smoke.lock" || exit 1
+flock -n "$lock_fd" || { echo "waiting for another run using $fuzz_dir"; flock "$lock_fd"; }
+
 # -O1: fast enough to fuzz, much quicker to compile than -O2 with sanitizers.
 echo "--- configure and build ${targets[*]} in $fuzz_dir"
 start=$SECONDS

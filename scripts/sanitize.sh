@@ -18,12 +18,24 @@ run_tsan=${TSAN:-1}
 ctest_timeout=${CTEST_TIMEOUT:-300}
 failures=()
 
+# lock_tree DIR: one run at a time per build tree (scripts/test.sh and a
+# developer may start this at once); held until the script exits.
+lock_tree() {
+  local fd
+  mkdir -p "$1" && exec {fd}>"$1/.sanitize.lock" || return 1
+  flock -n "$fd" || { echo "waiting for another run using $1"; flock "$fd"; }
+}
+
 # build_and_test NAME DIR ENV-ASSIGNMENTS -- CMAKE-ARGS...
 build_and_test() {
   local name=$1 dir=$2 start=$SECONDS; shift 2
   local envs=()
   while [[ $1 != -- ]]; do envs+=("$1"); shift; done
   shift
+  if ! lock_tree "$dir"; then
+    failures+=("$name lock")
+    return
+  fi
   echo "--- $name: configure and build unit_tests in $dir"
   if ! cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug "$@" >/dev/null ||
      ! cmake --build "$dir" -j"$jobs" --target unit_tests; then
