@@ -1,6 +1,8 @@
 // tund: the site daemon. Owns a TUN device; routes datagrams for remote
 // networks to the intermediary (modified router) and repeats datagrams from
 // it onto the LAN (proxy client).
+#include <linux/capability.h>
+
 #include <csignal>
 #include <cstdio>
 
@@ -9,6 +11,7 @@
 #include "netlib/masquerade.hpp"
 #include "netlib/netlink.hpp"
 #include "netlib/netlink_monitor.hpp"
+#include "netlib/privileges.hpp"
 #include "netlib/sd_notify.hpp"
 #include "netlib/sysctl.hpp"
 #include "netlib/tls.hpp"
@@ -88,6 +91,14 @@ int run(const SiteConfig& config) {
     monitor = std::move(*m);
   } else {
     log.warn("network change monitor: {}; roaming detection is off", m.error());
+  }
+
+  // The TUN device is open and configured: everything from here on (routes,
+  // addresses, proxy neighbours, nft to remove masquerade) needs only
+  // CAP_NET_ADMIN. Give up the rest, for this process and anything it runs.
+  if (auto ok = keep_only_capabilities({CAP_NET_ADMIN}); !ok) {
+    log.error("dropping capabilities: {}", ok.error());
+    return 1;
   }
 
   EventLoop loop;
