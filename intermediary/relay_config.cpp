@@ -104,13 +104,7 @@ RelayConfig build(const LayeredOptions& o) {
 RelayConfigResult parse_relay_config(int argc, const char* const* argv,
                                      const ConfigEnvironment& env) {
   const std::vector<OptionSpec> specs = relay_specs();
-  auto layered = LayeredOptions::parse("intermediary", kAbout, specs, argc, argv, env);
-  if (!layered) return {std::nullopt, layered.error().text, layered.error().exit_code};
-  try {
-    return {build(*layered), "", 0};
-  } catch (const ConfigException& e) {
-    return {std::nullopt, e.error().to_string() + "\n", kExitUsage};
-  }
+  return parse_daemon_config<RelayConfigResult>("intermediary", kAbout, specs, build, argc, argv, env);
 }
 
 RelayConfigResult parse_relay_config(int argc, const char* const* argv) {

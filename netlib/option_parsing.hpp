@@ -120,4 +120,19 @@ class LayeredOptions {
   std::function<std::string(const std::string&)> check_readable_;
 };
 
+// The whole of a daemon's configuration step: layered parse, then `build`
+// (which throws ConfigException on a bad value). Result is the daemon's
+// {optional config, text, exit code} aggregate.
+template <class Result, class Build>
+Result parse_daemon_config(std::string program, std::string_view about, std::span<const OptionSpec> specs,
+                           Build&& build, int argc, const char* const* argv, const ConfigEnvironment& env) {
+  auto layered = LayeredOptions::parse(std::move(program), about, specs, argc, argv, env);
+  if (!layered) return {std::nullopt, layered.error().text, layered.error().exit_code};
+  try {
+    return {build(*layered), "", 0};
+  } catch (const ConfigException& e) {
+    return {std::nullopt, e.error().to_string() + "\n", kExitUsage};
+  }
+}
+
 }  // namespace dialout

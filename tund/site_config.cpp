@@ -224,13 +224,7 @@ SiteConfig build(const LayeredOptions& o) {
 SiteConfigResult parse_site_config(int argc, const char* const* argv,
                                    const ConfigEnvironment& env) {
   const std::vector<OptionSpec> specs = site_specs();
-  auto layered = LayeredOptions::parse("tund", kAbout, specs, argc, argv, env);
-  if (!layered) return {std::nullopt, layered.error().text, layered.error().exit_code};
-  try {
-    return {build(*layered), "", 0};
-  } catch (const ConfigException& e) {
-    return {std::nullopt, e.error().to_string() + "\n", kExitUsage};
-  }
+  return parse_daemon_config<SiteConfigResult>("tund", kAbout, specs, build, argc, argv, env);
 }
 
 SiteConfigResult parse_site_config(int argc, const char* const* argv) {
