@@ -340,6 +340,9 @@ if ((have_laptop)); then
     roamed=0
   fi
   ((roamed)) && wait_until $((secs + 60)) test -s "$res"
+  # The sender writes its own summary after its last byte left; the receiver
+  # may report first.
+  ((roamed)) && wait_until 10 test -s "$LAB_RUN/roam.sent"
   read -r rbytes rsha rsecs gap_ms gap_at < "$res" 2>/dev/null || { rbytes=0; rsha=none; gap_ms='?'; gap_at='?'; rsecs='?'; }
   read -r sbytes ssha < "$LAB_RUN/roam.sent" 2>/dev/null || { sbytes=0; ssha=none; }
   check "TCP transfer across the roam: sent $sbytes, received $rbytes in ${rsecs}s, sha256 $( [[ "$ssha" == "$rsha" ]] && echo matches || echo differs)" \

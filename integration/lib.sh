@@ -429,6 +429,13 @@ lab_add_lan_host() {
   if ! ip netns list | awk '{ print $1 }' | grep -qx "$(ns "$sw")"; then
     lab_add_ns "$sw"
     LAB_EXTRA+=("$sw")
+    # A switch forwards frames, nothing else: if br_netfilter is loaded on
+    # the machine (conntrack tooling may load it), bridged frames would
+    # otherwise also traverse this namespace's netfilter hooks.
+    if lab_exec "$sw" test -e /proc/sys/net/bridge/bridge-nf-call-iptables; then
+      lab_exec "$sw" sysctl -qw net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0 \
+        net.bridge.bridge-nf-call-arptables=0
+    fi
     lab_exec "$sw" ip link add br0 type bridge
     lab_exec "$sw" ip link set br0 up
     # hostX's old eth0 (peer of the gateway's lan0) becomes the switch's uplink port.

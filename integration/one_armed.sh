@@ -53,7 +53,7 @@ lab_add_lan_host B hostP 10.2.0.3/24
 lab_sysctl hostP net.ipv4.ip_forward=1
 
 check "baseline: hostB and hostP share HQ's LAN (hostB pings 10.2.0.3) and hostP reaches the relay through gwB's NAT" \
-  eval 'lab_ping hostB 10.2.0.3 && lab_ping hostP '"$RELAY_PUBLIC"
+  eval 'wait_until 5 lab_ping hostB 10.2.0.3 && wait_until 5 lab_ping hostP '"$RELAY_PUBLIC"
 check "baseline: hostA cannot reach hostB without the tunnel" eval '! lab_ping hostA 10.2.0.2'
 
 lab_require_daemons || { fail "daemon binaries present"; finish; }
