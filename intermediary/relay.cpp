@@ -127,7 +127,15 @@ void Relay::on_event(SessionId id, uint32_t events) {
     using RS = Channel::ReadStatus;
     switch (out.status) {
       case RS::Stopped: flush_dirty(); return;  // session closed inside on_frame
-      case RS::Closed: close_session(*s, "closed by peer"); flush_dirty(); return;
+      case RS::Closed:
+        if (s->channel.has_partial_frame()) {
+          ++counters_.drop_malformed;
+          close_session(*s, "closed by peer in the middle of a frame");
+        } else {
+          close_session(*s, "closed by peer");
+        }
+        flush_dirty();
+        return;
       case RS::Error: close_session(*s, "TLS error: " + s->channel.tls().last_error()); flush_dirty(); return;
       case RS::Malformed:
         ++counters_.drop_malformed;
@@ -174,6 +182,7 @@ void Relay::drive_handshake(Session& s) {
   s.counted = true;
   log_.info("{}: authenticated as '{}'{}", s.peer, s.who.name, s.who.groups.empty() ? "" : fmt::format(" (groups {})", fmt::join(s.who.groups, ",")));
   if (count > config_.max_sessions_per_identity) {
+    ++counters_.refused_register;
     refuse(s, RefuseReason::TooManySessions,
            fmt::format("identity '{}' already has {} sessions", s.who.name, count - 1));
     return;
@@ -491,7 +500,7 @@ void Relay::tick() {
   for (auto& [id, s] : sessions_) {
     if (s->state != Session::State::Ready) {
       if (now - s->opened > config_.handshake_timeout) {
-        if (s->state == Session::State::Handshake) ++counters_.handshake_failed;
+        ++counters_.handshake_failed;  // stuck in TLS, or authenticated but never registered
         doomed.emplace_back(id, "no completed registration within the handshake timeout");
       }
       continue;

@@ -50,6 +50,8 @@ class Channel {
   uint32_t epoll_events() const {
     return EPOLLIN | (write_blocked_ || !queue_.empty() || tls_.has_pending_output() ? EPOLLOUT : 0u);
   }
+  // Bytes of an unfinished frame are buffered (a peer that closes now cut a frame).
+  bool has_partial_frame() const { return rx_end_ > rx_start_; }
   // Gives idle buffers back (many idle sessions must stay small).
   void trim();
 
