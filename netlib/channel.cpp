@@ -61,7 +61,7 @@ void Channel::trim() {
   queue_.trim();
   tls_.trim();
   if (rx_start_ == rx_end_) {
-    std::vector<uint8_t>().swap(rx_);
+    ByteBuffer().swap(rx_);
     rx_start_ = rx_end_ = 0;
   }
 }

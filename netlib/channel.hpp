@@ -15,6 +15,7 @@
 
 #include "netlib/send_queue.hpp"
 #include "netlib/tls.hpp"
+#include "netlib/uninitialized_allocator.hpp"
 #include "netlib/wire.hpp"
 
 namespace dialout {
@@ -62,7 +63,7 @@ class Channel {
 
   TlsConnection tls_;
   SendQueue queue_;
-  std::vector<uint8_t> rx_;
+  ByteBuffer rx_;  // frames are read in place: growing must not zero-fill
   size_t rx_start_ = 0;
   size_t rx_end_ = 0;
   bool write_blocked_ = false;

@@ -116,9 +116,9 @@ size_t SendQueue::queued_bytes() const { return batch_.size() - batch_sent_ + ur
 
 void SendQueue::trim() {
   if (!empty()) return;
-  std::vector<uint8_t>().swap(batch_);
-  std::vector<uint8_t>().swap(urgent_.bytes);
-  std::vector<uint8_t>().swap(bulk_.bytes);
+  ByteBuffer().swap(batch_);
+  ByteBuffer().swap(urgent_.bytes);
+  ByteBuffer().swap(bulk_.bytes);
   batch_sent_ = urgent_.head = bulk_.head = 0;
 }
 

@@ -13,6 +13,8 @@
 #include <span>
 #include <vector>
 
+#include "netlib/uninitialized_allocator.hpp"
+
 namespace dialout {
 
 class SendQueue {
@@ -50,7 +52,7 @@ class SendQueue {
 
  private:
   struct Buffer {
-    std::vector<uint8_t> bytes;
+    ByteBuffer bytes;  // frames are written in place: growing must not zero-fill
     size_t head = 0;  // first unsent byte
     size_t size() const { return bytes.size() - head; }
     void compact();
@@ -61,7 +63,7 @@ class SendQueue {
 
   Limits limits_;
   Buffer urgent_, bulk_;
-  std::vector<uint8_t> batch_;
+  ByteBuffer batch_;
   size_t batch_sent_ = 0;
   size_t reserved_base_ = 0;
 };
