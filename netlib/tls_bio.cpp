@@ -41,10 +41,19 @@ int bio_read(BIO* b, char* buf, size_t len, size_t* got) {
   Io* io = io_of(b);
   BIO_clear_retry_flags(b);
   *got = 0;
+  if (io->maybe_drained) {
+    // The last recv() got less than it asked for, so the socket was empty
+    // then: report "would block" without the syscall. Safe because the
+    // event loop is level-triggered: bytes that arrived since wake it again.
+    io->maybe_drained = false;
+    BIO_set_retry_read(b);
+    return 0;
+  }
   for (;;) {
     ssize_t k = ::recv(io->fd, buf, len, 0);
     ++io->stats.recv_calls;
     if (k > 0) {
+      io->maybe_drained = static_cast<size_t>(k) < len;
       *got = static_cast<size_t>(k);
       io->stats.bytes_received += static_cast<size_t>(k);
       return 1;

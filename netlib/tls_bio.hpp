@@ -41,6 +41,7 @@ struct Io {
   int fd = -1;
   bool batched = true;
   bool eof = false;
+  bool maybe_drained = false;  // the last recv() was short: skip the next one (see bio_read)
   std::vector<uint8_t> out;  // ciphertext (batched mode); out[sent..] is unsent
   size_t sent = 0;
   TlsIoStats stats;

@@ -495,6 +495,33 @@ TEST_F(Tls, ReadAheadIsReportedAsBufferedInput) {
   EXPECT_EQ(none.error(), Status::WantRead);
 }
 
+// A recv() that returned less than it asked for emptied the socket: the
+// next read reports WantRead without a syscall (one futile recv() per
+// wakeup saved), and only that one: new bytes are read normally.
+TEST_F(Tls, ShortReadSkipsOnlyTheNextFutileRecv) {
+  auto s = server_ctx();
+  auto c = client_ctx("site-a");
+  auto e = connect_pair(s, c, "intermediary");
+  ASSERT_EQ(e.hs.server, Status::Done);
+  server_says(e, "tickets first");
+  uint8_t buf[16 * 1024 + 256];
+  for (uint8_t round = 0; round < 3; ++round) {
+    SCOPED_TRACE(round);
+    uint8_t msg[100] = {round};
+    ASSERT_TRUE(e.client->write(msg).has_value());
+    ASSERT_TRUE(wait_readable_bytes(e.server->fd(), 100));
+    auto r = e.server->read(buf);
+    ASSERT_TRUE(r.has_value()) << e.server->last_error();
+    EXPECT_EQ(*r, 100u);
+    EXPECT_EQ(buf[0], round);
+    uint64_t calls = e.server->io_stats().recv_calls;
+    auto none = e.server->read(buf);
+    ASSERT_FALSE(none.has_value());
+    EXPECT_EQ(none.error(), Status::WantRead);
+    EXPECT_EQ(e.server->io_stats().recv_calls, calls);
+  }
+}
+
 TEST_F(Tls, ContextErrorsNameTheFile) {
   TlsFiles f = pki.server_files();
   f.cert = pki.dir() + "/missing.crt";
