@@ -44,6 +44,17 @@ int run(const SiteConfig& config) {
     return kExitConfig;
   }
   const unsigned queues = resolved_queues(config);
+  // Loaded now, like the main context: the files may be unreadable once
+  // privileges are dropped.
+  std::vector<TlsContext> worker_tls;
+  for (unsigned q = 0; queues > 1 && q < queues; ++q) {
+    auto t = worker_tls_context(*tls);
+    if (!t) {
+      log.error("{}", t.error());
+      return kExitConfig;
+    }
+    worker_tls.push_back(std::move(*t));
+  }
   // One queue keeps the plain single-queue device (IFF_MULTI_QUEUE off), as before.
   auto tun = TunDevice::open(
       TunOptions{.name = config.tun_name, .vnet_hdr = config.offload, .multi_queue = queues > 1, .queues = queues});
@@ -119,6 +130,7 @@ int run(const SiteConfig& config) {
     queue_ptrs.push_back(views.back().get());
   }
   SiteEngine engine(loop, *tls, std::move(queue_ptrs), installer, host, config, log);
+  engine.set_worker_tls(std::move(worker_tls));
   engine.on_first_registration([] { sd_notify("READY=1\nSTATUS=registered"); });
   loop.add_signals({SIGTERM, SIGINT, SIGHUP}, [&](int sig) {
     if (sig == SIGHUP) {

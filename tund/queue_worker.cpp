@@ -20,6 +20,13 @@ uint64_t get(const std::atomic<uint64_t>& from) { return from.load(std::memory_o
 
 }  // namespace
 
+Expected<TlsContext, std::string> worker_tls_context(const TlsContext& like) {
+  auto tls = TlsContext::client(like.files());
+  if (!tls) return unexpected("TLS for a queue worker: " + tls.error());
+  tls->set_io_mode(like.io_mode(), like.read_buffer());
+  return tls;
+}
+
 QueueWorker::QueueWorker(Tun& queue, TlsContext tls, const Shared& shared, const std::vector<unsigned>& uplinks,
                          uint64_t seed)
     : queue_(queue),

@@ -43,6 +43,10 @@ struct ControlEvent {
   std::variant<Accept, Routes, Refuse, UplinkDown> what;
 };
 
+// A client context like `like` (same files and I/O mode) for one worker:
+// a client context caches session tickets, so workers do not share one.
+Expected<TlsContext, std::string> worker_tls_context(const TlsContext& like);
+
 class QueueWorker final : public Uplink::Handler {
  public:
   // Read by the engine from any thread; written by the worker.

@@ -55,6 +55,10 @@ class SiteEngine final : public Uplink::Handler {
              const SiteConfig& config, Logger& log);
   ~SiteEngine() override;
 
+  // TLS client contexts for the queue workers, one each, loaded by the
+  // caller (tund loads them before dropping privileges, like the main one).
+  // Without them start() loads them from tls.files() itself.
+  void set_worker_tls(std::vector<TlsContext> contexts) { worker_tls_ = std::move(contexts); }
   // Resolves the intermediary's address once (for roaming), then dials.
   void start();
   // Stops the uplinks and removes the kernel routes, assigned addresses and
@@ -127,6 +131,7 @@ class SiteEngine final : public Uplink::Handler {
   // Several queues only.
   SharedSnapshot<WorkerView> view_;
   std::unique_ptr<Mailbox<ControlEvent>> control_;
+  std::vector<TlsContext> worker_tls_;
   std::vector<std::unique_ptr<QueueWorker>> workers_;
   uint64_t control_dropped_ = 0;
   std::set<Prefix> installed_;

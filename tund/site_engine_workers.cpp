@@ -21,10 +21,9 @@ std::unique_ptr<Mailbox<ControlEvent>> make_mailbox() {
   return std::make_unique<Mailbox<ControlEvent>>(std::move(*fd), kControlMailbox);
 }
 
-TlsContext worker_tls(const TlsContext& like) {
-  auto tls = TlsContext::client(like.files());
-  if (!tls) throw std::runtime_error("TLS: " + tls.error());
-  tls->set_io_mode(like.io_mode(), like.read_buffer());
+TlsContext load_tls(const TlsContext& like) {
+  auto tls = worker_tls_context(like);
+  if (!tls) throw std::runtime_error(tls.error());
   return std::move(*tls);
 }
 
@@ -39,8 +38,10 @@ void SiteEngine::start_workers(unsigned uplinks, uint64_t seed) {
   for (size_t q = 0; q < k; ++q) {
     std::vector<unsigned> mine;
     for (unsigned i = unsigned(q); i < uplinks; i += unsigned(k)) mine.push_back(i);
-    workers_.push_back(std::make_unique<QueueWorker>(*queues_[q], worker_tls(tls_), shared, mine, seed));
+    TlsContext tls = q < worker_tls_.size() ? std::move(worker_tls_[q]) : load_tls(tls_);
+    workers_.push_back(std::make_unique<QueueWorker>(*queues_[q], std::move(tls), shared, mine, seed));
   }
+  worker_tls_.clear();
   for (auto& w : workers_) w->start();
   if (config_.connections != 0 && config_.connections < k)
     log_.info("connections raised from {} to {}: every TUN queue needs one of its own", config_.connections, k);
