@@ -364,6 +364,7 @@ key = $p/$id.key
 ca = $p/ca.crt
 tun = dl0
 offload = ${OFFLOAD:-on}
+${QUEUES:+queues = $QUEUES}
 reconnect-max-ms = 2000
 status-file = $LAB_RUN/status/$name.status
 log-level = $LOG_LEVEL

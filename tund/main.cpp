@@ -5,6 +5,8 @@
 
 #include <csignal>
 #include <cstdio>
+#include <memory>
+#include <vector>
 
 #include "netlib/event_loop.hpp"
 #include "netlib/log.hpp"
@@ -41,7 +43,21 @@ int run(const SiteConfig& config) {
     log.error("TLS: {}", tls.error());
     return kExitConfig;
   }
-  auto tun = TunDevice::open(TunOptions{.name = config.tun_name, .vnet_hdr = config.offload, .multi_queue = false, .queues = 1});
+  const unsigned queues = resolved_queues(config);
+  // Loaded now, like the main context: the files may be unreadable once
+  // privileges are dropped.
+  std::vector<TlsContext> worker_tls;
+  for (unsigned q = 0; queues > 1 && q < queues; ++q) {
+    auto t = worker_tls_context(*tls);
+    if (!t) {
+      log.error("{}", t.error());
+      return kExitConfig;
+    }
+    worker_tls.push_back(std::move(*t));
+  }
+  // One queue keeps the plain single-queue device (IFF_MULTI_QUEUE off), as before.
+  auto tun = TunDevice::open(
+      TunOptions{.name = config.tun_name, .vnet_hdr = config.offload, .multi_queue = queues > 1, .queues = queues});
   if (!tun) {
     log.error("{}", tun.error());
     return 1;
@@ -66,7 +82,8 @@ int run(const SiteConfig& config) {
     log.error("{}", ok.error());
     return 1;
   }
-  log.info("TUN {} up (mtu {}, offloads {})", tun->name(), config.mtu, config.offload ? "on" : "off");
+  log.info("TUN {} up (mtu {}, offloads {}, {} queue(s))", tun->name(), config.mtu, config.offload ? "on" : "off",
+           queues);
 
   struct sigaction ignore {};
   ignore.sa_handler = SIG_IGN;
@@ -104,7 +121,16 @@ int run(const SiteConfig& config) {
   EventLoop loop;
   NetlinkRouteInstaller installer(*netlink, *ifindex, tun->name());
   NetlinkHostNetwork host(*netlink, *ifindex, std::move(monitor));
-  SiteEngine engine(loop, *tls, *tun, installer, host, config, log);
+  // Views over the device's queues; the first is the device itself, so one
+  // queue is exactly the single-queue engine.
+  std::vector<std::unique_ptr<TunQueue>> views;
+  std::vector<Tun*> queue_ptrs{&*tun};
+  for (size_t q = 1; q < tun->queue_count(); ++q) {
+    views.push_back(std::make_unique<TunQueue>(*tun, q));
+    queue_ptrs.push_back(views.back().get());
+  }
+  SiteEngine engine(loop, *tls, std::move(queue_ptrs), installer, host, config, log);
+  engine.set_worker_tls(std::move(worker_tls));
   engine.on_first_registration([] { sd_notify("READY=1\nSTATUS=registered"); });
   loop.add_signals({SIGTERM, SIGINT, SIGHUP}, [&](int sig) {
     if (sig == SIGHUP) {

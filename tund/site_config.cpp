@@ -2,6 +2,9 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
+#include <thread>
+
 #include "netlib/option_values.hpp"
 #include "netlib/site_name.hpp"
 
@@ -46,6 +49,10 @@ std::vector<OptionSpec> site_specs() {
        true},
       {"roles", "LIST", "Roles to run: router, proxy, or router,proxy (default router,proxy)."},
       {"connections", "N", "TLS connections to the intermediary, 1..64, or auto (default auto)."},
+      {"queues", "N",
+       fmt::format("TUN queues, each with a worker thread and its share of the connections, 1..16, "
+                   "or auto = min(CPUs, 4) (default {}).",
+                   d.queues == 0 ? std::string("auto") : std::to_string(d.queues))},
       {"offload", "on|off",
        fmt::format("TUN offloads (IFF_VNET_HDR, 64 KB superpackets) (default {}).",
                    d.offload ? "on" : "off")},
@@ -204,6 +211,16 @@ SiteConfig build(const LayeredOptions& o) {
           return n;
         }));
   }
+  if (auto t = o.value("queues")) {
+    c.queues = *t == "auto" ? 0u
+                            : static_cast<unsigned>(o.check<uint64_t>(
+                                  "queues", *t, [](std::string_view s) -> Expected<uint64_t, std::string> {
+                                    if (s == "0") return 0;
+                                    auto n = parse_bounded_uint(s, 1, 16);
+                                    if (!n) return unexpected(n.error() + ", or auto");
+                                    return n;
+                                  }));
+  }
   c.offload = o.on_off("offload", c.offload);
   c.request_address = o.on_off("request-address", c.request_address);
   c.proxy_arp = o.on_off("proxy-arp", c.proxy_arp);
@@ -229,6 +246,11 @@ SiteConfigResult parse_site_config(int argc, const char* const* argv,
 
 SiteConfigResult parse_site_config(int argc, const char* const* argv) {
   return parse_site_config(argc, argv, system_environment());
+}
+
+unsigned resolved_queues(const SiteConfig& config) {
+  if (config.queues != 0) return config.queues;
+  return std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
 }
 
 }  // namespace dialout

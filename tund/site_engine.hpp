@@ -1,7 +1,13 @@
 // The site daemon's engine: one TUN device, a pool of uplinks to the
 // intermediary, and the two site roles on top of them — the modified router
 // (TUN → longest-prefix match → DATA frame on an uplink) and the proxy
-// client (DATA frame → checks → TUN).
+// client (DATA frame → checks → TUN), both in DataPath.
+//
+// With one TUN queue everything runs on the caller's loop. With K queues
+// (a multi-queue TUN device) each queue gets a QueueWorker thread with its
+// share of the uplinks; the engine keeps the control logic (routes, served
+// prefixes, assigned addresses, roaming, status) on the caller's loop and
+// publishes a read-only view of it to the workers.
 #pragma once
 
 #include <cstdint>
@@ -15,26 +21,21 @@
 
 #include "netlib/event_loop.hpp"
 #include "netlib/log.hpp"
+#include "netlib/mailbox.hpp"
+#include "netlib/shared_snapshot.hpp"
 #include "netlib/tls.hpp"
 #include "router/route_table.hpp"
 #include "router/uplink.hpp"
+#include "tund/data_path.hpp"
 #include "tund/host_network.hpp"
 #include "tund/path_watch.hpp"
 #include "tund/proxy_client.hpp"
+#include "tund/queue_worker.hpp"
 #include "tund/route_installer.hpp"
 #include "tund/site_config.hpp"
 #include "tund/tun.hpp"
 
 namespace dialout {
-
-struct SiteCounters {
-  uint64_t tx_packets = 0;
-  uint64_t tx_bytes = 0;
-  uint64_t drop_no_route = 0;
-  uint64_t drop_invalid = 0;
-  uint64_t drop_queue_full = 0;
-  uint64_t drop_disconnected = 0;
-};
 
 class SiteEngine final : public Uplink::Handler {
  public:
@@ -47,8 +48,17 @@ class SiteEngine final : public Uplink::Handler {
   // Without a host network: an in-memory one (no roaming, nothing proxied).
   SiteEngine(EventLoop& loop, TlsContext& tls, Tun& tun, RouteInstaller& routes, const SiteConfig& config,
              Logger& log);
+  // One worker thread per queue when there are several (the queues of one
+  // multi-queue TUN device); one queue is the constructor above. Each
+  // worker makes its own TLS client context from tls.files().
+  SiteEngine(EventLoop& loop, TlsContext& tls, std::vector<Tun*> queues, RouteInstaller& routes, HostNetwork& host,
+             const SiteConfig& config, Logger& log);
   ~SiteEngine() override;
 
+  // TLS client contexts for the queue workers, one each, loaded by the
+  // caller (tund loads them before dropping privileges, like the main one).
+  // Without them start() loads them from tls.files() itself.
+  void set_worker_tls(std::vector<TlsContext> contexts) { worker_tls_ = std::move(contexts); }
   // Resolves the intermediary's address once (for roaming), then dials.
   void start();
   // Stops the uplinks and removes the kernel routes, assigned addresses and
@@ -59,8 +69,12 @@ class SiteEngine final : public Uplink::Handler {
   void on_first_registration(std::function<void()> fn) { on_first_registration_ = std::move(fn); }
   int exit_code() const { return exit_code_; }
   size_t ready_uplinks() const;
-  const SiteCounters& counters() const { return counters_; }
-  const ProxyClient& proxy() const { return proxy_; }
+  // Totals over every queue (from the workers' last published counters).
+  SiteCounters counters() const;
+  ProxyClient::Counters proxy_counters() const;
+  // Per queue: which workers carried traffic (one entry with one queue).
+  std::vector<SiteCounters> queue_counters() const;
+  size_t queue_count() const { return queues_.size(); }
   const RouteTable& routes() const { return routes_; }
   // Addresses the intermediary assigned to this site (laptop mode) and that
   // are on the TUN device.
@@ -78,11 +92,19 @@ class SiteEngine final : public Uplink::Handler {
   void on_down(Uplink& up) override;
 
  private:
-  SiteEngine(EventLoop& loop, TlsContext& tls, Tun& tun, RouteInstaller& routes,
+  SiteEngine(EventLoop& loop, TlsContext& tls, std::vector<Tun*> queues, RouteInstaller& routes,
              std::unique_ptr<HostNetwork> owned, HostNetwork* host, const SiteConfig& config, Logger& log);
-  void on_tun_readable();
-  void route_datagram(std::span<const uint8_t> whole);
-  Uplink* pick_uplink(uint32_t flow_hash);
+  bool multi_queue() const { return queues_.size() > 1; }
+  // Control logic shared by both shapes (uplink = index in the pool).
+  void handle_accepted(const Accept& accept);
+  void handle_routes(unsigned uplink, const Routes& routes);
+  void handle_refused(const Refuse& refuse);
+  // site_engine_workers.cpp: the multi-queue shape.
+  void start_workers(unsigned uplinks, uint64_t seed);
+  void stop_workers();
+  void on_control_events();
+  void publish_view();
+  void served_changed(std::vector<Prefix> served);
   void sync_kernel_routes();
   void sync_proxy_neighbours(bool force);
   void apply_assigned(const std::vector<Prefix>& addresses);
@@ -90,24 +112,28 @@ class SiteEngine final : public Uplink::Handler {
   void watch_path();
   void on_host_changed();
   void check_path();
-  void flush_dirty();
   void arm_status_timer();
 
   EventLoop& loop_;
   TlsContext& tls_;
-  Tun& tun_;
+  std::vector<Tun*> queues_;
   RouteInstaller& installer_;
   std::unique_ptr<HostNetwork> own_host_;  // only with the constructor without one
   HostNetwork* host_;                      // never null
   const SiteConfig& config_;
   Logger& log_;
-  RateLimitedLog drop_log_;
   Uplink::Settings uplink_settings_;
-  std::vector<std::unique_ptr<Uplink>> uplinks_;
-  std::vector<Uplink*> dirty_;
+  std::vector<std::unique_ptr<Uplink>> uplinks_;  // one queue only; workers own theirs
   RouteTable routes_;
-  std::vector<Prefix> configured_served_;  // --advertise and --tun-address: what proxy_ serves before any assignment
-  ProxyClient proxy_;
+  std::vector<Prefix> configured_served_;  // --advertise and --tun-address: what is served before any assignment
+  std::vector<Prefix> served_;             // configured_served_ plus assigned_
+  DataPath data_;                          // one queue only (unused with workers)
+  // Several queues only.
+  SharedSnapshot<WorkerView> view_;
+  std::unique_ptr<Mailbox<ControlEvent>> control_;
+  std::vector<TlsContext> worker_tls_;
+  std::vector<std::unique_ptr<QueueWorker>> workers_;
+  uint64_t control_dropped_ = 0;
   std::set<Prefix> installed_;
   SiteId self_id_ = 0;
   std::set<Prefix> assigned_;
@@ -118,8 +144,6 @@ class SiteEngine final : public Uplink::Handler {
   PathWatch path_;
   EventLoop::TimerId roam_timer_ = 0;
   uint64_t roams_ = 0;
-  SiteCounters counters_;
-  std::vector<uint8_t> rx_;
   std::function<void()> on_first_registration_;
   bool registered_once_ = false;
   int exit_code_ = 0;

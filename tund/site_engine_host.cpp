@@ -108,7 +108,7 @@ void SiteEngine::apply_assigned(const std::vector<Prefix>& addresses) {
   assigned_ = std::move(kept);
   auto served = configured_served_;
   served.insert(served.end(), assigned_.begin(), assigned_.end());
-  proxy_.set_served(std::move(served));
+  served_changed(std::move(served));
 }
 
 void SiteEngine::withdraw_host_state() {
@@ -140,6 +140,7 @@ void SiteEngine::check_path() {
   ++roams_;
   log_.info("{}: reconnecting", verdict.text);
   for (auto& up : uplinks_) up->reconnect_now("the path to the intermediary changed");
+  for (auto& w : workers_) w->reconnect_all();
 }
 
 }  // namespace dialout

@@ -74,6 +74,7 @@ TEST_F(SiteConfigTest, MinimalCommandLineGetsDefaults) {
   EXPECT_TRUE(c.router_role);
   EXPECT_TRUE(c.proxy_role);
   EXPECT_EQ(c.connections, 0u);
+  EXPECT_EQ(c.queues, 1u);
   EXPECT_TRUE(c.offload);
   EXPECT_FALSE(c.request_address);
   EXPECT_TRUE(c.proxy_arp);
@@ -183,6 +184,8 @@ TEST_F(SiteConfigTest, RolesAndConnectionsSpellings) {
     EXPECT_EQ(r.config->proxy_role, c.proxy) << c.flags[1];
     EXPECT_EQ(r.config->connections, c.connections) << c.flags[1];
   }
+  for (auto [text, queues] : {std::pair{"auto", 0u}, {"0", 0u}, {"1", 1u}, {"16", 16u}})
+    EXPECT_EQ(run(plus(base(), {"--queues", text})).config->queues, queues) << text;
 }
 
 TEST_F(SiteConfigTest, ConfigFileWithFlagOverride) {
@@ -251,6 +254,7 @@ TEST_F(SiteConfigTest, BadValuesAreRefusedNamingTheKey) {
       {{"--roles", ""}, "", "tund: --roles: unknown role ''"},
       {{"--connections", "65"}, "", "tund: --connections: 65 is out of range (1..64), or auto"},
       {{"--connections", "many"}, "", "tund: --connections: 'many' is not a number, or auto"},
+      {{"--queues", "17"}, "", "tund: --queues: 17 is out of range (1..16), or auto"},
       {{"--offload", "yes"}, "", "tund: --offload: 'yes' is neither 'on' nor 'off'"},
       {{"--request-address", "1"}, "", "tund: --request-address: '1' is neither 'on' nor 'off'"},
       {{"--proxy-arp", "true"}, "", "tund: --proxy-arp: 'true' is neither 'on' nor 'off'"},
@@ -362,7 +366,7 @@ TEST_F(SiteConfigTest, HelpListsEveryKeyWithItsDefault) {
   for (const char* key :
        {"--config", "--name", "--intermediary", "--server-name", "--cert", "--key", "--ca",
         "--tun ", "--tun-address", "--mtu", "--advertise", "--static-route", "--roles",
-        "--connections", "--offload", "--request-address", "--proxy-arp", "--masquerade", "--keepalive-ms", "--dead-after-ms", "--reconnect-min-ms",
+        "--connections", "--queues", "--offload", "--request-address", "--proxy-arp", "--masquerade", "--keepalive-ms", "--dead-after-ms", "--reconnect-min-ms",
         "--reconnect-max-ms", "--status-file", "--log-level"}) {
     EXPECT_NE(r.text.find(key), std::string::npos) << key << " missing from\n" << r.text;
   }

@@ -1,0 +1,230 @@
+// The site engine with two TUN queues (queues = 2): one QueueWorker thread
+// per queue, each with its share of the uplinks, against a real relay over
+// TLS on loopback. The relay and the engines' control logic run on this
+// thread's loop; the workers run on their own threads (run under TSan).
+#include "tund/queue_worker.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "intermediary/relay.hpp"
+#include "tests/support/packets.hpp"
+#include "tests/support/test_pki.hpp"
+#include "tund/fake_tun.hpp"
+#include "tund/site_engine.hpp"
+
+namespace dialout {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* kPolicy = R"(
+[identity site-a]
+register = office-a
+advertise = 10.1.0.0/24
+reach = office-b
+
+[identity site-b]
+register = office-b
+advertise = 10.2.0.0/24
+reach = office-a
+)";
+
+struct MqSite {
+  std::vector<std::unique_ptr<FakeTun>> queues;
+  MemoryRouteInstaller routes;
+  MemoryHostNetwork host;
+  SiteConfig config;
+  std::unique_ptr<TlsContext> tls;
+  std::unique_ptr<SiteEngine> engine;
+};
+
+class MultiQueue : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    relay_config_.listen = *Endpoint::parse("127.0.0.1:0", 0);
+    relay_config_.tls = pki_.server_files();
+    relay_tls_ = std::make_unique<TlsContext>(std::move(*TlsContext::server(relay_config_.tls)));
+    relay_ = std::make_unique<Relay>(loop_, *relay_tls_, *Policy::parse(kPolicy, "test-policy"), relay_config_, log_);
+    ASSERT_TRUE(relay_->start().has_value());
+  }
+  void TearDown() override {
+    for (auto& s : sites_) s->engine->stop();  // joins the workers before the relay goes
+  }
+
+  MqSite& start_site(const std::string& identity, const std::string& name, const char* prefix, unsigned queues,
+                     unsigned connections) {
+    auto s = std::make_unique<MqSite>();
+    std::vector<Tun*> tuns;
+    for (unsigned q = 0; q < queues; ++q) {
+      s->queues.push_back(std::make_unique<FakeTun>(std::move(*FakeTun::create(false))));
+      tuns.push_back(s->queues.back().get());
+    }
+    s->config.name = name;
+    s->config.intermediary = Endpoint{"127.0.0.1", relay_->port()};
+    s->config.server_name = "intermediary";
+    s->config.tls = pki_.client_files(identity);
+    s->config.advertise = {*Prefix::parse(prefix)};
+    s->config.connections = connections;
+    s->config.queues = queues;
+    s->config.reconnect_min = 20ms;
+    s->config.reconnect_max = 200ms;
+    s->tls = std::make_unique<TlsContext>(std::move(*TlsContext::client(s->config.tls)));
+    s->engine = std::make_unique<SiteEngine>(loop_, *s->tls, std::move(tuns), s->routes, s->host, s->config, log_);
+    s->engine->start();
+    sites_.push_back(std::move(s));
+    return *sites_.back();
+  }
+
+  template <class Pred>
+  bool run_until(Pred pred, std::chrono::milliseconds limit = 5s) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!pred()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      loop_.run_once(5ms);
+    }
+    return true;
+  }
+
+  // Collects `count` datagrams from any of the site's queues: queue index → datagrams in arrival order.
+  std::map<size_t, std::vector<std::vector<uint8_t>>> receive(MqSite& s, size_t count) {
+    std::map<size_t, std::vector<std::vector<uint8_t>>> got;
+    size_t n = 0;
+    run_until([&] {
+      for (size_t q = 0; q < s.queues.size(); ++q)
+        while (auto r = s.queues[q]->receive(0ms)) {
+          got[q].push_back(std::move(*r));
+          ++n;
+        }
+      return n >= count;
+    });
+    return got;
+  }
+
+  // One row of the status file the engine writes now (-1 when missing).
+  long status_value(MqSite& s, const std::string& key) {
+    s.config.status_file =
+        (std::filesystem::temp_directory_path() / ("queue_worker_status_" + std::to_string(::getpid()))).string();
+    s.engine->write_status();
+    std::stringstream text;
+    text << std::ifstream(s.config.status_file).rdbuf();
+    std::filesystem::remove(s.config.status_file);
+    s.config.status_file.clear();
+    auto at = text.str().find("\n" + key + " ");
+    return at == std::string::npos ? -1 : std::stol(text.str().substr(at + key.size() + 2));
+  }
+
+  void start_pair(unsigned a_connections, unsigned b_connections) {
+    a_ = &start_site("site-a", "office-a", "10.1.0.0/24", 2, a_connections);
+    b_ = &start_site("site-b", "office-b", "10.2.0.0/24", 2, b_connections);
+    ASSERT_TRUE(run_until([&] {
+      return a_->engine->ready_uplinks() == std::max(2u, a_connections) &&
+             b_->engine->ready_uplinks() == std::max(2u, b_connections) &&
+             a_->routes.routes.count(*Prefix::parse("10.2.0.0/24")) &&
+             b_->routes.routes.count(*Prefix::parse("10.1.0.0/24"));
+    })) << "every uplink of both workers registers, and the routes reach the engines";
+  }
+
+  TestPki pki_;
+  Logger log_{"test", LogLevel::Warn};
+  EventLoop loop_;
+  RelayConfig relay_config_;
+  std::unique_ptr<TlsContext> relay_tls_;
+  std::unique_ptr<Relay> relay_;
+  std::vector<std::unique_ptr<MqSite>> sites_;
+  MqSite* a_ = nullptr;
+  MqSite* b_ = nullptr;
+};
+
+TEST_F(MultiQueue, ConnectionsAreRaisedToOnePerQueue) {
+  start_pair(1, 1);
+  EXPECT_EQ(a_->engine->queue_count(), 2u);
+  EXPECT_EQ(relay_->site_count(), 2u);
+}
+
+TEST_F(MultiQueue, FlowsFromEachQueueLeaveOnThatWorkersUplinksAndArriveBothWays) {
+  start_pair(2, 4);
+  constexpr int kFlows = 16;
+  std::set<std::vector<uint8_t>> sent;
+  for (int f = 0; f < kFlows; ++f) {
+    auto d = test::ipv4_udp("10.1.0.2", "10.2.0.2", uint16_t(5000 + f), 53, "flow " + std::to_string(f));
+    ASSERT_TRUE(a_->queues[size_t(f % 2)]->inject(d).has_value());
+    sent.insert(d);
+  }
+  auto got = receive(*b_, kFlows);
+  std::set<std::vector<uint8_t>> arrived;
+  for (auto& [q, list] : got) arrived.insert(list.begin(), list.end());
+  EXPECT_EQ(arrived, sent) << "every datagram arrives once, unchanged";
+  EXPECT_EQ(got.size(), 2u) << "b's two workers both delivered (the relay spreads flows over b's 4 uplinks)";
+
+  // a's counters: each worker sent the flows read from its own queue.
+  ASSERT_TRUE(run_until([&] {
+    auto per = a_->engine->queue_counters();
+    return per.size() == 2 && per[0].tx_packets == kFlows / 2 && per[1].tx_packets == kFlows / 2;
+  })) << "worker 0 sent " << a_->engine->queue_counters()[0].tx_packets << ", worker 1 "
+      << a_->engine->queue_counters()[1].tx_packets;
+  ASSERT_TRUE(run_until([&] { return b_->engine->proxy_counters().rx_packets == kFlows; }));
+  EXPECT_EQ(a_->engine->counters().tx_packets, uint64_t(kFlows));
+  EXPECT_EQ(relay_->counters().frames_forwarded, uint64_t(kFlows));
+
+  // The way back, from both of b's queues, 1400-byte datagrams (bulk lane).
+  std::set<std::vector<uint8_t>> replies;
+  for (int f = 0; f < kFlows; ++f) {
+    auto d = test::ipv4_udp("10.2.0.2", "10.1.0.2", 53, uint16_t(5000 + f), std::string(1400, char('a' + f)));
+    ASSERT_TRUE(b_->queues[size_t(f % 2)]->inject(d).has_value());
+    replies.insert(d);
+  }
+  auto back = receive(*a_, kFlows);
+  std::set<std::vector<uint8_t>> back_set;
+  for (auto& [q, list] : back) back_set.insert(list.begin(), list.end());
+  EXPECT_EQ(back_set, replies);
+}
+
+TEST_F(MultiQueue, AFlowKeepsItsOrder) {
+  start_pair(2, 2);
+  constexpr int kPackets = 200;
+  for (int i = 0; i < kPackets; ++i) {
+    auto d = test::ipv4_udp("10.1.0.2", "10.2.0.2", 7000, 7001, "seq " + std::to_string(i));
+    ASSERT_TRUE(a_->queues[1]->inject(d).has_value());
+    if (i % 50 == 49) loop_.run_once(0ms);  // keep the socketpair from filling
+  }
+  auto got = receive(*b_, kPackets);
+  ASSERT_EQ(got.size(), 1u) << "one flow arrives on one of b's queues";
+  const auto& list = got.begin()->second;
+  ASSERT_EQ(list.size(), size_t(kPackets));
+  for (int i = 0; i < kPackets; ++i)
+    EXPECT_EQ(list[size_t(i)], test::ipv4_udp("10.1.0.2", "10.2.0.2", 7000, 7001, "seq " + std::to_string(i)));
+}
+
+TEST_F(MultiQueue, RoamingRedialsTheUplinksOfEveryWorker) {
+  start_pair(2, 2);
+  EXPECT_EQ(status_value(*a_, "reconnects"), 0);
+  a_->host.source = IpAddr::parse("10.9.0.7");  // a path appears where there was none: redial
+  a_->host.notify();
+  ASSERT_TRUE(run_until([&] { return a_->engine->roams() == 1; }));
+  ASSERT_TRUE(run_until([&] { return status_value(*a_, "reconnects") == 2 && a_->engine->ready_uplinks() == 2; }))
+      << "each worker redialled its uplink once and both came back";
+  auto d = test::ipv4_udp("10.1.0.2", "10.2.0.2", 1, 2, "after roaming");
+  ASSERT_TRUE(a_->queues[0]->inject(d).has_value());
+  auto got = receive(*b_, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got.begin()->second.front(), d);
+}
+
+TEST_F(MultiQueue, StopJoinsTheWorkersAndRemovesTheRoutes) {
+  start_pair(2, 2);
+  a_->engine->stop();
+  EXPECT_EQ(a_->engine->ready_uplinks(), 0u);
+  EXPECT_TRUE(a_->routes.routes.empty());
+  a_->engine->stop();  // idempotent
+}
+
+}  // namespace
+}  // namespace dialout

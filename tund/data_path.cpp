@@ -1,0 +1,113 @@
+#include "tund/data_path.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "netlib/ip_packet.hpp"
+#include "netlib/vnet_header.hpp"
+
+namespace dialout {
+namespace {
+
+// Same rule as the intermediary: small datagrams take the urgent lane.
+constexpr size_t kSmallDatagram = 256;
+// Datagrams read from the TUN device per wakeup before others get a turn.
+constexpr int kTunBatch = 256;
+
+}  // namespace
+
+DataPath::DataPath(Tun& tun, std::vector<Prefix> served, const SiteConfig& config, Logger& log)
+    : tun_(tun),
+      config_(config),
+      log_(log),
+      drop_log_(log, 5, std::chrono::seconds(10)),
+      proxy_(tun, std::move(served), config.mtu),
+      rx_(kVnetHeaderSize + kMaxIpPacket) {}
+
+void DataPath::set_uplinks(std::vector<Uplink*> uplinks) {
+  uplinks_ = std::move(uplinks);
+  dirty_.clear();
+  dirty_.reserve(uplinks_.size());
+}
+
+void DataPath::on_data(const DataView& data) {
+  if (!config_.proxy_role) {
+    ++counters_.drop_invalid;
+    return;
+  }
+  if (auto ok = proxy_.deliver(data); !ok)
+    drop_log_.warn(ok.error(), RateLimitedLog::Clock::now(), "dropped datagram from site {}: {}", data.header.src,
+                   ok.error());
+}
+
+void DataPath::on_tun_readable() {
+  for (int i = 0; i < kTunBatch; ++i) {
+    auto n = tun_.read(rx_);
+    if (!n) {
+      if (n.error() != EAGAIN && n.error() != EINTR) log_.warn("TUN read: {}", std::strerror(n.error()));
+      break;
+    }
+    route_datagram(std::span(rx_).first(*n));
+  }
+  flush_dirty();
+}
+
+void DataPath::route_datagram(std::span<const uint8_t> whole) {
+  const bool vnet = tun_.vnet_hdr();
+  if (vnet && whole.size() < kVnetHeaderSize) {
+    ++counters_.drop_invalid;
+    return;
+  }
+  auto packet = vnet ? whole.subspan(kVnetHeaderSize) : whole;
+  auto info = parse_ip_packet(packet);
+  if (!info || !config_.router_role) {
+    ++counters_.drop_invalid;
+    return;
+  }
+  auto dst = routes_ != nullptr ? routes_->lookup(info->dst) : std::nullopt;
+  if (!dst) {
+    ++counters_.drop_no_route;
+    return;
+  }
+  Uplink* up = pick_uplink(flow_hash(*info));
+  if (up == nullptr) {
+    ++counters_.drop_disconnected;
+    return;
+  }
+  auto lane = packet.size() <= kSmallDatagram ? SendQueue::Lane::Urgent : SendQueue::Lane::Bulk;
+  size_t frame_size = kDataFrameOverhead + whole.size();
+  auto room = up->queue().reserve(lane, frame_size);
+  write_data_headers(room.first<kDataFrameOverhead>(), DataHeader{*dst, 0, uint8_t(vnet ? kDataVnet : 0)},
+                     whole.size());
+  std::memcpy(room.data() + kDataFrameOverhead, whole.data(), whole.size());
+  auto pushed = up->queue().commit(lane, frame_size);
+  if (!pushed.ok) {
+    ++counters_.drop_queue_full;
+    return;
+  }
+  counters_.drop_queue_full += pushed.dropped;
+  ++counters_.tx_packets;
+  counters_.tx_bytes += packet.size();
+  if (std::find(dirty_.begin(), dirty_.end(), up) == dirty_.end()) dirty_.push_back(up);
+}
+
+Uplink* DataPath::pick_uplink(uint32_t flow_hash) {
+  // A flow stays on one connection (so it stays in order) while that
+  // connection is up; when it is down, the next ready one takes over.
+  size_t n = uplinks_.size();
+  for (size_t i = 0; i < n; ++i) {
+    Uplink* u = uplinks_[(flow_hash + i) % n];
+    if (u->ready()) return u;
+  }
+  return nullptr;
+}
+
+void DataPath::flush_dirty() {
+  auto dirty = std::move(dirty_);
+  dirty_.clear();
+  for (Uplink* u : dirty)
+    if (u->ready()) u->flush();
+}
+
+}  // namespace dialout

@@ -1,0 +1,166 @@
+#include "tund/queue_worker.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace dialout {
+namespace {
+
+// How stale the counters in the status file may be (it is written every second).
+constexpr auto kStatsPeriod = std::chrono::milliseconds(100);
+
+EventFd make_wake() {
+  auto fd = EventFd::create();
+  if (!fd) throw std::runtime_error(fd.error());
+  return std::move(*fd);
+}
+
+void put(std::atomic<uint64_t>& to, uint64_t value) { to.store(value, std::memory_order_relaxed); }
+uint64_t get(const std::atomic<uint64_t>& from) { return from.load(std::memory_order_relaxed); }
+
+}  // namespace
+
+Expected<TlsContext, std::string> worker_tls_context(const TlsContext& like) {
+  auto tls = TlsContext::client(like.files());
+  if (!tls) return unexpected("TLS for a queue worker: " + tls.error());
+  tls->set_io_mode(like.io_mode(), like.read_buffer());
+  return tls;
+}
+
+QueueWorker::QueueWorker(Tun& queue, TlsContext tls, const Shared& shared, const std::vector<unsigned>& uplinks,
+                         uint64_t seed)
+    : queue_(queue),
+      tls_(std::move(tls)),
+      shared_(shared),
+      wake_(make_wake()),
+      data_(queue, {}, shared.config, shared.log) {
+  for (unsigned i : uplinks)
+    uplinks_.push_back(std::make_unique<Uplink>(i, loop_, tls_, shared_.settings, *this, shared_.log, seed + i));
+  std::vector<Uplink*> mine;
+  for (auto& u : uplinks_) mine.push_back(u.get());
+  data_.set_uplinks(std::move(mine));
+}
+
+QueueWorker::~QueueWorker() { join(); }
+
+void QueueWorker::start() {
+  refresh_view();  // the engine published its first view before starting us
+  thread_ = std::thread([this] { run(); });
+}
+
+void QueueWorker::request_stop() {
+  stop_requested_.store(true, std::memory_order_release);
+  wake_.signal();
+}
+
+void QueueWorker::join() {
+  if (!thread_.joinable()) return;
+  request_stop();
+  thread_.join();
+}
+
+void QueueWorker::reconnect_all() {
+  reconnect_requests_.fetch_add(1, std::memory_order_release);
+  wake_.signal();
+}
+
+void QueueWorker::run() {
+  loop_.add(wake_.fd(), EPOLLIN, [this](uint32_t) { on_wake(); });
+  loop_.add(queue_.fd(), EPOLLIN, [this](uint32_t) {
+    refresh_view();
+    data_.on_tun_readable();
+  });
+  for (auto& up : uplinks_) up->start();
+  arm_stats_timer();
+  on_wake();  // a stop requested before the loop existed
+  while (!loop_.stopped()) loop_.run_once(std::chrono::milliseconds(1000));
+  for (auto& up : uplinks_) up->stop();
+  loop_.remove(queue_.fd());
+  loop_.remove(wake_.fd());
+  publish_stats();
+}
+
+void QueueWorker::on_wake() {
+  wake_.drain();
+  if (stop_requested_.load(std::memory_order_acquire)) {
+    loop_.stop();
+    return;
+  }
+  uint64_t wanted = reconnect_requests_.load(std::memory_order_acquire);
+  if (wanted == reconnects_done_) return;
+  reconnects_done_ = wanted;
+  for (auto& up : uplinks_) up->reconnect_now("the path to the intermediary changed");
+  publish_stats();
+}
+
+void QueueWorker::refresh_view() {
+  if (shared_.view.generation() == view_generation_) return;
+  auto [view, generation] = shared_.view.get();
+  if (!view) return;
+  view_ = std::move(view);  // keeps the routes alive while data_ points into them
+  view_generation_ = generation;
+  data_.set_routes(view_->routes);
+  data_.set_served(view_->served);
+}
+
+void QueueWorker::arm_stats_timer() {
+  loop_.add_timer(kStatsPeriod, [this] {
+    publish_stats();
+    arm_stats_timer();
+  });
+}
+
+void QueueWorker::publish_stats() {
+  const auto& s = data_.counters();
+  const auto& p = data_.proxy_counters();
+  put(stats_.tx_packets, s.tx_packets);
+  put(stats_.tx_bytes, s.tx_bytes);
+  put(stats_.drop_no_route, s.drop_no_route);
+  put(stats_.drop_invalid, s.drop_invalid);
+  put(stats_.drop_queue_full, s.drop_queue_full);
+  put(stats_.drop_disconnected, s.drop_disconnected);
+  put(stats_.rx_packets, p.rx_packets);
+  put(stats_.rx_bytes, p.rx_bytes);
+  put(stats_.rx_drop_invalid, p.drop_invalid);
+  uint64_t reconnects = 0;
+  for (const auto& u : uplinks_) reconnects += u->reconnects();
+  put(stats_.reconnects, reconnects);
+  put(stats_.ready, uint64_t(std::count_if(uplinks_.begin(), uplinks_.end(), [](const auto& u) { return u->ready(); })));
+}
+
+QueueWorker::Stats QueueWorker::stats() const {
+  Stats out;
+  out.site = SiteCounters{get(stats_.tx_packets),      get(stats_.tx_bytes),        get(stats_.drop_no_route),
+                          get(stats_.drop_invalid),    get(stats_.drop_queue_full), get(stats_.drop_disconnected)};
+  out.proxy = ProxyClient::Counters{get(stats_.rx_packets), get(stats_.rx_bytes), get(stats_.rx_drop_invalid)};
+  out.reconnects = get(stats_.reconnects);
+  out.ready = size_t(get(stats_.ready));
+  return out;
+}
+
+void QueueWorker::on_accepted(Uplink& up, const Accept& accept) {
+  publish_stats();  // the engine's ready count moves at once, not at the next period
+  shared_.control.post(ControlEvent{up.index(), accept});
+}
+
+void QueueWorker::on_routes(Uplink& up, const Routes& routes) { shared_.control.post(ControlEvent{up.index(), routes}); }
+
+void QueueWorker::on_data(Uplink&, const DataView& data) {
+  refresh_view();  // served prefixes change with the addresses the intermediary assigns
+  data_.on_data(data);
+}
+
+void QueueWorker::on_refused(Uplink& up, const Refuse& refuse) {
+  // Retrying cannot fix a permanent refusal: stop ours at once (as the
+  // single-queue engine does); the engine stops the rest and exits.
+  if (is_permanent(refuse.reason))
+    for (auto& u : uplinks_) u->stop();
+  shared_.control.post(ControlEvent{up.index(), refuse});
+}
+
+void QueueWorker::on_down(Uplink& up) {
+  publish_stats();
+  shared_.control.post(ControlEvent{up.index(), UplinkDown{}});
+}
+
+}  // namespace dialout

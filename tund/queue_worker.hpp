@@ -1,0 +1,119 @@
+// One worker of a multi-queue TUN device: a thread with its own event loop
+// that owns one TUN queue and its share of the uplinks, and runs the data
+// path (router and proxy client) between them. TLS for those uplinks is
+// sealed and opened on this thread, so K workers use K cores.
+//
+// Control stays with the engine on the main thread: the worker reads the
+// route table and served prefixes from a snapshot the engine publishes, and
+// posts what its uplinks hear (ACCEPT, ROUTES, REFUSE, down) to the
+// engine's mailbox. Counters are published as atomics for the status file.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "netlib/event_fd.hpp"
+#include "netlib/event_loop.hpp"
+#include "netlib/log.hpp"
+#include "netlib/mailbox.hpp"
+#include "netlib/shared_snapshot.hpp"
+#include "netlib/tls.hpp"
+#include "router/route_table.hpp"
+#include "router/uplink.hpp"
+#include "tund/data_path.hpp"
+#include "tund/site_config.hpp"
+#include "tund/tun.hpp"
+
+namespace dialout {
+
+// What the engine publishes for the workers' data paths.
+struct WorkerView {
+  RouteTable routes;
+  std::vector<Prefix> served;
+};
+
+struct UplinkDown {};
+// An uplink's control event, for the engine (uplink = its index in the pool).
+struct ControlEvent {
+  unsigned uplink = 0;
+  std::variant<Accept, Routes, Refuse, UplinkDown> what;
+};
+
+// A client context like `like` (same files and I/O mode) for one worker:
+// a client context caches session tickets, so workers do not share one.
+Expected<TlsContext, std::string> worker_tls_context(const TlsContext& like);
+
+class QueueWorker final : public Uplink::Handler {
+ public:
+  // Read by the engine from any thread; written by the worker.
+  struct Stats {
+    SiteCounters site;
+    ProxyClient::Counters proxy;
+    uint64_t reconnects = 0;
+    size_t ready = 0;
+  };
+  struct Shared {
+    const SiteConfig& config;
+    const Uplink::Settings& settings;
+    const SharedSnapshot<WorkerView>& view;
+    Mailbox<ControlEvent>& control;
+    Logger& log;
+  };
+
+  // `uplinks`: the pool indexes this worker owns. Throws (startup) when its
+  // TLS context or wake-up eventfd cannot be made. Nothing runs until start().
+  QueueWorker(Tun& queue, TlsContext tls, const Shared& shared, const std::vector<unsigned>& uplinks,
+              uint64_t seed);
+  ~QueueWorker() override;
+  QueueWorker(const QueueWorker&) = delete;
+  QueueWorker& operator=(const QueueWorker&) = delete;
+
+  void start();  // spawns the thread, which dials its uplinks
+  // Any thread: asks the thread to stop its uplinks and return.
+  void request_stop();
+  // Main thread: request_stop() and wait for the thread.
+  void join();
+  // Any thread: redial every uplink now (the path to the intermediary changed).
+  void reconnect_all();
+
+  Stats stats() const;
+
+  // Uplink::Handler (worker thread)
+  void on_accepted(Uplink& up, const Accept& accept) override;
+  void on_routes(Uplink& up, const Routes& routes) override;
+  void on_data(Uplink& up, const DataView& data) override;
+  void on_refused(Uplink& up, const Refuse& refuse) override;
+  void on_down(Uplink& up) override;
+
+ private:
+  struct AtomicStats {
+    std::atomic<uint64_t> tx_packets{0}, tx_bytes{0}, drop_no_route{0}, drop_invalid{0}, drop_queue_full{0},
+        drop_disconnected{0}, rx_packets{0}, rx_bytes{0}, rx_drop_invalid{0}, reconnects{0}, ready{0};
+  };
+  void run();
+  void on_wake();
+  void refresh_view();
+  void publish_stats();
+  void arm_stats_timer();
+
+  Tun& queue_;
+  TlsContext tls_;  // its own: a client context caches session tickets
+  Shared shared_;
+  EventLoop loop_;
+  EventFd wake_;
+  std::vector<std::unique_ptr<Uplink>> uplinks_;
+  DataPath data_;
+  std::shared_ptr<const WorkerView> view_;
+  uint64_t view_generation_ = 0;
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<uint64_t> reconnect_requests_{0};
+  uint64_t reconnects_done_ = 0;
+  AtomicStats stats_;
+  std::thread thread_;
+};
+
+}  // namespace dialout
