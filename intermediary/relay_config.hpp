@@ -27,6 +27,8 @@ struct RelayConfig {
   std::chrono::milliseconds handshake_timeout{5000};  // --handshake-timeout-ms >= 100
   std::chrono::milliseconds restart_hint{1000};       // --restart-hint-ms 0..600000
   unsigned max_sessions_per_identity = 32;            // --max-sessions-per-identity 1..4096
+  // --workers 1..64, or auto (stored as 0): threads sessions are sharded over.
+  unsigned workers = 1;
   std::string user;                   // --user: switch to this account once the port is bound
   std::vector<Prefix> address_pools;  // --address-pool, repeatable: at most one IPv4 and one IPv6 range
   LogLevel log_level = LogLevel::Info;                // --log-level debug|info|warn|error
@@ -42,6 +44,8 @@ struct RelayConfigResult {
 };
 
 RelayConfigResult parse_relay_config(int argc, const char* const* argv);
+// Worker threads for `configured` (0 = auto: one per online CPU, at most 8).
+unsigned resolve_workers(unsigned configured, unsigned online_cpus);
 RelayConfigResult parse_relay_config(int argc, const char* const* argv,
                                      const ConfigEnvironment& env);
 
