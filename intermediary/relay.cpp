@@ -320,6 +320,23 @@ size_t Relay::site_count() const {
   return registry_.site_count();
 }
 
+std::vector<size_t> Relay::sessions_per_worker() const {
+  Lock lk(mu_);
+  std::vector<size_t> out;
+  for (const auto& w : workers_) out.push_back(w->sessions);
+  return out;
+}
+
+std::vector<unsigned> Relay::site_workers(std::string_view name) const {
+  Lock lk(mu_);
+  std::vector<unsigned> out;
+  if (const Site* site = registry_.find(name)) {
+    for (SessionId id : site->sessions)
+      if (auto it = sessions_.find(id); it != sessions_.end()) out.push_back(it->second->owner);
+  }
+  return out;
+}
+
 void Relay::write_status() const {
   if (config_.status_file.empty()) return;
   Lock lk(mu_);

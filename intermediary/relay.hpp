@@ -69,6 +69,9 @@ class Relay {
   RelayCounters counters() const;
   size_t session_count() const;
   size_t site_count() const;
+  // Live sessions each worker owns; the workers owning a site's sessions.
+  std::vector<size_t> sessions_per_worker() const;
+  std::vector<unsigned> site_workers(std::string_view name) const;
   void write_status() const;
 
  private:
