@@ -54,7 +54,7 @@ std::vector<OptionSpec> relay_specs() {
       {"workers", "N",
        fmt::format("Threads sessions are spread over, 1..64, or auto: one per CPU, at most {} "
                    "(default {}).",
-                   kMaxAutoWorkers, d.workers == 0 ? std::string("auto") : std::to_string(d.workers))},
+                   kMaxAutoWorkers, kDaemonWorkers == 0 ? std::string("auto") : std::to_string(kDaemonWorkers))},
       {"user", "NAME",
        "After binding the port, switch to this unprivileged account (default: stay, but drop every "
        "capability)."},
@@ -93,6 +93,7 @@ RelayConfig build(const LayeredOptions& o) {
   c.restart_hint = o.millis("restart-hint-ms", 0, 600000, c.restart_hint);
   c.max_sessions_per_identity = static_cast<unsigned>(
       o.number("max-sessions-per-identity", 1, 4096, c.max_sessions_per_identity));
+  c.workers = kDaemonWorkers;
   if (auto t = o.value("workers")) {
     c.workers = *t == "auto" ? 0u
                              : static_cast<unsigned>(o.check<uint64_t>(

@@ -72,7 +72,7 @@ TEST_F(RelayConfigTest, MinimalCommandLineGetsDefaults) {
   EXPECT_EQ(c.handshake_timeout, milliseconds(5000));
   EXPECT_EQ(c.restart_hint, milliseconds(1000));
   EXPECT_EQ(c.max_sessions_per_identity, 32u);
-  EXPECT_EQ(c.workers, 1u);
+  EXPECT_EQ(c.workers, 0u) << "auto";
   EXPECT_EQ(c.log_level, LogLevel::Info);
 }
 
