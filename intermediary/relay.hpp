@@ -77,7 +77,8 @@ class Relay {
  private:
   using Lock = std::unique_lock<std::mutex>;
 
-  // relay_io.cpp: threads, sockets, TLS. `lk` holds mu_ on entry and exit
+  // relay_io.cpp and relay_housekeeping.cpp: threads, sockets, TLS, timers.
+  // `lk` holds mu_ on entry and exit
   // where a function takes it; it may be released around TLS calls.
   void start_workers();
   void on_accept();
