@@ -296,7 +296,7 @@ Expected<std::vector<Prefix>, std::string> Relay::assign_addresses(const std::st
 }
 
 Expected<void, std::string> Relay::reload_crl() {
-  std::unique_lock g(tls_mu_);
+  std::lock_guard g(tls_mu_);
   return tls_.try_reload_crl();
 }
 

@@ -14,7 +14,6 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -121,9 +120,13 @@ class Relay {
 
   EventLoop& loop_;
   TlsContext& tls_;
-  // Handshakes share it; a CRL reload (which frees the store they verify
-  // against and rotates ticket keys) takes it alone.
-  std::shared_mutex tls_mu_;
+  // Held for every use of the shared SSL_CTX: creating a connection, a
+  // handshake step, a CRL reload (which frees the store handshakes verify
+  // against and rotates ticket keys). Handshakes are serialised, not shared:
+  // OpenSSL 3.0 caches a shared certificate's extensions on first use in a
+  // way TSan reports as a race between concurrent verifications. They are
+  // not on the data path.
+  std::mutex tls_mu_;
   const RelayConfig& config_;
   Logger& log_;
 

@@ -52,7 +52,7 @@ void Relay::on_accept() {
     std::string peer = peer_ep ? peer_ep->to_string() : "unknown peer";
     std::string peer_host = peer_ep ? peer_ep->host : "";
     auto tls = [&] {
-      std::shared_lock g(tls_mu_);
+      std::lock_guard g(tls_mu_);
       return TlsConnection::accept(tls_, std::move(*fd));
     }();
     Lock lk(mu_);
@@ -169,13 +169,13 @@ void Relay::read_frames(RelayWorker&, Session& s, Lock& lk) {
 void Relay::drive_handshake(RelayWorker& w, Session& s, Lock& lk) {
   lk.unlock();
   TlsConnection::Status st;
-  {
-    std::shared_lock g(tls_mu_);  // verifies against the CRL store a reload would free
-    st = s.channel.tls().handshake();
-  }
   Expected<PeerIdentity, std::string> who = unexpected(std::string("no client certificate"));
-  if (st == TlsConnection::Status::Done) {
-    if (X509* cert = SSL_get0_peer_certificate(s.channel.tls().native())) who = peer_identity_from_certificate(cert);
+  {
+    std::lock_guard g(tls_mu_);
+    st = s.channel.tls().handshake();
+    if (st == TlsConnection::Status::Done) {
+      if (X509* cert = SSL_get0_peer_certificate(s.channel.tls().native())) who = peer_identity_from_certificate(cert);
+    }
   }
   lk.lock();
   if (s.retired) return;
