@@ -35,12 +35,13 @@ int run(const RelayConfig& config) {
 
   EventLoop loop;
   Relay relay(loop, *tls, std::move(*policy), config, log);
-  if (auto ok = relay.start(); !ok) {
+  if (auto ok = relay.listen(); !ok) {
     log.error("{}", ok.error());
     return 1;
   }
   // The port is bound: nothing below needs privilege. Files read later
-  // (policy and CRL reloads) must be readable by --user.
+  // (policy and CRL reloads) must be readable by --user. Capabilities are
+  // per thread: they go before any worker thread exists.
   if (!config.user.empty()) {
     if (auto ok = switch_to_user(config.user); !ok) {
       log.error("--user: {}", ok.error());
@@ -52,9 +53,10 @@ int run(const RelayConfig& config) {
     return 1;
   }
   log.info("running as uid {} with no capabilities", ::getuid());
+  // Before the worker threads start, so only this thread takes the signals.
   loop.add_signals({SIGTERM, SIGINT, SIGHUP}, [&](int sig) {
     if (sig == SIGHUP) {
-      if (auto crl = tls->try_reload_crl(); !crl) log.error("CRL reload: {}", crl.error());
+      if (auto crl = relay.reload_crl(); !crl) log.error("CRL reload: {}", crl.error());
       auto fresh = Policy::load(config.policy_file);
       if (!fresh) {
         log.error("policy reload failed, keeping the old one: {}", fresh.error().to_string());
@@ -68,6 +70,10 @@ int run(const RelayConfig& config) {
     relay.announce_restart();
     loop.stop();
   });
+  if (auto ok = relay.start(); !ok) {
+    log.error("{}", ok.error());
+    return 1;
+  }
   sd_notify("READY=1\nSTATUS=relaying");
   loop.run();
   relay.write_status();

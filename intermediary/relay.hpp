@@ -1,13 +1,19 @@
 // The intermediary's engine: accepts sites, authenticates and registers
 // them, pushes routes, and forwards DATA frames between them.
 //
-// Single-threaded on one EventLoop. It never opens a connection towards a
-// site. Every decision about a datagram is made by decide_forward(); this
+// Sessions are sharded over `workers` threads (RelayWorker): worker 0 is
+// the caller's EventLoop, which also runs the listener and the timers; with
+// one worker nothing else exists. All shared state (registry, policy,
+// counters, session map, every SendQueue, address pools) is under one
+// mutex; frame handling runs under it, TLS I/O never does (design:
+// docs/internals.md, "Relay threads"). It never opens a connection towards
+// a site. Every decision about a datagram is made by decide_forward(); this
 // class only moves bytes and keeps sessions.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -15,6 +21,7 @@
 #include "intermediary/address_pool.hpp"
 #include "intermediary/registry.hpp"
 #include "intermediary/relay_config.hpp"
+#include "intermediary/relay_worker.hpp"
 #include "intermediary/session.hpp"
 #include "netlib/event_loop.hpp"
 #include "netlib/log.hpp"
@@ -43,24 +50,57 @@ class Relay {
   Relay(const Relay&) = delete;
   Relay& operator=(const Relay&) = delete;
 
-  // Opens the listener and starts the housekeeping timer.
+  // Opens the listener (binds the port; the daemon drops privileges after
+  // this, before any worker thread exists). start() calls it if needed.
+  Expected<void, std::string> listen();
+  // Starts the worker threads, the listener and the housekeeping timers.
   Expected<void, std::string> start();
   uint16_t port() const { return port_; }
+  unsigned workers() const { return unsigned(workers_.size()); }
 
   // SIGTERM: tell every site to come back after restart_hint, flush, stop accepting.
   void announce_restart();
   // SIGHUP: new policy for new registrations (live sessions keep theirs).
-  void replace_policy(Policy policy) { policy_ = std::move(policy); }
+  void replace_policy(Policy policy);
+  // SIGHUP: re-read the CRL while no handshake is verifying against it.
+  Expected<void, std::string> reload_crl();
 
-  const RelayCounters& counters() const { return counters_; }
-  size_t session_count() const { return sessions_.size(); }
-  size_t site_count() const { return registry_.site_count(); }
+  RelayCounters counters() const;
+  size_t session_count() const;
+  size_t site_count() const;
+  // Live sessions each worker owns; the workers owning a site's sessions.
+  std::vector<size_t> sessions_per_worker() const;
+  std::vector<unsigned> site_workers(std::string_view name) const;
   void write_status() const;
 
  private:
+  using Lock = std::unique_lock<std::mutex>;
+
+  // relay_io.cpp and relay_housekeeping.cpp: threads, sockets, TLS, timers.
+  // `lk` holds mu_ on entry and exit
+  // where a function takes it; it may be released around TLS calls.
+  void start_workers();
   void on_accept();
-  void on_event(SessionId id, uint32_t events);
-  void drive_handshake(Session& s);
+  void adopt(RelayWorker& w, SessionId id);
+  void on_wake(RelayWorker& w);
+  void on_event(RelayWorker& w, SessionId id, uint32_t events);
+  void read_frames(RelayWorker& w, Session& s, Lock& lk);
+  void drive_handshake(RelayWorker& w, Session& s, Lock& lk);
+  void flush(RelayWorker& w, Session& s, Lock& lk);
+  // Flushes this worker's dirty sessions and closes its retired ones.
+  void finish(RelayWorker& w, Lock& lk);
+  void update_interest(RelayWorker& w, Session& s);
+  void worker_tick(RelayWorker& w);
+  void arm_tick(RelayWorker& w);
+  void global_housekeeping();
+  void reload_crl_if_changed();
+  void arm_routes();  // main loop
+  bool on_thread(const RelayWorker& w) const { return std::this_thread::get_id() == w.thread_id; }
+  void wake(RelayWorker& w);
+  void mark_dirty(Session& s);
+  RelayWorker& owner(const Session& s) { return *workers_[s.owner]; }
+
+  // relay.cpp: the protocol, all under mu_.
   bool on_frame(Session& s, const FrameView& frame);  // false: the session was closed
   bool on_hello(Session& s, const FrameView& frame);
   bool on_register(Session& s, const FrameView& frame);
@@ -68,41 +108,50 @@ class Relay {
   // After a roam: close the site's sessions that still come from its old address.
   void retire_other_addresses(Session& fresh);
   void refuse(Session& s, RefuseReason reason, const std::string& text);
+  // Any thread: the session leaves every shared table at once; its owner
+  // closes the fd and TLS later (RelayWorker::closing).
   void close_session(Session& s, const std::string& why);
   void send(Session& s, SendQueue::Lane lane, std::span<const uint8_t> frame);
   void push_routes();
   void send_route_snapshots();
-  void flush(Session& s);
-  void flush_dirty();
-  void update_interest(Session& s);
-  void tick();
-  void reload_crl_if_changed();
   // Addresses for a laptop (REGISTER with kRegisterWantAddress); empty + refusal text on failure.
   Expected<std::vector<Prefix>, std::string> assign_addresses(const std::string& key);
-  void arm_tick();
   Session* find(SessionId id);
 
   EventLoop& loop_;
   TlsContext& tls_;
-  Policy policy_;
+  // Held for every use of the shared SSL_CTX: creating a connection, a
+  // handshake step, a CRL reload (which frees the store handshakes verify
+  // against and rotates ticket keys). Handshakes are serialised, not shared:
+  // OpenSSL 3.0 caches a shared certificate's extensions on first use in a
+  // way TSan reports as a race between concurrent verifications. They are
+  // not on the data path.
+  std::mutex tls_mu_;
   const RelayConfig& config_;
   Logger& log_;
+
+  // Guards everything below, and every Session's fields but its TLS side.
+  mutable std::mutex mu_;
+  Policy policy_;
   RateLimitedLog drop_log_;
   Registry registry_;
   RelayCounters counters_;
-  UniqueFd listener_;
-  uint16_t port_ = 0;
   SessionId next_session_ = 1;
   std::unordered_map<SessionId, std::unique_ptr<Session>> sessions_;
   std::unordered_map<std::string, unsigned> sessions_per_identity_;
-  std::vector<SessionId> dirty_;
-  // Closed sessions die at the next tick, never inside their own callback.
-  std::vector<std::unique_ptr<Session>> graveyard_;
   std::vector<uint8_t> scratch_;
   std::vector<AddressPool> pools_;
   std::unordered_map<SiteId, std::string> pool_keys_;  // sites holding pool addresses
+  bool routes_due_ = false;  // a route snapshot must go out (armed on the main loop)
+  bool restarting_ = false;
+  // Filled by start(), fixed afterwards. Declared last: the threads are
+  // joined before any of the state above goes away.
+  std::vector<std::unique_ptr<RelayWorker>> workers_;
+
+  // The main loop's thread only.
+  UniqueFd listener_;
+  uint16_t port_ = 0;
   int64_t crl_mtime_ns_ = 0;
-  EventLoop::TimerId tick_timer_ = 0;
   EventLoop::TimerId routes_timer_ = 0;
   Session::Clock::time_point last_status_{};
 };

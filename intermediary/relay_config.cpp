@@ -2,6 +2,8 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
+
 #include "netlib/option_values.hpp"
 
 namespace dialout {
@@ -15,6 +17,9 @@ constexpr std::string_view kAbout =
     "and forwards datagrams; it never opens a connection to a site.";
 
 constexpr uint64_t kMaxMillis = 3'600'000;
+// More threads than this buys nothing on the relay's data path (they would
+// contend on the relay lock) and costs memory per thread.
+constexpr unsigned kMaxAutoWorkers = 8;
 
 // clang-format off: one row per setting reads better than wrapped calls.
 std::vector<OptionSpec> relay_specs() {
@@ -46,6 +51,10 @@ std::vector<OptionSpec> relay_specs() {
       {"max-sessions-per-identity", "N",
        fmt::format("Sessions one certificate identity may hold, 1..4096 (default {}).",
                    d.max_sessions_per_identity)},
+      {"workers", "N",
+       fmt::format("Threads sessions are spread over, 1..64, or auto: one per CPU, at most {} "
+                   "(default {}).",
+                   kMaxAutoWorkers, kDaemonWorkers == 0 ? std::string("auto") : std::to_string(kDaemonWorkers))},
       {"user", "NAME",
        "After binding the port, switch to this unprivileged account (default: stay, but drop every "
        "capability)."},
@@ -84,6 +93,16 @@ RelayConfig build(const LayeredOptions& o) {
   c.restart_hint = o.millis("restart-hint-ms", 0, 600000, c.restart_hint);
   c.max_sessions_per_identity = static_cast<unsigned>(
       o.number("max-sessions-per-identity", 1, 4096, c.max_sessions_per_identity));
+  c.workers = kDaemonWorkers;
+  if (auto t = o.value("workers")) {
+    c.workers = *t == "auto" ? 0u
+                             : static_cast<unsigned>(o.check<uint64_t>(
+                                   "workers", *t, [](std::string_view s) -> Expected<uint64_t, std::string> {
+                                     auto n = parse_bounded_uint(s, 0, 64);
+                                     if (!n) return unexpected(n.error() + ", or auto");
+                                     return n;
+                                   }));
+  }
   c.user = o.value("user").value_or("");
   for (const auto& t : o.values("address-pool")) {
     Prefix p = o.check<Prefix>("address-pool", t, parse_canonical_prefix);
@@ -105,6 +124,11 @@ RelayConfigResult parse_relay_config(int argc, const char* const* argv,
                                      const ConfigEnvironment& env) {
   const std::vector<OptionSpec> specs = relay_specs();
   return parse_daemon_config<RelayConfigResult>("intermediary", kAbout, specs, build, argc, argv, env);
+}
+
+unsigned resolve_workers(unsigned configured, unsigned online_cpus) {
+  if (configured != 0) return configured;
+  return std::clamp(online_cpus, 1u, kMaxAutoWorkers);
 }
 
 RelayConfigResult parse_relay_config(int argc, const char* const* argv) {

@@ -16,6 +16,9 @@
 
 namespace dialout {
 
+// The daemon's default for `workers`: auto.
+constexpr unsigned kDaemonWorkers = 0;
+
 struct RelayConfig {
   Endpoint listen{"0.0.0.0", 443};  // --listen HOST[:PORT] (port 0 = ephemeral, for tests)
   TlsFiles tls;                     // --cert --key --ca required and readable; --crl optional
@@ -27,6 +30,10 @@ struct RelayConfig {
   std::chrono::milliseconds handshake_timeout{5000};  // --handshake-timeout-ms >= 100
   std::chrono::milliseconds restart_hint{1000};       // --restart-hint-ms 0..600000
   unsigned max_sessions_per_identity = 32;            // --max-sessions-per-identity 1..4096
+  // --workers 1..64, or auto (stored as 0): threads sessions are sharded
+  // over. A RelayConfig built in code keeps one thread unless it asks; the
+  // daemon's default (parse_relay_config) is kDaemonWorkers.
+  unsigned workers = 1;
   std::string user;                   // --user: switch to this account once the port is bound
   std::vector<Prefix> address_pools;  // --address-pool, repeatable: at most one IPv4 and one IPv6 range
   LogLevel log_level = LogLevel::Info;                // --log-level debug|info|warn|error
@@ -42,6 +49,8 @@ struct RelayConfigResult {
 };
 
 RelayConfigResult parse_relay_config(int argc, const char* const* argv);
+// Worker threads for `configured` (0 = auto: one per online CPU, at most 8).
+unsigned resolve_workers(unsigned configured, unsigned online_cpus);
 RelayConfigResult parse_relay_config(int argc, const char* const* argv,
                                      const ConfigEnvironment& env);
 

@@ -28,9 +28,15 @@ struct Session {
   uint32_t capabilities = 0;
   SiteId site = 0;
   Clock::time_point opened, last_rx, last_ping;
+  // Everything above and below is under the relay mutex, except `channel`'s
+  // TLS and receive side and `interest`, which only the owner touches.
+  unsigned owner = 0;     // index of the RelayWorker that drives this session
   uint32_t interest = 0;  // epoll events currently registered
   bool dirty = false;     // has queued frames waiting for a flush
   bool counted = false;   // included in the per-identity session count
+  bool retired = false;   // closed: no longer in the session map; its owner closes the fd
+  bool flush_on_close = false;  // a REFUSE waits in the queue: send it before closing
+  bool write_blocked = false;   // the last write stopped on a full socket
 };
 
 }  // namespace dialout

@@ -72,6 +72,7 @@ TEST_F(RelayConfigTest, MinimalCommandLineGetsDefaults) {
   EXPECT_EQ(c.handshake_timeout, milliseconds(5000));
   EXPECT_EQ(c.restart_hint, milliseconds(1000));
   EXPECT_EQ(c.max_sessions_per_identity, 32u);
+  EXPECT_EQ(c.workers, 0u) << "auto";
   EXPECT_EQ(c.log_level, LogLevel::Info);
 }
 
@@ -80,7 +81,7 @@ TEST_F(RelayConfigTest, EveryFlagIsApplied) {
                              "/run/s", "--queue-bytes", "16384", "--keepalive-ms", "100",
                              "--dead-after-ms", "101", "--handshake-timeout-ms", "250",
                              "--restart-hint-ms", "0", "--max-sessions-per-identity", "4096",
-                             "--log-level", "error"}));
+                             "--workers", "64", "--log-level", "error"}));
   ASSERT_TRUE(r.config) << r.text;
   const RelayConfig& c = *r.config;
   EXPECT_EQ(c.listen.host, "::1");
@@ -93,6 +94,7 @@ TEST_F(RelayConfigTest, EveryFlagIsApplied) {
   EXPECT_EQ(c.handshake_timeout, milliseconds(250));
   EXPECT_EQ(c.restart_hint, milliseconds(0));
   EXPECT_EQ(c.max_sessions_per_identity, 4096u);
+  EXPECT_EQ(c.workers, 64u);
   EXPECT_EQ(c.log_level, LogLevel::Error);
 }
 
@@ -138,6 +140,8 @@ TEST_F(RelayConfigTest, BadValuesAreRefusedNamingTheKey) {
       {{"--restart-hint-ms", "600001"}, "", "intermediary: --restart-hint-ms: 600001 is out of range (0..600000)"},
       {{"--max-sessions-per-identity", "0"}, "", "intermediary: --max-sessions-per-identity: 0 is out of range (1..4096)"},
       {{"--log-level", "loud"}, "", "intermediary: --log-level: 'loud' is not a log level"},
+      {{"--workers", "65"}, "", "intermediary: --workers: 65 is out of range (0..64), or auto"},
+      {{}, "workers = many\n", "intermediary.conf:1: workers: 'many' is not a number"},
       {{"--policy", "x"}, "", "intermediary: --policy: given more than once"},
       {{"--name", "x"}, "", "intermediary: unknown option '--name'"},
       {{}, "name = x\n", "intermediary.conf:1: unknown key 'name'"},
@@ -177,6 +181,20 @@ TEST_F(RelayConfigTest, RequiredFilesMustBeGivenAndReadable) {
   }
 }
 
+TEST_F(RelayConfigTest, WorkersAutoIsOnePerCpuCappedAtEight) {
+  for (const char* v : {"auto", "0"}) {
+    auto r = run(plus(base(), {"--workers", v}));
+    ASSERT_TRUE(r.config) << r.text;
+    EXPECT_EQ(r.config->workers, 0u) << v;
+  }
+  EXPECT_EQ(resolve_workers(0, 2), 2u);
+  EXPECT_EQ(resolve_workers(0, 1), 1u);
+  EXPECT_EQ(resolve_workers(0, 0), 1u) << "an unknown CPU count still gives one worker";
+  EXPECT_EQ(resolve_workers(0, 96), 8u);
+  EXPECT_EQ(resolve_workers(3, 96), 3u) << "an explicit count is taken as it is";
+  EXPECT_EQ(resolve_workers(16, 2), 16u);
+}
+
 TEST_F(RelayConfigTest, HelpListsEveryKey) {
   auto r = run({"--help"});
   EXPECT_EQ(r.exit_code, 0);
@@ -184,7 +202,7 @@ TEST_F(RelayConfigTest, HelpListsEveryKey) {
   for (const char* key : {"--config", "--listen", "--cert", "--key", "--ca", "--crl", "--policy",
                           "--status-file", "--queue-bytes", "--keepalive-ms", "--dead-after-ms",
                           "--handshake-timeout-ms", "--restart-hint-ms",
-                          "--max-sessions-per-identity", "--log-level"}) {
+                          "--max-sessions-per-identity", "--workers", "--log-level"}) {
     EXPECT_NE(r.text.find(key), std::string::npos) << key << " missing from\n" << r.text;
   }
   EXPECT_NE(r.text.find("0.0.0.0:443"), std::string::npos) << r.text;

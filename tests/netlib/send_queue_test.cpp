@@ -71,6 +71,35 @@ TEST(SendQueue, BytesHandedToTlsNeverChangeUntilConsumed) {
   EXPECT_EQ(drain(q, 1 << 20), (std::vector<uint8_t>{9, 5, 6}));
 }
 
+// The intermediary's workers rely on this (intermediary/relay_io.cpp): the
+// owner writes the pending() batch with the relay lock released while other
+// threads push into both lanes (with head drops and compaction). Those
+// pushes must leave the batch's bytes and their address untouched.
+TEST(SendQueue, PendingBatchStaysPutWhileOthersPush) {
+  const size_t frame = kDataFrameOverhead + 1000;
+  SendQueue q({.bulk_bytes = 3 * frame, .urgent_bytes = 1 << 20, .batch_bytes = 2 * frame});
+  q.push(SendQueue::Lane::Bulk, data_frame(1, 1000));
+  q.push(SendQueue::Lane::Bulk, data_frame(2, 1000));
+  auto batch = q.pending();
+  const uint8_t* where = batch.data();
+  std::vector<uint8_t> snapshot(batch.begin(), batch.end());
+  for (uint8_t t = 10; t < 60; ++t) {
+    q.push(SendQueue::Lane::Bulk, data_frame(t, 1000));  // drops older bulk frames, compacts the lane
+    q.push(SendQueue::Lane::Urgent, data_frame(t, 20));
+    auto room = q.reserve(SendQueue::Lane::Bulk, frame);
+    auto built = data_frame(uint8_t(t + 100), 1000);
+    std::copy(built.begin(), built.end(), room.begin());
+    q.commit(SendQueue::Lane::Bulk, built.size());
+  }
+  EXPECT_TRUE(std::equal(batch.begin(), batch.end(), snapshot.begin(), snapshot.end()))
+      << "the batch's bytes did not change";
+  auto again = q.pending();
+  EXPECT_EQ(again.data(), where) << "nor did their address";
+  EXPECT_EQ(again.size(), snapshot.size());
+  q.consume(again.size());
+  EXPECT_FALSE(q.empty()) << "what was pushed meanwhile waits for the next batch";
+}
+
 TEST(SendQueue, InPlaceReserveCommitDropsOnlyOlderFrames) {
   const size_t frame = kDataFrameOverhead + 100;
   SendQueue q({.bulk_bytes = 2 * frame, .urgent_bytes = 1 << 20, .batch_bytes = 1 << 20});

@@ -1,0 +1,198 @@
+// The relay's life cycle and housekeeping: binding, starting and joining
+// the workers, per-worker ticks (pings, timeouts, freeing closed sessions),
+// the main loop's status/CRL/route timers, the restart announcement. Same
+// lock discipline as relay_io.cpp.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "intermediary/relay.hpp"
+
+namespace dialout {
+namespace {
+
+int64_t mtime_ns(const std::string& path) {
+  struct stat st {};
+  if (path.empty() || ::stat(path.c_str(), &st) != 0) return 0;
+  return int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+unsigned online_cpus() {
+  long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1u : unsigned(std::min(n, 1024L));
+}
+
+}  // namespace
+
+Relay::~Relay() {
+  // Joined first: after this, this thread is the only one left.
+  for (auto& w : workers_)
+    if (w->thread) w->thread->stop();
+  if (routes_timer_ != 0) loop_.cancel_timer(routes_timer_);
+  if (listener_.valid()) loop_.remove(listener_.get());
+  if (workers_.empty()) return;
+  RelayWorker& main = *workers_[0];
+  if (main.tick_timer != 0) loop_.cancel_timer(main.tick_timer);
+  if (main.wake) loop_.remove(main.wake->fd());
+  for (auto& [id, s] : sessions_)
+    if (s->owner == 0) loop_.remove(s->channel.fd());
+  for (auto& s : main.closing) loop_.remove(s->channel.fd());
+}
+
+Expected<void, std::string> Relay::listen() {
+  if (listener_.valid()) return {};
+  auto fd = tcp_listen(config_.listen, 1024);
+  if (!fd) return unexpected(fd.error());
+  auto local = local_endpoint(fd->get());
+  if (!local) return unexpected(local.error());
+  listener_ = std::move(*fd);
+  port_ = local->port;
+  log_.info("listening on {} (TLS 1.3, client certificates required)", local->to_string());
+  return {};
+}
+
+Expected<void, std::string> Relay::start() {
+  {
+    Lock lk(mu_);
+    for (const auto& range : config_.address_pools) {
+      auto pool = AddressPool::make(range);
+      if (!pool) return unexpected("address pool " + range.to_string() + ": " + pool.error());
+      pools_.push_back(std::move(*pool));
+    }
+  }
+  crl_mtime_ns_ = mtime_ns(config_.tls.crl);
+  if (auto ok = listen(); !ok) return ok;
+  start_workers();
+  loop_.add(listener_.get(), EPOLLIN, [this](uint32_t) { on_accept(); });
+  return {};
+}
+
+void Relay::start_workers() {
+  unsigned n = resolve_workers(config_.workers, online_cpus());
+  // Held until every thread id is known: a worker's first callback takes it.
+  Lock lk(mu_);
+  for (unsigned i = 0; i < n; ++i) {
+    auto w = std::make_unique<RelayWorker>(i);
+    if (i == 0) {
+      w->loop = &loop_;
+      w->thread_id = std::this_thread::get_id();
+    } else {
+      w->thread = std::make_unique<LoopThread>();
+      w->loop = &w->thread->loop();
+    }
+    if (n > 1) {
+      w->wake = std::make_unique<WakeFd>();
+      RelayWorker& ref = *w;
+      w->loop->add(w->wake->fd(), EPOLLIN, [this, &ref](uint32_t) { on_wake(ref); });
+    }
+    arm_tick(*w);
+    workers_.push_back(std::move(w));
+  }
+  for (auto& w : workers_) {
+    if (!w->thread) continue;
+    w->thread->start();
+    w->thread_id = w->thread->id();
+  }
+  if (n > 1) log_.info("sessions are spread over {} worker threads", n);
+}
+
+void Relay::arm_tick(RelayWorker& w) {
+  // The loop's timers are one-shot: each tick schedules the next.
+  auto period = std::clamp(config_.keepalive / 4, std::chrono::milliseconds(20), std::chrono::milliseconds(250));
+  w.tick_timer = w.loop->add_timer(period, [this, &w] {
+    worker_tick(w);
+    arm_tick(w);
+  });
+}
+
+void Relay::worker_tick(RelayWorker& w) {
+  w.graveyard.clear();  // closed sessions die here, never inside their own callback
+  Lock lk(mu_);
+  auto now = Session::Clock::now();
+  std::vector<std::pair<SessionId, std::string>> doomed;
+  for (auto& [id, s] : sessions_) {
+    if (s->owner != w.index) continue;
+    if (s->state != Session::State::Ready) {
+      if (now - s->opened > config_.handshake_timeout) {
+        ++counters_.handshake_failed;  // stuck in TLS, or authenticated but never registered
+        doomed.emplace_back(id, "no completed registration within the handshake timeout");
+      }
+      continue;
+    }
+    if (now - s->last_rx > config_.dead_after) {
+      doomed.emplace_back(id, "nothing received for too long (dead peer)");
+      continue;
+    }
+    if (now - s->last_ping >= config_.keepalive) {
+      s->last_ping = now;
+      scratch_.clear();
+      (void)encode(Ping{uint64_t(now.time_since_epoch().count())}, scratch_);
+      send(*s, SendQueue::Lane::Urgent, scratch_);
+    }
+    if (!s->dirty && s->channel.queue().empty()) s->channel.trim();
+  }
+  for (auto& [id, why] : doomed)
+    if (Session* s = find(id)) close_session(*s, why);
+  finish(w, lk);
+  lk.unlock();
+  if (w.index == 0) global_housekeeping();
+}
+
+void Relay::global_housekeeping() {
+  auto now = Session::Clock::now();
+  if (now - last_status_ < std::chrono::seconds(1)) return;
+  last_status_ = now;
+  {
+    Lock lk(mu_);
+    for (auto& pool : pools_) pool.expire(now);
+  }
+  reload_crl_if_changed();
+  write_status();
+}
+
+void Relay::reload_crl_if_changed() {
+  // Revocations take effect without a restart or a signal: the CRL file is
+  // watched (a SIGHUP reloads it too).
+  int64_t m = mtime_ns(config_.tls.crl);
+  if (m == 0 || m == crl_mtime_ns_) return;
+  crl_mtime_ns_ = m;
+  if (auto ok = reload_crl(); !ok) {
+    log_.error("CRL {} changed but could not be loaded, keeping the old one: {}", config_.tls.crl, ok.error());
+    return;
+  }
+  log_.info("CRL {} changed: reloaded; new handshakes are checked against it", config_.tls.crl);
+}
+
+void Relay::arm_routes() {
+  if (routes_timer_ != 0) return;
+  routes_timer_ = loop_.add_timer(std::chrono::milliseconds(0), [this] {
+    routes_timer_ = 0;
+    Lock lk(mu_);
+    routes_due_ = false;
+    send_route_snapshots();
+    finish(*workers_[0], lk);
+  });
+}
+
+void Relay::announce_restart() {
+  if (workers_.empty()) return;
+  Lock lk(mu_);
+  scratch_.clear();
+  (void)encode(Restarting{uint32_t(config_.restart_hint.count())}, scratch_);
+  for (auto& [id, s] : sessions_) {
+    if (s->state == Session::State::Handshake) continue;
+    s->channel.queue().push(SendQueue::Lane::Urgent, scratch_);
+    mark_dirty(*s);  // other workers flush theirs when woken (before they stop)
+  }
+  finish(*workers_[0], lk);
+  size_t n = sessions_.size();
+  lk.unlock();
+  if (listener_.valid()) {
+    loop_.remove(listener_.get());
+    listener_.reset();
+  }
+  log_.info("told {} sessions to reconnect in {} ms", n, config_.restart_hint.count());
+}
+
+}  // namespace dialout

@@ -1,0 +1,282 @@
+// The relay's threads, sockets and TLS: accepting, handing sessions to
+// their worker, reading, flushing, closing (life cycle and timers:
+// relay_housekeeping.cpp). The protocol
+// itself (what a frame means) is in relay.cpp and runs under mu_.
+//
+// Lock discipline: mu_ is held for every touch of shared state and released
+// around every TLS call (handshake, read = decrypt, write = encrypt + send),
+// which only the session's owner makes. A SendQueue's pending() batch stays
+// put while other threads push (pushes only touch the urgent and bulk lanes;
+// pinned by SendQueue.PendingBatchStaysPutWhileOthersPush), so the owner can
+// write it unlocked and consume() it after re-locking.
+#include <fmt/ranges.h>
+
+#include <algorithm>
+
+#include "intermediary/relay.hpp"
+#include "netlib/peer_identity.hpp"
+#include "netlib/socket.hpp"
+
+namespace dialout {
+namespace {
+
+// Bytes read from one session before others get their turn.
+constexpr size_t kReadBudget = 512 * 1024;
+
+}  // namespace
+
+void Relay::wake(RelayWorker& w) {
+  if (w.wake_pending || !w.wake) return;
+  w.wake_pending = true;
+  w.wake->notify();
+}
+
+void Relay::mark_dirty(Session& s) {
+  if (s.dirty) return;
+  s.dirty = true;
+  RelayWorker& w = owner(s);
+  w.dirty.push_back(s.id);
+  if (!on_thread(w)) wake(w);
+}
+
+void Relay::on_accept() {
+  for (int i = 0; i < 64; ++i) {
+    auto fd = tcp_accept(listener_.get());
+    if (!fd) {
+      log_.warn("accept: {}", fd.error());
+      return;
+    }
+    if (!fd->valid()) return;  // nothing more waiting
+    tune_data_socket(fd->get());
+    auto peer_ep = peer_endpoint(fd->get());
+    std::string peer = peer_ep ? peer_ep->to_string() : "unknown peer";
+    std::string peer_host = peer_ep ? peer_ep->host : "";
+    auto tls = [&] {
+      std::lock_guard g(tls_mu_);
+      return TlsConnection::accept(tls_, std::move(*fd));
+    }();
+    Lock lk(mu_);
+    if (!tls) {
+      ++counters_.handshake_failed;
+      log_.warn("{}: TLS setup failed: {}", peer, tls.error());
+      continue;
+    }
+    RelayWorker& w = **std::min_element(workers_.begin(), workers_.end(),
+                                        [](const auto& a, const auto& b) { return a->sessions < b->sessions; });
+    if (w.adopt.size() >= RelayWorker::kMaxHandoff) {
+      ++counters_.handshake_failed;
+      log_.warn("{}: refused: worker {} has {} connections waiting to start", peer, w.index, w.adopt.size());
+      continue;
+    }
+    SessionId id = next_session_++;
+    SendQueue::Limits limits{.bulk_bytes = config_.queue_bytes,
+                             .urgent_bytes = std::max<size_t>(config_.queue_bytes, kMaxControlPayload + kMaxFrameSize),
+                             .batch_bytes = 256 * 1024};
+    auto s = std::make_unique<Session>(id, Channel(std::move(*tls), limits), std::move(peer), Session::Clock::now());
+    s->peer_host = std::move(peer_host);
+    s->owner = w.index;
+    sessions_.emplace(id, std::move(s));
+    ++w.sessions;
+    if (on_thread(w)) {
+      lk.unlock();
+      adopt(w, id);
+    } else {
+      w.adopt.push_back(id);
+      wake(w);
+    }
+  }
+}
+
+void Relay::adopt(RelayWorker& w, SessionId id) {
+  Lock lk(mu_);
+  Session* s = find(id);
+  if (s == nullptr) return;
+  s->interest = EPOLLIN | EPOLLOUT;
+  w.loop->add(s->channel.fd(), s->interest, [this, &w, id](uint32_t ev) { on_event(w, id, ev); });
+  drive_handshake(w, *s, lk);
+  finish(w, lk);
+}
+
+void Relay::on_wake(RelayWorker& w) {
+  w.wake->drain();
+  Lock lk(mu_);
+  // Cleared before the lists are taken: whatever arrives after this wakes us again.
+  w.wake_pending = false;
+  std::vector<SessionId> ids = std::move(w.adopt);
+  w.adopt.clear();
+  lk.unlock();
+  for (SessionId id : ids) adopt(w, id);
+  lk.lock();
+  finish(w, lk);
+  if (w.index == 0 && routes_due_) arm_routes();
+}
+
+void Relay::on_event(RelayWorker& w, SessionId id, uint32_t events) {
+  Lock lk(mu_);
+  Session* s = find(id);
+  if (s == nullptr) {  // retired by another thread: its fd goes now
+    finish(w, lk);
+    return;
+  }
+  if (s->state == Session::State::Handshake) {
+    drive_handshake(w, *s, lk);
+    finish(w, lk);
+    return;
+  }
+  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) read_frames(w, *s, lk);
+  if (!s->retired) flush(w, *s, lk);
+  finish(w, lk);
+}
+
+void Relay::read_frames(RelayWorker&, Session& s, Lock& lk) {
+  // Decryption runs unlocked; each whole frame is handled under the lock.
+  // `s` stays alive even if another thread retires it meanwhile: only this
+  // thread frees it, at a later tick.
+  lk.unlock();
+  auto out = s.channel.read_frames(
+      [&](const FrameView& f) {
+        Lock g(mu_);
+        return !s.retired && on_frame(s, f);
+      },
+      kReadBudget);
+  bool wants_write = s.channel.tls().wants_write();
+  lk.lock();
+  if (s.retired) return;
+  using RS = Channel::ReadStatus;
+  switch (out.status) {
+    case RS::Stopped: return;  // session closed inside on_frame
+    case RS::Closed:
+      if (s.channel.has_partial_frame()) {
+        ++counters_.drop_malformed;
+        close_session(s, "closed by peer in the middle of a frame");
+      } else {
+        close_session(s, "closed by peer");
+      }
+      return;
+    case RS::Error: close_session(s, "TLS error: " + s.channel.tls().last_error()); return;
+    case RS::Malformed:
+      ++counters_.drop_malformed;
+      close_session(s, std::string("malformed frame: ") + to_string(out.wire_error));
+      return;
+    case RS::WouldBlock:
+      if (wants_write) s.write_blocked = true;  // TLS must send before it can read (e.g. a key update)
+      break;
+    case RS::Budget: break;
+  }
+  if (out.bytes > 0) s.last_rx = Session::Clock::now();
+}
+
+void Relay::drive_handshake(RelayWorker& w, Session& s, Lock& lk) {
+  lk.unlock();
+  TlsConnection::Status st;
+  Expected<PeerIdentity, std::string> who = unexpected(std::string("no client certificate"));
+  {
+    std::lock_guard g(tls_mu_);
+    st = s.channel.tls().handshake();
+    if (st == TlsConnection::Status::Done) {
+      if (X509* cert = SSL_get0_peer_certificate(s.channel.tls().native())) who = peer_identity_from_certificate(cert);
+    }
+  }
+  lk.lock();
+  if (s.retired) return;
+  if (st == TlsConnection::Status::WantRead || st == TlsConnection::Status::WantWrite) {
+    uint32_t want = st == TlsConnection::Status::WantRead ? EPOLLIN : EPOLLOUT;
+    if (want != s.interest) {
+      s.interest = want;
+      w.loop->modify(s.channel.fd(), want);
+    }
+    return;
+  }
+  if (st != TlsConnection::Status::Done) {
+    ++counters_.handshake_failed;
+    close_session(s, "TLS handshake failed: " + s.channel.tls().last_error());
+    return;
+  }
+  if (!who) {
+    ++counters_.handshake_failed;
+    close_session(s, "unusable client certificate: " + who.error());
+    return;
+  }
+  s.who = std::move(*who);
+  s.state = Session::State::AwaitHello;
+  s.last_rx = Session::Clock::now();
+  unsigned& count = sessions_per_identity_[s.who.name];
+  ++count;
+  s.counted = true;
+  log_.info("{}: authenticated as '{}'{}", s.peer, s.who.name, s.who.groups.empty() ? "" : fmt::format(" (groups {})", fmt::join(s.who.groups, ",")));
+  if (count > config_.max_sessions_per_identity) {
+    ++counters_.refused_register;
+    refuse(s, RefuseReason::TooManySessions,
+           fmt::format("identity '{}' already has {} sessions", s.who.name, count - 1));
+    return;
+  }
+  update_interest(w, s);
+  // Application data may already be buffered inside TLS with the handshake.
+  read_frames(w, s, lk);
+  if (!s.retired) flush(w, s, lk);
+}
+
+void Relay::flush(RelayWorker& w, Session& s, Lock& lk) {
+  s.dirty = false;
+  s.write_blocked = false;
+  TlsConnection& tls = s.channel.tls();
+  SendQueue& queue = s.channel.queue();
+  for (int rounds = 0; rounds < 64; ++rounds) {
+    auto pending = queue.pending();
+    if (pending.empty() && !tls.has_pending_output()) break;
+    lk.unlock();
+    auto n = tls.write(pending);  // an empty span sends what TLS still holds
+    lk.lock();
+    if (s.retired) return;
+    if (!n) {
+      if (n.error() == TlsConnection::Status::WantWrite || n.error() == TlsConnection::Status::WantRead) {
+        s.write_blocked = true;
+        break;
+      }
+      close_session(s, "TLS write failed: " + tls.last_error());
+      return;
+    }
+    queue.consume(*n);
+  }
+  // After 64 rounds: yield to other connections; epoll says when to go on.
+  update_interest(w, s);
+}
+
+void Relay::update_interest(RelayWorker& w, Session& s) {
+  bool out = s.write_blocked || !s.channel.queue().empty() || s.channel.tls().has_pending_output();
+  uint32_t want = EPOLLIN | (out ? EPOLLOUT : 0u);
+  if (want != s.interest) {
+    s.interest = want;
+    w.loop->modify(s.channel.fd(), want);
+  }
+}
+
+void Relay::finish(RelayWorker& w, Lock& lk) {
+  // A flush may close sessions, which may queue frames for others: bounded rounds.
+  for (int round = 0; round < 4 && !(w.dirty.empty() && w.closing.empty()); ++round) {
+    std::vector<SessionId> ids = std::move(w.dirty);
+    w.dirty.clear();
+    for (SessionId id : ids)
+      if (Session* s = find(id)) flush(w, *s, lk);
+    std::vector<std::unique_ptr<Session>> gone = std::move(w.closing);
+    w.closing.clear();
+    if (gone.empty()) continue;
+    // Retired sessions are out of every shared table: no other thread can
+    // reach them, so their last bytes go out unlocked.
+    lk.unlock();
+    for (auto& s : gone) {
+      for (int rounds = 0; s->flush_on_close && rounds < 64; ++rounds) {
+        auto pending = s->channel.queue().pending();
+        if (pending.empty() && !s->channel.tls().has_pending_output()) break;
+        auto n = s->channel.tls().write(pending);
+        if (!n) break;
+        s->channel.queue().consume(*n);
+      }
+      w.loop->remove(s->channel.fd());
+      w.graveyard.push_back(std::move(s));
+    }
+    lk.lock();
+  }
+}
+
+}  // namespace dialout

@@ -1,0 +1,47 @@
+// One of the threads the intermediary's sessions are sharded over.
+//
+// A session belongs to one worker for its whole life: only that worker's
+// thread drives its TLS (handshake, decrypt, encrypt, send) and its fd, and
+// only it closes and destroys them. Other threads reach a session only
+// under the relay mutex, to push frames into its SendQueue or to retire it;
+// they then leave work in these lists and wake the owner.
+#pragma once
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "intermediary/registry.hpp"
+#include "intermediary/session.hpp"
+#include "netlib/event_loop.hpp"
+#include "netlib/loop_thread.hpp"
+#include "netlib/wake_fd.hpp"
+
+namespace dialout {
+
+struct RelayWorker {
+  explicit RelayWorker(unsigned index) : index(index) {}
+
+  // Connections accepted but not yet adopted by a worker: beyond this the
+  // listener refuses new ones (a worker that far behind is stuck).
+  static constexpr size_t kMaxHandoff = 256;
+
+  const unsigned index;
+  EventLoop* loop = nullptr;            // worker 0: the caller's loop
+  std::unique_ptr<LoopThread> thread;   // none for worker 0
+  std::unique_ptr<WakeFd> wake;         // none when there is only one worker
+
+  // Under the relay mutex.
+  std::thread::id thread_id;
+  bool wake_pending = false;  // the WakeFd was written and not drained yet
+  size_t sessions = 0;        // live sessions owned (the listener balances on it)
+  std::vector<SessionId> adopt;                    // accepted, to be added to `loop`
+  std::vector<SessionId> dirty;                    // have queued frames to send
+  std::vector<std::unique_ptr<Session>> closing;   // retired: fd and TLS to close
+
+  // The worker's own thread only.
+  std::vector<std::unique_ptr<Session>> graveyard;  // closed; freed at the next tick
+  EventLoop::TimerId tick_timer = 0;
+};
+
+}  // namespace dialout

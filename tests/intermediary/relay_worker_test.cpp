@@ -1,0 +1,236 @@
+// A real Relay with two worker threads, and four sites (real SiteEngines
+// over in-memory TUNs, real TLS over loopback) on the test's own loop,
+// which is also the relay's worker 0. Sessions are spread over both
+// workers, so datagrams cross from one worker's session into the other's
+// SendQueue and the owner is woken to send them. Run under TSan by
+// scripts/sanitize.sh: any unlocked touch of shared state fails it.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <memory>
+#include <mutex>
+
+#include "intermediary/relay.hpp"
+#include "tests/support/packets.hpp"
+#include "tests/support/test_pki.hpp"
+#include "tund/fake_tun.hpp"
+#include "tund/site_engine.hpp"
+
+namespace dialout {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kSites = 4;
+
+std::string policy() {
+  std::string p;
+  for (int i = 1; i <= kSites; ++i)
+    p += fmt::format("[identity site-{0}]\nregister = office-{0}\nadvertise = 10.{0}.0.0/24\nreach = *\n\n", i);
+  return p;
+}
+
+std::string host(int site) { return fmt::format("10.{}.0.2", site); }
+
+struct Site {
+  std::unique_ptr<FakeTun> tun;
+  MemoryRouteInstaller routes;
+  SiteConfig config;
+  std::unique_ptr<TlsContext> tls;
+  std::unique_ptr<SiteEngine> engine;
+};
+
+class RelayWorkers : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    relay_config_.listen = *Endpoint::parse("127.0.0.1:0", 0);
+    relay_config_.tls = pki_.server_files();
+    relay_config_.keepalive = 200ms;
+    relay_config_.dead_after = 10s;
+    relay_config_.handshake_timeout = 5s;
+    relay_config_.workers = 2;
+    relay_tls_ = std::make_unique<TlsContext>(std::move(*TlsContext::server(relay_config_.tls)));
+    relay_ = std::make_unique<Relay>(loop_, *relay_tls_, *Policy::parse(policy(), "test-policy"), relay_config_,
+                                     relay_log_);
+    ASSERT_TRUE(relay_->start().has_value());
+    ASSERT_EQ(relay_->workers(), 2u);
+    for (int i = 1; i <= kSites; ++i) start_site(i);
+    ASSERT_TRUE(run_until([&] { return all_up(); })) << log_text();
+  }
+
+  // Every site is registered and knows a route to every other.
+  bool all_up() const {
+    for (int i = 1; i <= kSites; ++i) {
+      if (sites_[i - 1]->engine->ready_uplinks() != 1) return false;
+      for (int j = 1; j <= kSites; ++j)
+        if (j != i && !sites_[i - 1]->engine->routes().lookup(*IpAddr::parse(host(j)))) return false;
+    }
+    return true;
+  }
+
+  void start_site(int i) {
+    auto s = std::make_unique<Site>();
+    s->tun = std::make_unique<FakeTun>(std::move(*FakeTun::create(false)));
+    s->config.name = fmt::format("office-{}", i);
+    s->config.intermediary = Endpoint{"127.0.0.1", relay_->port()};
+    s->config.server_name = "intermediary";
+    s->config.tls = pki_.client_files(fmt::format("site-{}", i));
+    s->config.advertise = {*Prefix::parse(fmt::format("10.{}.0.0/24", i))};
+    s->config.connections = 1;
+    s->config.keepalive = 200ms;
+    s->config.dead_after = 10s;
+    s->config.reconnect_min = 20ms;
+    s->config.reconnect_max = 200ms;
+    s->tls = std::make_unique<TlsContext>(std::move(*TlsContext::client(s->config.tls)));
+    s->engine = std::make_unique<SiteEngine>(loop_, *s->tls, *s->tun, s->routes, s->config, site_log_);
+    s->engine->start();
+    sites_.push_back(std::move(s));
+  }
+
+  template <class Pred>
+  bool run_until(Pred pred, std::chrono::milliseconds limit = 10s) {
+    auto deadline = Clock::now() + limit;
+    while (!pred()) {
+      if (Clock::now() > deadline) return false;
+      loop_.run_once(2ms);
+    }
+    return true;
+  }
+
+  unsigned worker_of(int site) const {
+    auto w = relay_->site_workers(fmt::format("office-{}", site));
+    EXPECT_EQ(w.size(), 1u);
+    return w.empty() ? ~0u : w[0];
+  }
+
+  // Sends `count` datagrams from each site in `from` to each other site in
+  // it (small ones take the urgent lane, large ones bulk), and checks that
+  // every one arrives unchanged. Returns the IP bytes sent.
+  uint64_t exchange(const std::vector<int>& among, int count) {
+    ++round_;
+    std::vector<std::vector<std::vector<uint8_t>>> expected(kSites + 1);
+    uint64_t bytes = 0;
+    for (int n = 0; n < count; ++n) {
+      for (int i : among) {
+        for (int j : among) {
+          if (i == j) continue;
+          size_t size = n % 2 == 0 ? 40 : 1200;
+          std::string payload = fmt::format("r{} {}->{} #{} ", round_, i, j, n);
+          payload.resize(size, char('a' + n % 26));
+          auto d = test::ipv4_udp(host(i), host(j), uint16_t(4000 + n), 53, payload);
+          EXPECT_TRUE(sites_[i - 1]->tun->inject(d).has_value());
+          bytes += d.size();
+          expected[j].push_back(std::move(d));
+        }
+      }
+      loop_.run_once(0ms);  // keep the TUN socket buffers from filling up
+    }
+    for (int j : among) {
+      std::vector<std::vector<uint8_t>> got;
+      EXPECT_TRUE(run_until([&] {
+        while (auto r = sites_[j - 1]->tun->receive(0ms)) got.push_back(std::move(*r));
+        return got.size() >= expected[j].size();
+      })) << "site " << j << " got " << got.size() << " of " << expected[j].size();
+      // The lanes may reorder small against large datagrams; each one arrives once, unchanged.
+      std::sort(got.begin(), got.end());
+      std::sort(expected[j].begin(), expected[j].end());
+      EXPECT_EQ(got, expected[j]) << "site " << j;
+    }
+    return bytes;
+  }
+
+  std::string log_text() const {
+    std::lock_guard g(lines_mu_);
+    std::string all;
+    for (const auto& l : lines_) all += l;
+    return all;
+  }
+
+  TestPki pki_;
+  // The relay logs from its worker threads too.
+  mutable std::mutex lines_mu_;
+  std::vector<std::string> lines_;
+  Logger relay_log_{"intermediary", LogLevel::Info, [this](std::string_view l) {
+                      std::lock_guard g(lines_mu_);
+                      lines_.emplace_back(l);
+                    }};
+  Logger site_log_{"tund", LogLevel::Error};
+  EventLoop loop_;
+  RelayConfig relay_config_;
+  std::unique_ptr<TlsContext> relay_tls_;
+  std::unique_ptr<Relay> relay_;
+  std::vector<std::unique_ptr<Site>> sites_;
+  int round_ = 0;
+};
+
+TEST_F(RelayWorkers, SessionsAreSpreadAndDatagramsCrossWorkersBothWays) {
+  EXPECT_EQ(relay_->sessions_per_worker(), (std::vector<size_t>{2, 2})) << "the listener balances";
+  std::vector<unsigned> owner;
+  for (int i = 1; i <= kSites; ++i) owner.push_back(worker_of(i));
+  EXPECT_EQ(std::count(owner.begin(), owner.end(), 0u), 2);
+  EXPECT_EQ(std::count(owner.begin(), owner.end(), 1u), 2);
+
+  auto before = relay_->counters();
+  const int per_pair = 20;
+  uint64_t bytes = exchange({1, 2, 3, 4}, per_pair);
+  auto after = relay_->counters();
+  const uint64_t frames = uint64_t(kSites) * (kSites - 1) * per_pair;
+  EXPECT_EQ(after.frames_forwarded - before.frames_forwarded, frames);
+  EXPECT_EQ(after.bytes_forwarded - before.bytes_forwarded, bytes);
+  EXPECT_EQ(after.drop_queue_full + after.drop_no_route + after.drop_policy + after.drop_malformed +
+                after.drop_spoofed_source,
+            0u);
+}
+
+TEST_F(RelayWorkers, ClosingOneSessionLeavesTheOthersForwarding) {
+  // Close a site on worker 1 while the rest (on both workers) keep going.
+  int gone = 0;
+  for (int i = 1; i <= kSites && gone == 0; ++i)
+    if (worker_of(i) == 1) gone = i;
+  ASSERT_NE(gone, 0);
+  std::vector<int> rest;
+  for (int i = 1; i <= kSites; ++i)
+    if (i != gone) rest.push_back(i);
+
+  auto before = relay_->counters();
+  uint64_t bytes = exchange(rest, 10);
+  sites_[gone - 1]->engine.reset();  // its TLS connection closes
+  ASSERT_TRUE(run_until([&] { return relay_->session_count() == kSites - 1; })) << log_text();
+  EXPECT_EQ(relay_->site_count(), size_t(kSites - 1));
+  auto per_worker = relay_->sessions_per_worker();
+  EXPECT_EQ(per_worker[0] + per_worker[1], size_t(kSites - 1));
+  EXPECT_EQ(per_worker[1], 1u);
+  // Every remaining site, whichever worker owns it, hears that the site left.
+  ASSERT_TRUE(run_until([&] {
+    for (int i : rest)
+      if (sites_[i - 1]->engine->routes().lookup(*IpAddr::parse(host(gone)))) return false;
+    return true;
+  })) << "route withdrawals reach sessions on both workers";
+  bytes += exchange(rest, 10);
+  auto after = relay_->counters();
+  EXPECT_EQ(after.frames_forwarded - before.frames_forwarded, uint64_t(rest.size() * (rest.size() - 1) * 20));
+  EXPECT_EQ(after.bytes_forwarded - before.bytes_forwarded, bytes);
+  EXPECT_EQ(after.drop_queue_full + after.drop_malformed, 0u);
+
+  // A new connection takes the free place (worker 1 now owns fewer sessions).
+  start_site(gone);
+  std::swap(sites_[gone - 1], sites_.back());
+  sites_.pop_back();
+  ASSERT_TRUE(run_until([&] { return relay_->session_count() == kSites && all_up(); })) << log_text();
+  EXPECT_EQ(worker_of(gone), 1u);
+  exchange({1, 2, 3, 4}, 4);
+}
+
+TEST_F(RelayWorkers, RestartAnnouncementReachesSitesOnEveryWorker) {
+  relay_->announce_restart();
+  // Every site is told to reconnect later; the relay no longer listens, so
+  // they all go down and stay down.
+  ASSERT_TRUE(run_until([&] {
+    return std::all_of(sites_.begin(), sites_.end(), [](const auto& s) { return s->engine->ready_uplinks() == 0; });
+  })) << log_text();
+  relay_.reset();  // joins worker 1 while its sessions are still open
+}
+
+}  // namespace
+}  // namespace dialout
