@@ -82,7 +82,7 @@ void Relay::start_workers() {
       w->loop = &w->thread->loop();
     }
     if (n > 1) {
-      w->wake = std::make_unique<WakeFd>();
+      w->wake = std::make_unique<EventFd>(EventFd::create_or_throw());
       RelayWorker& ref = *w;
       w->loop->add(w->wake->fd(), EPOLLIN, [this, &ref](uint32_t) { on_wake(ref); });
     }

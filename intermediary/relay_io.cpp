@@ -28,7 +28,7 @@ constexpr size_t kReadBudget = 512 * 1024;
 void Relay::wake(RelayWorker& w) {
   if (w.wake_pending || !w.wake) return;
   w.wake_pending = true;
-  w.wake->notify();
+  w.wake->signal();
 }
 
 void Relay::mark_dirty(Session& s) {

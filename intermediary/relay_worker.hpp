@@ -15,7 +15,7 @@
 #include "intermediary/session.hpp"
 #include "netlib/event_loop.hpp"
 #include "netlib/loop_thread.hpp"
-#include "netlib/wake_fd.hpp"
+#include "netlib/event_fd.hpp"
 
 namespace dialout {
 
@@ -29,11 +29,11 @@ struct RelayWorker {
   const unsigned index;
   EventLoop* loop = nullptr;            // worker 0: the caller's loop
   std::unique_ptr<LoopThread> thread;   // none for worker 0
-  std::unique_ptr<WakeFd> wake;         // none when there is only one worker
+  std::unique_ptr<EventFd> wake;         // none when there is only one worker
 
   // Under the relay mutex.
   std::thread::id thread_id;
-  bool wake_pending = false;  // the WakeFd was written and not drained yet
+  bool wake_pending = false;  // the EventFd was written and not drained yet
   size_t sessions = 0;        // live sessions owned (the listener balances on it)
   std::vector<SessionId> adopt;                    // accepted, to be added to `loop`
   std::vector<SessionId> dirty;                    // have queued frames to send

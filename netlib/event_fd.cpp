@@ -6,12 +6,19 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <system_error>
 
 namespace dialout {
 
 Expected<EventFd, std::string> EventFd::create() {
   UniqueFd fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (!fd.valid()) return unexpected(std::string("eventfd: ") + std::strerror(errno));
+  return EventFd(std::move(fd));
+}
+
+EventFd EventFd::create_or_throw() {
+  UniqueFd fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!fd.valid()) throw std::system_error(errno, std::generic_category(), "eventfd");
   return EventFd(std::move(fd));
 }
 

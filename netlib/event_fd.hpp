@@ -14,6 +14,8 @@ class EventFd {
  public:
   // Non-blocking, close-on-exec.
   static Expected<EventFd, std::string> create();
+  // The same for startup paths: throws std::system_error on failure.
+  static EventFd create_or_throw();
 
   int fd() const { return fd_.get(); }
   // Makes fd() readable. Safe from any thread; never blocks (a counter that

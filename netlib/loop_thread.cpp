@@ -5,7 +5,7 @@
 
 namespace dialout {
 
-LoopThread::LoopThread() {
+LoopThread::LoopThread() : stop_wake_(EventFd::create_or_throw()) {
   loop_.add(stop_wake_.fd(), EPOLLIN, [this](uint32_t) {
     stop_wake_.drain();
     if (stopping_.load()) loop_.stop();
@@ -31,7 +31,7 @@ void LoopThread::start() {
 void LoopThread::stop() {
   if (!thread_.joinable()) return;
   stopping_.store(true);
-  stop_wake_.notify();
+  stop_wake_.signal();
   thread_.join();
 }
 

@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "netlib/event_loop.hpp"
-#include "netlib/wake_fd.hpp"
+#include "netlib/event_fd.hpp"
 
 namespace dialout {
 
@@ -32,7 +32,7 @@ class LoopThread {
 
  private:
   EventLoop loop_;
-  WakeFd stop_wake_;
+  EventFd stop_wake_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };
