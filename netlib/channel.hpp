@@ -15,7 +15,7 @@
 
 #include "netlib/send_queue.hpp"
 #include "netlib/tls.hpp"
-#include "netlib/uninitialized_allocator.hpp"
+#include "netlib/byte_buffer.hpp"
 #include "netlib/wire.hpp"
 
 namespace dialout {

@@ -46,7 +46,7 @@ SendQueue::PushResult SendQueue::push(Lane l, std::span<const uint8_t> frame) {
   auto r = make_room(l, frame.size());
   if (!r.ok) return r;
   Buffer& b = lane(l);
-  b.bytes.insert(b.bytes.end(), frame.begin(), frame.end());
+  b.bytes.append(frame);
   return r;
 }
 
@@ -86,7 +86,7 @@ void SendQueue::move_whole_frames(Buffer& from, size_t budget) {
     if (take > 0 && take + n > budget) break;  // always move at least one frame
     take += n;
   }
-  batch_.insert(batch_.end(), from.bytes.begin() + from.head, from.bytes.begin() + from.head + take);
+  batch_.append(std::span(from.bytes).subspan(from.head, take));
   from.head += take;
   if (from.head == from.bytes.size()) {
     from.bytes.clear();

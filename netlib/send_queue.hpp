@@ -13,7 +13,7 @@
 #include <span>
 #include <vector>
 
-#include "netlib/uninitialized_allocator.hpp"
+#include "netlib/byte_buffer.hpp"
 
 namespace dialout {
 
