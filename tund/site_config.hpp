@@ -40,7 +40,7 @@ struct SiteConfig {
   bool router_role = true;                 // --roles router,proxy (either or both)
   bool proxy_role = true;
   unsigned connections = 0;                        // --connections 1..64; 0 = the daemon chooses
-  unsigned queues = 1;                             // --queues 1..16; 0 = auto (see resolved_queues)
+  unsigned queues = 0;                             // --queues 1..16; 0 = auto (see resolved_queues)
   bool offload = true;                             // --offload on|off
   bool request_address = false;                    // --request-address on|off (laptop mode; needs the proxy role)
   bool proxy_arp = true;                           // --proxy-arp on|off (laptops numbered inside --advertise)

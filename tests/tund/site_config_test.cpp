@@ -74,7 +74,7 @@ TEST_F(SiteConfigTest, MinimalCommandLineGetsDefaults) {
   EXPECT_TRUE(c.router_role);
   EXPECT_TRUE(c.proxy_role);
   EXPECT_EQ(c.connections, 0u);
-  EXPECT_EQ(c.queues, 1u);
+  EXPECT_EQ(c.queues, 0u);  // auto
   EXPECT_TRUE(c.offload);
   EXPECT_FALSE(c.request_address);
   EXPECT_TRUE(c.proxy_arp);
