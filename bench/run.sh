@@ -50,7 +50,8 @@ UDP_RATE=${UDP_RATE:-1G}
 OVPN_BIN=${OVPN_BIN:-$(command -v openvpn || echo /usr/sbin/openvpn)}
 RESULTS=${RESULTS:-$LAB_ROOT/bench/results}
 STAMP=$(date +%Y%m%d-%H%M%S)
-MISSING=0   # measurements that could not be taken at all
+MISSING=0       # measurements of plain routing or dialout that could not be taken
+PEER_MISSING=0  # the same for a comparison peer (reported, not fatal)
 
 lab_require_root
 if [[ -n "${NICE:-}" ]]; then renice -n "$NICE" -p $$ >/dev/null || echo "bench: renice $NICE failed"; fi
@@ -89,7 +90,15 @@ except Exception: sys.exit(1)' 2>/dev/null; }
 # record KEY VALUE : one sample of KEY for the current variant.
 record() {
   if [[ -z "$2" ]]; then
-    echo "  $KEY_PREFIX$1: no value"; MISSING=$((MISSING + 1)); return
+    echo "  $KEY_PREFIX$1: no value"
+    # A comparison peer that cannot be measured (OpenVPN TCP's control channel
+    # drowning under the UDP flood, say) is a gap in the table, not a broken
+    # benchmark; ours and the plain baseline must always be measured.
+    case "$KEY_PREFIX" in
+      openvpn*) PEER_MISSING=$((PEER_MISSING + 1)) ;;
+      *) MISSING=$((MISSING + 1)) ;;
+    esac
+    return
   fi
   echo "$2" >> "$LAB_RUN/vals/$KEY_PREFIX$1"
   echo "  $KEY_PREFIX$1 = $2"
@@ -137,8 +146,14 @@ measure_tcp4() {
 }
 
 measure_udp64() {
-  local out
-  out=$(iperf_client 5201 -u -l 64 -b "$UDP_RATE")
+  local out try
+  # One retry: iperf3's control connection can time out when the flood
+  # swamps a tunnel that queues without bound (OpenVPN over TCP).
+  for try in 1 2; do
+    out=$(iperf_client 5201 -u -l 64 -b "$UDP_RATE")
+    json 'j["end"]["sum"]["packets"]' <<< "$out" >/dev/null && break
+    echo "  ${KEY_PREFIX}udp64: attempt $try gave no result"
+  done
   # end.sum holds the receiver's view (packets sent, lost) as reported back.
   record udp_kpps "$(json 'round((j["end"]["sum"]["packets"] - j["end"]["sum"]["lost_packets"]) / j["end"]["sum"]["seconds"] / 1e3, 1)' <<< "$out")"
   record udp_loss_pct "$(json 'round(j["end"]["sum"]["lost_percent"], 1)' <<< "$out")"
@@ -368,6 +383,7 @@ cat "$RESULTS/latest.md"
 echo
 echo "written: $RESULTS/latest.md and $RESULTS/results-$STAMP.md"
 trap - EXIT
+((PEER_MISSING == 0)) || echo "bench: $PEER_MISSING measurement(s) of a comparison peer could not be taken (gaps in the table)"
 if ((MISSING > 0)); then
   echo "bench: $MISSING measurement(s) could not be taken"
   finish 1

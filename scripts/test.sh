@@ -45,4 +45,9 @@ if [[ $(id -u) -ne 0 ]]; then
   echo "integration tests need root (network namespaces): run 'sudo $0'"
 fi
 step "integration tests" "$root/integration/run-all.sh"
+# Proves the benchmark still runs end to end (every measurement of plain
+# routing and dialout taken once); asserts no speed. Needs root like the above.
+if [[ $(id -u) -eq 0 ]]; then
+  step "bench smoke (no speed asserted)" "$root/bench/run.sh" --smoke
+fi
 finish
