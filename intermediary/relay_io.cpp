@@ -254,10 +254,13 @@ void Relay::update_interest(RelayWorker& w, Session& s) {
 void Relay::finish(RelayWorker& w, Lock& lk) {
   // A flush may close sessions, which may queue frames for others: bounded rounds.
   for (int round = 0; round < 4 && !(w.dirty.empty() && w.closing.empty()); ++round) {
-    std::vector<SessionId> ids = std::move(w.dirty);
+    // Swapped, not moved: both lists keep their capacity (no allocation per
+    // event); flushes may mark sessions dirty again meanwhile.
+    w.flushing.swap(w.dirty);
     w.dirty.clear();
-    for (SessionId id : ids)
+    for (SessionId id : w.flushing)
       if (Session* s = find(id)) flush(w, *s, lk);
+    w.flushing.clear();
     std::vector<std::unique_ptr<Session>> gone = std::move(w.closing);
     w.closing.clear();
     if (gone.empty()) continue;

@@ -37,6 +37,7 @@ struct RelayWorker {
   size_t sessions = 0;        // live sessions owned (the listener balances on it)
   std::vector<SessionId> adopt;                    // accepted, to be added to `loop`
   std::vector<SessionId> dirty;                    // have queued frames to send
+  std::vector<SessionId> flushing;                 // the owner's copy of `dirty` while it flushes (kept for its capacity)
   std::vector<std::unique_ptr<Session>> closing;   // retired: fd and TLS to close
 
   // The worker's own thread only.

@@ -104,10 +104,12 @@ Uplink* DataPath::pick_uplink(uint32_t flow_hash) {
 }
 
 void DataPath::flush_dirty() {
-  auto dirty = std::move(dirty_);
+  // Swapped, not moved: both lists keep their capacity (no allocation per batch).
+  flushing_.swap(dirty_);
   dirty_.clear();
-  for (Uplink* u : dirty)
+  for (Uplink* u : flushing_)
     if (u->ready()) u->flush();
+  flushing_.clear();
 }
 
 }  // namespace dialout

@@ -61,6 +61,7 @@ class DataPath {
   const RouteTable* routes_ = nullptr;
   std::vector<Uplink*> uplinks_;
   std::vector<Uplink*> dirty_;
+  std::vector<Uplink*> flushing_;  // dirty_ while flush_dirty() runs
   SiteCounters counters_;
   std::vector<uint8_t> rx_;
 };

@@ -1,19 +1,12 @@
 #include "tund/queue_worker.hpp"
 
 #include <algorithm>
-#include <stdexcept>
 
 namespace dialout {
 namespace {
 
 // How stale the counters in the status file may be (it is written every second).
 constexpr auto kStatsPeriod = std::chrono::milliseconds(100);
-
-EventFd make_wake() {
-  auto fd = EventFd::create();
-  if (!fd) throw std::runtime_error(fd.error());
-  return std::move(*fd);
-}
 
 void put(std::atomic<uint64_t>& to, uint64_t value) { to.store(value, std::memory_order_relaxed); }
 uint64_t get(const std::atomic<uint64_t>& from) { return from.load(std::memory_order_relaxed); }
@@ -32,7 +25,7 @@ QueueWorker::QueueWorker(Tun& queue, TlsContext tls, const Shared& shared, const
     : queue_(queue),
       tls_(std::move(tls)),
       shared_(shared),
-      wake_(make_wake()),
+      wake_(EventFd::create_or_throw()),
       data_(queue, {}, shared.config, shared.log) {
   for (unsigned i : uplinks)
     uplinks_.push_back(std::make_unique<Uplink>(i, loop_, tls_, shared_.settings, *this, shared_.log, seed + i));

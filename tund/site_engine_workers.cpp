@@ -16,9 +16,7 @@ namespace {
 constexpr size_t kControlMailbox = 1024;
 
 std::unique_ptr<Mailbox<ControlEvent>> make_mailbox() {
-  auto fd = EventFd::create();
-  if (!fd) throw std::runtime_error(fd.error());
-  return std::make_unique<Mailbox<ControlEvent>>(std::move(*fd), kControlMailbox);
+  return std::make_unique<Mailbox<ControlEvent>>(EventFd::create_or_throw(), kControlMailbox);
 }
 
 TlsContext load_tls(const TlsContext& like) {
