@@ -14,6 +14,7 @@
 
 #include "intermediary/relay.hpp"
 #include "tests/support/packets.hpp"
+#include "tests/support/in_process.hpp"
 #include "tests/support/test_pki.hpp"
 #include "tund/fake_tun.hpp"
 #include "tund/site_engine.hpp"
@@ -79,8 +80,7 @@ std::vector<uint8_t> frame_of(const auto& msg) {
 class HostileInput : public ::testing::Test {
  protected:
   void SetUp() override {
-    relay_config_.listen = *Endpoint::parse("127.0.0.1:0", 0);
-    relay_config_.tls = pki_.server_files(/*with_crl=*/true);
+    relay_config_ = in_process_relay_config(pki_, /*with_crl=*/true);
     relay_config_.keepalive = 200ms;
     relay_config_.dead_after = 5s;
     relay_config_.handshake_timeout = kHandshakeTimeout;
@@ -102,16 +102,10 @@ class HostileInput : public ::testing::Test {
   Site& start_site(const std::string& identity, const std::string& name, const char* prefix) {
     auto s = std::make_unique<Site>();
     s->tun = std::make_unique<FakeTun>(std::move(*FakeTun::create(false)));
-    s->config.name = name;
-    s->config.intermediary = Endpoint{"127.0.0.1", relay_->port()};
-    s->config.server_name = "intermediary";
-    s->config.tls = pki_.client_files(identity);
-    s->config.advertise = {*Prefix::parse(prefix)};
+    s->config = in_process_site_config(pki_, relay_->port(), identity, name, prefix);
     s->config.connections = 2;
     s->config.keepalive = 200ms;
     s->config.dead_after = 5s;
-    s->config.reconnect_min = 20ms;
-    s->config.reconnect_max = 200ms;
     s->tls = std::make_unique<TlsContext>(std::move(*TlsContext::client(s->config.tls)));
     s->engine = std::make_unique<SiteEngine>(loop_, *s->tls, *s->tun, s->routes, s->config, site_log_);
     s->engine->start();

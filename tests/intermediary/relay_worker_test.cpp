@@ -12,6 +12,7 @@
 
 #include "intermediary/relay.hpp"
 #include "tests/support/packets.hpp"
+#include "tests/support/in_process.hpp"
 #include "tests/support/test_pki.hpp"
 #include "tund/fake_tun.hpp"
 #include "tund/site_engine.hpp"
@@ -44,8 +45,7 @@ struct Site {
 class RelayWorkers : public ::testing::Test {
  protected:
   void SetUp() override {
-    relay_config_.listen = *Endpoint::parse("127.0.0.1:0", 0);
-    relay_config_.tls = pki_.server_files();
+    relay_config_ = in_process_relay_config(pki_);
     relay_config_.keepalive = 200ms;
     relay_config_.dead_after = 10s;
     relay_config_.handshake_timeout = 5s;
@@ -72,16 +72,11 @@ class RelayWorkers : public ::testing::Test {
   void start_site(int i) {
     auto s = std::make_unique<Site>();
     s->tun = std::make_unique<FakeTun>(std::move(*FakeTun::create(false)));
-    s->config.name = fmt::format("office-{}", i);
-    s->config.intermediary = Endpoint{"127.0.0.1", relay_->port()};
-    s->config.server_name = "intermediary";
-    s->config.tls = pki_.client_files(fmt::format("site-{}", i));
-    s->config.advertise = {*Prefix::parse(fmt::format("10.{}.0.0/24", i))};
+    s->config = in_process_site_config(pki_, relay_->port(), fmt::format("site-{}", i), fmt::format("office-{}", i),
+                                       fmt::format("10.{}.0.0/24", i).c_str());
     s->config.connections = 1;
     s->config.keepalive = 200ms;
     s->config.dead_after = 10s;
-    s->config.reconnect_min = 20ms;
-    s->config.reconnect_max = 200ms;
     s->tls = std::make_unique<TlsContext>(std::move(*TlsContext::client(s->config.tls)));
     s->engine = std::make_unique<SiteEngine>(loop_, *s->tls, *s->tun, s->routes, s->config, site_log_);
     s->engine->start();

@@ -16,6 +16,7 @@
 
 #include "intermediary/relay.hpp"
 #include "tests/support/packets.hpp"
+#include "tests/support/in_process.hpp"
 #include "tests/support/test_pki.hpp"
 #include "tund/fake_tun.hpp"
 #include "tund/site_engine.hpp"
@@ -49,8 +50,7 @@ struct MqSite {
 class MultiQueue : public ::testing::Test {
  protected:
   void SetUp() override {
-    relay_config_.listen = *Endpoint::parse("127.0.0.1:0", 0);
-    relay_config_.tls = pki_.server_files();
+    relay_config_ = in_process_relay_config(pki_);
     relay_tls_ = std::make_unique<TlsContext>(std::move(*TlsContext::server(relay_config_.tls)));
     relay_ = std::make_unique<Relay>(loop_, *relay_tls_, *Policy::parse(kPolicy, "test-policy"), relay_config_, log_);
     ASSERT_TRUE(relay_->start().has_value());
@@ -67,15 +67,9 @@ class MultiQueue : public ::testing::Test {
       s->queues.push_back(std::make_unique<FakeTun>(std::move(*FakeTun::create(false))));
       tuns.push_back(s->queues.back().get());
     }
-    s->config.name = name;
-    s->config.intermediary = Endpoint{"127.0.0.1", relay_->port()};
-    s->config.server_name = "intermediary";
-    s->config.tls = pki_.client_files(identity);
-    s->config.advertise = {*Prefix::parse(prefix)};
+    s->config = in_process_site_config(pki_, relay_->port(), identity, name, prefix);
     s->config.connections = connections;
     s->config.queues = queues;
-    s->config.reconnect_min = 20ms;
-    s->config.reconnect_max = 200ms;
     s->tls = std::make_unique<TlsContext>(std::move(*TlsContext::client(s->config.tls)));
     s->engine = std::make_unique<SiteEngine>(loop_, *s->tls, std::move(tuns), s->routes, s->host, s->config, log_);
     s->engine->start();

@@ -13,6 +13,7 @@
 
 #include "intermediary/relay.hpp"
 #include "tests/support/packets.hpp"
+#include "tests/support/in_process.hpp"
 #include "tests/support/test_pki.hpp"
 #include "tund/fake_tun.hpp"
 
@@ -62,8 +63,7 @@ struct Site {
 class InProcess : public ::testing::Test {
  protected:
   void SetUp() override {
-    relay_config_.listen = *Endpoint::parse("127.0.0.1:0", 0);
-    relay_config_.tls = pki_.server_files();
+    relay_config_ = in_process_relay_config(pki_);
     relay_config_.keepalive = 200ms;
     relay_config_.dead_after = 2s;
     relay_config_.address_pools = {*Prefix::parse(kLaptopPool)};
@@ -80,17 +80,11 @@ class InProcess : public ::testing::Test {
     auto tun = FakeTun::create(false);
     EXPECT_TRUE(tun.has_value());
     s->tun = std::make_unique<FakeTun>(std::move(*tun));
-    s->config.name = name;
-    s->config.intermediary = Endpoint{"127.0.0.1", relay_->port()};
-    s->config.server_name = "intermediary";
-    s->config.tls = pki_.client_files(identity);
-    if (prefix != nullptr) s->config.advertise = {*Prefix::parse(prefix)};
+    s->config = in_process_site_config(pki_, relay_->port(), identity, name, prefix);
     for (auto [p, n] : statics) s->config.static_routes.push_back(StaticRoute{*Prefix::parse(p), n});
     s->config.connections = 2;
     s->config.keepalive = 200ms;
     s->config.dead_after = 2s;
-    s->config.reconnect_min = 20ms;
-    s->config.reconnect_max = 200ms;
     if (tweak) tweak(*s);
     s->tls = std::make_unique<TlsContext>(std::move(*TlsContext::client(s->config.tls)));
     s->engine = std::make_unique<SiteEngine>(loop_, *s->tls, *s->tun, s->routes, s->host, s->config, log_);
