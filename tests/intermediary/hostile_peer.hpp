@@ -115,12 +115,7 @@ class HostileInput : public ::testing::Test {
 
   template <class Pred>
   bool run_until(Pred pred, std::chrono::milliseconds limit = 5s) {
-    auto deadline = Clock::now() + limit;
-    while (!pred()) {
-      if (Clock::now() > deadline) return false;
-      loop_.run_once(2ms);
-    }
-    return true;
+    return run_loop_until(loop_, pred, limit, 2ms);
   }
 
   // Datagrams still cross both ways, unchanged (unique payload per call).

@@ -85,12 +85,7 @@ class RelayWorkers : public ::testing::Test {
 
   template <class Pred>
   bool run_until(Pred pred, std::chrono::milliseconds limit = 10s) {
-    auto deadline = Clock::now() + limit;
-    while (!pred()) {
-      if (Clock::now() > deadline) return false;
-      loop_.run_once(2ms);
-    }
-    return true;
+    return run_loop_until(loop_, pred, limit, 2ms);
   }
 
   unsigned worker_of(int site) const {

@@ -79,12 +79,7 @@ class MultiQueue : public ::testing::Test {
 
   template <class Pred>
   bool run_until(Pred pred, std::chrono::milliseconds limit = 5s) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!pred()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      loop_.run_once(5ms);
-    }
-    return true;
+    return run_loop_until(loop_, pred, limit, 5ms);
   }
 
   // Collects `count` datagrams from any of the site's queues: queue index → datagrams in arrival order.

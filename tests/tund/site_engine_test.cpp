@@ -96,12 +96,7 @@ class InProcess : public ::testing::Test {
   // Runs the loop until pred() holds; bounded in time.
   template <class Pred>
   bool run_until(Pred pred, std::chrono::milliseconds limit = 5s) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!pred()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      loop_.run_once(5ms);
-    }
-    return true;
+    return run_loop_until(loop_, pred, limit, 5ms);
   }
 
   // Receives one datagram from a fake TUN while the loop keeps running.
