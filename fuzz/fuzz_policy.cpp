@@ -85,6 +85,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const char* prefix : {"10.1.0.0/24", "::/0", "10.2.0.20/32"}) {
       auto pr = *Prefix::parse(prefix);
       if (p->may_advertise(bare, pr) && !p->may_advertise(peer, pr)) __builtin_trap();
+      if (p->may_nest(bare, pr) && !p->may_nest(peer, pr)) __builtin_trap();
     }
     bool restricted = p->has_allow_rules(peer);
     for (const auto& pkt : packets) {

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace dialout {
 
 namespace {
@@ -33,11 +35,13 @@ const char* to_string(PoolError e) {
     case PoolError::Exhausted: return "address pool exhausted";
     case PoolError::OutOfRange: return "address outside the pool's range";
     case PoolError::InUse: return "address is leased";
+    case PoolError::OwnerLimit: return "this identity holds the most addresses it may (live or kept for reconnects)";
   }
   return "unknown pool error";
 }
 
-Expected<AddressPool, std::string> AddressPool::make(const Prefix& range, Clock::duration grace) {
+Expected<AddressPool, std::string> AddressPool::make(const Prefix& range, Clock::duration grace,
+                                                    size_t max_per_owner) {
   for (const char* text : kUnusable) {
     auto bad = *Prefix::parse(text);
     if (range.contains(bad) || bad.contains(range)) {
@@ -55,31 +59,75 @@ Expected<AddressPool, std::string> AddressPool::make(const Prefix& range, Clock:
   } else if (!v4 && range.len <= 126) {
     first = next(first);  // subnet-router anycast
   }
-  return AddressPool(range, first, last, grace);
+  return AddressPool(range, first, last, grace, max_per_owner);
 }
 
-Expected<IpAddr, PoolError> AddressPool::assign(std::string_view key, Clock::time_point now) {
+void AddressPool::forget_holder(const IpAddr& addr, const Slot& slot) {
+  keys_.erase(slot.key);
+  if (auto o = owners_.find(slot.owner); o != owners_.end()) {
+    std::erase(o->second, addr);
+    if (o->second.empty()) owners_.erase(o);
+  }
+}
+
+void AddressPool::add_holder(const IpAddr& addr, std::string_view key, std::string_view owner) {
+  keys_.emplace(std::string(key), addr);
+  auto o = owners_.find(owner);
+  if (o == owners_.end()) o = owners_.emplace(std::string(owner), std::vector<IpAddr>{}).first;
+  o->second.push_back(addr);
+}
+
+size_t AddressPool::held_by(std::string_view owner, Clock::time_point now) const {
+  auto o = owners_.find(owner);
+  if (o == owners_.end()) return 0;
+  size_t n = 0;
+  for (const IpAddr& a : o->second) n += reclaimable(slots_.at(a), now) ? 0 : 1;
+  return n;
+}
+
+Expected<IpAddr, PoolError> AddressPool::assign(std::string_view key, Clock::time_point now, std::string_view owner) {
   if (auto k = keys_.find(key); k != keys_.end()) {
     slots_.at(k->second).live = true;
     return k->second;
   }
+  if (held_by(owner, now) >= max_per_owner_) return unexpected(PoolError::OwnerLimit);
   // Walk held addresses in order; the first gap or reclaimable slot wins.
   IpAddr candidate = first_;
   for (auto it = slots_.begin(); it != slots_.end(); ++it) {
     if (candidate < it->first) break;
     Slot& slot = it->second;
     if (reclaimable(slot, now)) {
-      keys_.erase(slot.key);
-      slot = Slot{std::string(key), false, true, {}};
-      keys_.emplace(std::string(key), candidate);
+      forget_holder(candidate, slot);
+      slot = Slot{std::string(key), std::string(owner), false, true, {}};
+      add_holder(candidate, key, owner);
       return candidate;
     }
     if (candidate == last_) return unexpected(PoolError::Exhausted);
     candidate = next(candidate);
   }
-  slots_.emplace(candidate, Slot{std::string(key), false, true, {}});
-  keys_.emplace(std::string(key), candidate);
+  slots_.emplace(candidate, Slot{std::string(key), std::string(owner), false, true, {}});
+  add_holder(candidate, key, owner);
   return candidate;
+}
+
+std::optional<AddressPool::Lease> AddressPool::lease(std::string_view key) const {
+  auto k = keys_.find(key);
+  if (k == keys_.end()) return std::nullopt;
+  const Slot& slot = slots_.at(k->second);
+  return Lease{k->second, slot.live, slot.released};
+}
+
+void AddressPool::revert(std::string_view key, const std::optional<Lease>& before) {
+  auto k = keys_.find(key);
+  if (k == keys_.end()) return;
+  auto slot = slots_.find(k->second);
+  if (!before) {
+    forget_holder(slot->first, slot->second);
+    slots_.erase(slot);
+    return;
+  }
+  slot->second.live = before->live;
+  slot->second.released = before->released;
 }
 
 void AddressPool::release(std::string_view key, Clock::time_point now) {
@@ -94,7 +142,7 @@ void AddressPool::release(std::string_view key, Clock::time_point now) {
 void AddressPool::expire(Clock::time_point now) {
   for (auto it = slots_.begin(); it != slots_.end();) {
     if (reclaimable(it->second, now)) {
-      keys_.erase(it->second.key);
+      forget_holder(it->first, it->second);
       it = slots_.erase(it);
     } else {
       ++it;
@@ -105,7 +153,7 @@ void AddressPool::expire(Clock::time_point now) {
 Expected<void, PoolError> AddressPool::exclude(const IpAddr& addr) {
   if (!range_.contains(addr)) return unexpected(PoolError::OutOfRange);
   if (addr < first_ || last_ < addr) return {};  // never handed out anyway
-  auto [it, inserted] = slots_.try_emplace(addr, Slot{{}, true, false, {}});
+  auto [it, inserted] = slots_.try_emplace(addr, Slot{{}, {}, true, false, {}});
   if (inserted) {
     ++excluded_;
     return {};

@@ -28,7 +28,9 @@ Relay::Relay(EventLoop& loop, TlsContext& tls, Policy policy, const RelayConfig&
       config_(config),
       log_(log),
       policy_(std::move(policy)),
-      drop_log_(log, 5, std::chrono::seconds(10)) {}
+      // Per reason, and per session: one flooding peer gets 2 of a reason's
+      // 5 lines per 10 s and leaves the rest to others.
+      drop_log_(log, 5, std::chrono::seconds(10), 2) {}
 
 Session* Relay::find(SessionId id) {
   auto it = sessions_.find(id);
@@ -52,7 +54,7 @@ bool Relay::on_frame(Session& s, const FrameView& f) {
           scratch_.clear();
           (void)encode(Pong{p->token}, scratch_);
           send(s, SendQueue::Lane::Urgent, scratch_);
-          return true;
+          return !close_if_stalled(s);  // pings from a peer that reads none of the pongs
         }
         case MsgType::Pong:
           if (!decode_pong(f.payload)) break;
@@ -106,25 +108,34 @@ bool Relay::on_register(Session& s, const FrameView& f) {
       return false;
     }
   }
-  std::vector<Prefix> prefixes = r->prefixes;
   std::vector<Prefix> assigned;
+  PriorLeases leases_before;
   std::string pool_key = s.who.name + "/" + r->name;
   if (r->flags & kRegisterWantAddress) {
-    auto got = assign_addresses(pool_key);
+    auto got = assign_addresses(pool_key, s.who.name, leases_before);
     if (!got) {
       ++counters_.refused_register;
-      refuse(s, RefuseReason::PoolExhausted, got.error());
+      refuse(s, got.error().reason, got.error().text);
       return false;
     }
     assigned = std::move(*got);
-    prefixes.insert(prefixes.end(), assigned.begin(), assigned.end());
   }
-  auto site = registry_.add_session(s.id, s.who.name, r->name, prefixes);
+  std::vector<Prefix> nestable;
+  for (const auto& p : r->prefixes)
+    if (policy_.may_nest(s.who, p)) nestable.push_back(p);
+  auto site = registry_.add_session(s.id, s.who.name, r->name, r->prefixes, assigned, nestable);
   if (!site) {
+    // Every refusal from here on hands the addresses back: a refused name
+    // must not keep a lease (and its grace) that nobody used.
+    revert_addresses(pool_key, leases_before);
     ++counters_.refused_register;
-    auto reason = site.error() == RegistryError::NameTaken     ? RefuseReason::NameTaken
-                  : site.error() == RegistryError::PrefixTaken ? RefuseReason::PrefixTaken
-                                                               : RefuseReason::Malformed;
+    RefuseReason reason = RefuseReason::Malformed;
+    switch (site.error().error) {
+      case RegistryError::NameTaken: reason = RefuseReason::NameTaken; break;
+      case RegistryError::PrefixTaken: reason = RefuseReason::PrefixTaken; break;
+      case RegistryError::PrefixOverlaps: reason = RefuseReason::PrefixOverlaps; break;
+      default: break;
+    }
     refuse(s, reason, fmt::format("cannot register '{}': {}", r->name, to_string(site.error())));
     return false;
   }
@@ -159,7 +170,7 @@ void Relay::on_data(Session& s, const FrameView& f) {
   auto d = decode_data(f.payload);
   if (!d) {
     ++counters_.drop_malformed;
-    drop_log_.warn("malformed", now, "{}: dropped DATA: {}", s.peer, to_string(d.error()));
+    drop_log_.warn("malformed", s.drop_log, now, "{}: dropped DATA: {}", s.peer, to_string(d.error()));
     return;
   }
   const Site* sender = registry_.site(s.site);
@@ -173,8 +184,8 @@ void Relay::on_data(Session& s, const FrameView& f) {
       case DropReason::Policy:
       case DropReason::Denied: ++counters_.drop_policy; break;
     }
-    drop_log_.warn(to_string(fwd.error()), now, "{} ('{}', user '{}'): dropped datagram: {}", s.peer, sender->name,
-                   s.who.name, to_string(fwd.error()));
+    drop_log_.warn(to_string(fwd.error()), s.drop_log, now, "{} ('{}', user '{}'): dropped datagram: {}", s.peer,
+                   sender->name, s.who.name, to_string(fwd.error()));
     return;
   }
   const Site* target = registry_.site(fwd->dst);
@@ -187,11 +198,19 @@ void Relay::on_data(Session& s, const FrameView& f) {
   }
   if (!d->vnet.empty() && !(out->capabilities & kCapVnetHeader)) {
     ++counters_.drop_malformed;
-    drop_log_.warn("no-offload", now, "{}: dropped offloaded datagram: '{}' does not accept offload headers",
-                   s.peer, target->name);
+    drop_log_.warn("no-offload", s.drop_log, now,
+                   "{}: dropped offloaded datagram: '{}' does not accept offload headers", s.peer, target->name);
     return;
   }
   auto lane = lane_for(d->packet.size());
+  // Datagrams get half the urgent lane; the other half is the control
+  // frames', so a control overflow means the peer stopped reading, never
+  // that others flood it with small datagrams.
+  if (lane == SendQueue::Lane::Urgent &&
+      out->channel.queue().lane_bytes(lane) + f.size() > urgent_data_bytes(*out)) {
+    ++counters_.drop_queue_full;
+    return;
+  }
   auto room = out->channel.queue().reserve(lane, f.size());
   std::copy(f.payload.data() - kFrameHeaderSize, f.payload.data() + f.payload.size(), room.begin());
   stamp_data_source(room.first(f.size()), sender->id);
@@ -207,10 +226,22 @@ void Relay::on_data(Session& s, const FrameView& f) {
 }
 
 void Relay::send(Session& s, SendQueue::Lane lane, std::span<const uint8_t> frame) {
-  if (!s.channel.queue().push(lane, frame).ok) {
-    log_.warn("{}: control queue overflow; peer is not reading", s.peer);
-  }
+  if (s.stalled) return;  // being closed: nothing more for it
+  // Control frames never drop (they carry routes and departures): one that
+  // does not fit means the peer has left at least half the urgent lane
+  // unread. Callers may be walking sessions_, so it closes at the next
+  // chance (on_frame, or its next flush), counted and logged once there.
+  if (!s.channel.queue().push(lane, frame).ok) s.stalled = true;
   mark_dirty(s);
+}
+
+bool Relay::close_if_stalled(Session& s) {
+  if (!s.stalled || s.retired) return false;
+  ++counters_.closed_slow_reader;
+  log_.warn("{} ('{}'): control queue overflow with {} bytes unsent: the peer sends but does not read", s.peer,
+            s.who.name, s.channel.queue().queued_bytes());
+  close_session(s, "control queue overflow (slow reader)");
+  return true;
 }
 
 void Relay::refuse(Session& s, RefuseReason reason, const std::string& text) {
@@ -284,15 +315,36 @@ void Relay::send_route_snapshots() {
   }
 }
 
-Expected<std::vector<Prefix>, std::string> Relay::assign_addresses(const std::string& key) {
-  if (pools_.empty()) return unexpected(std::string("this intermediary has no address pool configured"));
+Expected<std::vector<Prefix>, Relay::Refusal> Relay::assign_addresses(const std::string& key, const std::string& owner,
+                                                                      PriorLeases& before) {
+  before.clear();
+  if (pools_.empty())
+    return unexpected(Refusal{RefuseReason::PoolExhausted, "this intermediary has no address pool configured"});
+  auto now = Session::Clock::now();
   std::vector<Prefix> out;
   for (auto& pool : pools_) {
-    auto a = pool.assign(key, Session::Clock::now());
-    if (!a) return unexpected(fmt::format("pool {}: {}", pool.range().to_string(), to_string(a.error())));
+    auto prior = pool.lease(key);
+    auto a = pool.assign(key, now, owner);
+    if (!a) {
+      revert_addresses(key, before);  // the pools before this one
+      if (a.error() == PoolError::OwnerLimit)
+        return unexpected(Refusal{
+            RefuseReason::TooManyAddresses,
+            fmt::format("identity '{}' already holds {} addresses of pool {} (max-addresses-per-identity), live or "
+                        "kept {} s for reconnects",
+                        owner, pool.held_by(owner, now), pool.range().to_string(),
+                        std::chrono::duration_cast<std::chrono::seconds>(pool.grace()).count())});
+      return unexpected(Refusal{RefuseReason::PoolExhausted,
+                                fmt::format("pool {}: {}", pool.range().to_string(), to_string(a.error()))});
+    }
+    before.push_back(prior);
     out.push_back(*Prefix::make(*a, a->max_prefix_len()));
   }
   return out;
+}
+
+void Relay::revert_addresses(const std::string& key, const PriorLeases& before) {
+  for (size_t i = 0; i < before.size() && i < pools_.size(); ++i) pools_[i].revert(key, before[i]);
 }
 
 Expected<void, std::string> Relay::reload_crl() {
@@ -318,6 +370,17 @@ size_t Relay::session_count() const {
 size_t Relay::site_count() const {
   Lock lk(mu_);
   return registry_.site_count();
+}
+
+size_t Relay::pool_leases() const {
+  Lock lk(mu_);
+  return pool_leases_locked();
+}
+
+size_t Relay::pool_leases_locked() const {
+  size_t n = 0;
+  for (const auto& pool : pools_) n += pool.in_use();
+  return n;
 }
 
 std::vector<size_t> Relay::sessions_per_worker() const {
@@ -352,7 +415,9 @@ void Relay::write_status() const {
       {"drop_malformed", counters_.drop_malformed},
       {"refused_register", counters_.refused_register},
       {"handshake_failed", counters_.handshake_failed},
+      {"closed_slow_reader", counters_.closed_slow_reader},
       {"assigned_addresses", pool_keys_.size()},
+      {"pool_leases", pool_leases_locked()},
   };
   if (auto ok = StatusFile(config_.status_file).write(rows); !ok) log_.warn("status file: {}", ok.error());
 }

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -41,6 +42,7 @@ struct RelayCounters {
   uint64_t drop_malformed = 0;
   uint64_t refused_register = 0;
   uint64_t handshake_failed = 0;
+  uint64_t closed_slow_reader = 0;  // sessions closed: their control frames overflowed (they do not read)
 };
 
 class Relay {
@@ -68,6 +70,8 @@ class Relay {
   RelayCounters counters() const;
   size_t session_count() const;
   size_t site_count() const;
+  // Pool addresses held, live or kept for reconnects (every pool together).
+  size_t pool_leases() const;
   // Live sessions each worker owns; the workers owning a site's sessions.
   std::vector<size_t> sessions_per_worker() const;
   std::vector<unsigned> site_workers(std::string_view name) const;
@@ -108,14 +112,31 @@ class Relay {
   // After a roam: close the site's sessions that still come from its old address.
   void retire_other_addresses(Session& fresh);
   void refuse(Session& s, RefuseReason reason, const std::string& text);
+  // Closes `s` if its control frames overflowed (Session::stalled); true if it did.
+  bool close_if_stalled(Session& s);
   // Any thread: the session leaves every shared table at once; its owner
   // closes the fd and TLS later (RelayWorker::closing).
   void close_session(Session& s, const std::string& why);
   void send(Session& s, SendQueue::Lane lane, std::span<const uint8_t> frame);
   void push_routes();
   void send_route_snapshots();
-  // Addresses for a laptop (REGISTER with kRegisterWantAddress); empty + refusal text on failure.
-  Expected<std::vector<Prefix>, std::string> assign_addresses(const std::string& key);
+  struct Refusal {
+    RefuseReason reason;
+    std::string text;
+  };
+  // One lease per pool as it stood before a REGISTER: what revert_addresses() restores.
+  using PriorLeases = std::vector<std::optional<AddressPool::Lease>>;
+  // Addresses for a laptop (REGISTER with kRegisterWantAddress), one per
+  // pool, leased to `key` and counted against `owner` (the identity). On
+  // failure nothing stays leased.
+  Expected<std::vector<Prefix>, Refusal> assign_addresses(const std::string& key, const std::string& owner,
+                                                          PriorLeases& before);
+  // Undoes assign_addresses() for a registration refused after it.
+  void revert_addresses(const std::string& key, const PriorLeases& before);
+  size_t pool_leases_locked() const;
+  // Small datagrams may fill this much of a session's urgent lane; the rest
+  // is kept for control frames (see on_data).
+  static size_t urgent_data_bytes(Session& s) { return s.channel.queue().limits().urgent_bytes / 2; }
   Session* find(SessionId id);
 
   EventLoop& loop_;

@@ -51,6 +51,9 @@ std::vector<OptionSpec> relay_specs() {
       {"max-sessions-per-identity", "N",
        fmt::format("Sessions one certificate identity may hold, 1..4096 (default {}).",
                    d.max_sessions_per_identity)},
+      {"max-addresses-per-identity", "N",
+       fmt::format("Pool addresses one identity may hold, live or kept for reconnects, 1..4096 (default {}).",
+                   d.max_addresses_per_identity)},
       {"workers", "N",
        fmt::format("Threads sessions are spread over, 1..64, or auto: one per CPU, at most {} "
                    "(default {}).",
@@ -93,6 +96,8 @@ RelayConfig build(const LayeredOptions& o) {
   c.restart_hint = o.millis("restart-hint-ms", 0, 600000, c.restart_hint);
   c.max_sessions_per_identity = static_cast<unsigned>(
       o.number("max-sessions-per-identity", 1, 4096, c.max_sessions_per_identity));
+  c.max_addresses_per_identity = static_cast<unsigned>(
+      o.number("max-addresses-per-identity", 1, 4096, c.max_addresses_per_identity));
   c.workers = kDaemonWorkers;
   if (auto t = o.value("workers")) {
     c.workers = *t == "auto" ? 0u

@@ -30,6 +30,7 @@ struct RelayConfig {
   std::chrono::milliseconds handshake_timeout{5000};  // --handshake-timeout-ms >= 100
   std::chrono::milliseconds restart_hint{1000};       // --restart-hint-ms 0..600000
   unsigned max_sessions_per_identity = 32;            // --max-sessions-per-identity 1..4096
+  unsigned max_addresses_per_identity = 4;            // --max-addresses-per-identity 1..4096 (pool leases)
   // --workers 1..64, or auto (stored as 0): threads sessions are sharded
   // over. A RelayConfig built in code keeps one thread unless it asks; the
   // daemon's default (parse_relay_config) is kDaemonWorkers.

@@ -56,7 +56,7 @@ Expected<void, std::string> Relay::start() {
   {
     Lock lk(mu_);
     for (const auto& range : config_.address_pools) {
-      auto pool = AddressPool::make(range);
+      auto pool = AddressPool::make(range, AddressPool::kDefaultGrace, config_.max_addresses_per_identity);
       if (!pool) return unexpected("address pool " + range.to_string() + ": " + pool.error());
       pools_.push_back(std::move(*pool));
     }

@@ -217,6 +217,7 @@ void Relay::drive_handshake(RelayWorker& w, Session& s, Lock& lk) {
 }
 
 void Relay::flush(RelayWorker& w, Session& s, Lock& lk) {
+  if (close_if_stalled(s)) return;
   s.dirty = false;
   s.write_blocked = false;
   TlsConnection& tls = s.channel.tls();

@@ -7,6 +7,7 @@
 
 #include "intermediary/registry.hpp"
 #include "netlib/channel.hpp"
+#include "netlib/log.hpp"
 #include "netlib/peer_identity.hpp"
 
 namespace dialout {
@@ -37,6 +38,11 @@ struct Session {
   bool retired = false;   // closed: no longer in the session map; its owner closes the fd
   bool flush_on_close = false;  // a REFUSE waits in the queue: send it before closing
   bool write_blocked = false;   // the last write stopped on a full socket
+  // Its control frames overflowed the urgent lane: it sends but does not
+  // read. Closed at the next chance (Relay::close_if_stalled); nothing more
+  // is queued for it meanwhile.
+  bool stalled = false;
+  LogThrottle drop_log;  // its share of the relay's data-path warnings
 };
 
 }  // namespace dialout

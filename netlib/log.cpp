@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <utility>
 
 namespace dialout {
 
@@ -51,24 +52,37 @@ void Logger::emit(LogLevel l, std::string_view message) {
   }
 }
 
-bool RateLimitedLog::admit(std::string_view key, Clock::time_point now, uint64_t& suppressed_out) {
+bool LogThrottle::has_room(Clock::time_point now, unsigned max_lines, std::chrono::milliseconds interval) {
+  if (!started_ || now - window_start_ >= interval || now < window_start_) {
+    started_ = true;
+    window_start_ = now;
+    lines_in_window_ = 0;
+  }
+  return lines_in_window_ < max_lines;
+}
+
+uint64_t LogThrottle::emit() {
+  ++lines_in_window_;
+  return std::exchange(suppressed_, 0);
+}
+
+bool RateLimitedLog::admit(std::string_view key, LogThrottle* peer, Clock::time_point now, uint64_t& suppressed_out) {
   suppressed_out = 0;
   auto it = keys_.find(key);
-  if (it == keys_.end()) {
-    it = keys_.emplace(std::string(key), KeyState{now, 0, 0}).first;
-  }
-  KeyState& st = it->second;
-  if (now - st.window_start >= interval_ || now < st.window_start) {
-    st.window_start = now;
-    st.lines_in_window = 0;
-  }
-  if (st.lines_in_window >= max_lines_) {
-    ++st.suppressed;
+  if (it == keys_.end()) it = keys_.emplace(std::string(key), LogThrottle{}).first;
+  LogThrottle& reason = it->second;
+  bool reason_room = reason.has_room(now, max_lines_, interval_);
+  // A peer over its own share is held back on its own count, so it leaves
+  // the reason's lines to other peers.
+  if (peer && !peer->has_room(now, max_lines_per_peer_, interval_)) {
+    peer->hold_back();
     return false;
   }
-  ++st.lines_in_window;
-  suppressed_out = st.suppressed;
-  st.suppressed = 0;
+  if (!reason_room) {
+    reason.hold_back();
+    return false;
+  }
+  suppressed_out = reason.emit() + (peer ? peer->emit() : 0);
   return true;
 }
 

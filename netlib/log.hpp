@@ -72,34 +72,68 @@ class Logger {
   Sink sink_;
 };
 
-// Throttles a log line per key (e.g. "bad frame from <peer>"): at most
-// `max_lines` lines per key per `interval`. Suppressed lines are counted and
-// the next emitted line for that key ends with "(N suppressed)", so a flood
-// shows up in the log without filling the disk. Time is passed in.
+// One throttled stream of log lines: at most `max_lines` per `interval`,
+// counting what it held back. Pure and small (no allocation), so a caller
+// can keep one per peer inside the peer's own state: it goes away with the
+// peer, and nothing grows with every peer ever seen.
+class LogThrottle {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // Rolls the window over if `interval` has passed; true if a line fits.
+  bool has_room(Clock::time_point now, unsigned max_lines, std::chrono::milliseconds interval);
+  void hold_back() { ++suppressed_; }
+  // Counts an emitted line; returns how many were held back since the last.
+  uint64_t emit();
+
+ private:
+  Clock::time_point window_start_{};
+  bool started_ = false;
+  unsigned lines_in_window_ = 0;
+  uint64_t suppressed_ = 0;
+};
+
+// Throttles a log line per key (e.g. a drop reason): at most `max_lines`
+// lines per key per `interval`. Suppressed lines are counted and the next
+// emitted line for that key ends with "(N suppressed)", so a flood shows up
+// in the log without filling the disk. Time is passed in.
+//
+// Per peer as well: the overloads taking a LogThrottle& also allow at most
+// `max_lines_per_peer` lines per interval through that throttle, which the
+// caller keeps per peer (session), so one flooding peer cannot use up a
+// reason's lines and hide everyone else's.
 //
 // Keys are kept until forget()/clear(); callers should use a bounded key set
-// (reasons, not per-packet values).
+// (reasons, not peers or per-packet values).
 class RateLimitedLog {
  public:
   using Clock = std::chrono::steady_clock;
 
   RateLimitedLog(Logger& logger, unsigned max_lines, std::chrono::milliseconds interval)
-      : logger_(logger), max_lines_(max_lines), interval_(interval) {}
+      : RateLimitedLog(logger, max_lines, interval, max_lines) {}
+  RateLimitedLog(Logger& logger, unsigned max_lines, std::chrono::milliseconds interval,
+                 unsigned max_lines_per_peer)
+      : logger_(logger), max_lines_(max_lines), max_lines_per_peer_(max_lines_per_peer), interval_(interval) {}
 
   template <class... Args>
   void log(std::string_view key, Clock::time_point now, LogLevel l, fmt::format_string<Args...> f,
            Args&&... args) {
-    if (!logger_.enabled(l)) return;
-    uint64_t suppressed = 0;
-    if (!admit(key, now, suppressed)) return;
-    std::string msg = fmt::format(f, std::forward<Args>(args)...);
-    if (suppressed > 0) msg += fmt::format(" ({} suppressed)", suppressed);
-    logger_.emit(l, msg);
+    emit_if(key, nullptr, now, l, f, std::forward<Args>(args)...);
+  }
+  template <class... Args>
+  void log(std::string_view key, LogThrottle& peer, Clock::time_point now, LogLevel l,
+           fmt::format_string<Args...> f, Args&&... args) {
+    emit_if(key, &peer, now, l, f, std::forward<Args>(args)...);
   }
   template <class... Args>
   void warn(std::string_view key, Clock::time_point now, fmt::format_string<Args...> f,
             Args&&... args) {
     log(key, now, LogLevel::Warn, f, std::forward<Args>(args)...);
+  }
+  template <class... Args>
+  void warn(std::string_view key, LogThrottle& peer, Clock::time_point now, fmt::format_string<Args...> f,
+            Args&&... args) {
+    log(key, peer, now, LogLevel::Warn, f, std::forward<Args>(args)...);
   }
   template <class... Args>
   void info(std::string_view key, Clock::time_point now, fmt::format_string<Args...> f,
@@ -112,25 +146,35 @@ class RateLimitedLog {
     log(key, now, LogLevel::Error, f, std::forward<Args>(args)...);
   }
 
-  // The pure decision: true if a line for `key` may be written at `now`; then
-  // `suppressed_out` holds how many were dropped since the last emitted line.
-  bool admit(std::string_view key, Clock::time_point now, uint64_t& suppressed_out);
+  // The pure decision: true if a line for `key` (and `peer`, if given) may
+  // be written at `now`; then `suppressed_out` holds how many were dropped
+  // since the last emitted line (for this key, plus this peer's own).
+  bool admit(std::string_view key, Clock::time_point now, uint64_t& suppressed_out) {
+    return admit(key, nullptr, now, suppressed_out);
+  }
+  bool admit(std::string_view key, LogThrottle* peer, Clock::time_point now, uint64_t& suppressed_out);
 
   void forget(std::string_view key);
   void clear() { keys_.clear(); }
   size_t key_count() const { return keys_.size(); }
 
  private:
-  struct KeyState {
-    Clock::time_point window_start;
-    unsigned lines_in_window = 0;
+  template <class... Args>
+  void emit_if(std::string_view key, LogThrottle* peer, Clock::time_point now, LogLevel l,
+               fmt::format_string<Args...> f, Args&&... args) {
+    if (!logger_.enabled(l)) return;
     uint64_t suppressed = 0;
-  };
+    if (!admit(key, peer, now, suppressed)) return;
+    std::string msg = fmt::format(f, std::forward<Args>(args)...);
+    if (suppressed > 0) msg += fmt::format(" ({} suppressed)", suppressed);
+    logger_.emit(l, msg);
+  }
 
   Logger& logger_;
   unsigned max_lines_;
+  unsigned max_lines_per_peer_;
   std::chrono::milliseconds interval_;
-  std::map<std::string, KeyState, std::less<>> keys_;
+  std::map<std::string, LogThrottle, std::less<>> keys_;
 };
 
 }  // namespace dialout

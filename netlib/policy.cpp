@@ -114,7 +114,7 @@ class PolicyParser {
     if (eq == std::string_view::npos) return unexpected(error("expected 'key = value' or '[identity|user|group NAME]'"));
     auto key = trim(line.substr(0, eq));
     auto value = trim(line.substr(eq + 1));
-    if (key != "register" && key != "advertise" && key != "reach" && key != "allow") {
+    if (key != "register" && key != "advertise" && key != "nest" && key != "reach" && key != "allow") {
       return unexpected(error(fmt::format("unknown key '{}'", key)));
     }
     if (!current_) return unexpected(error(fmt::format("key '{}' outside any [identity ...] section", key)));
@@ -132,10 +132,10 @@ class PolicyParser {
   }
 
   Expected<void, ConfigError> add(std::string_view key, std::string_view item) {
-    if (key == "advertise") {
+    if (key == "advertise" || key == "nest") {
       auto p = Prefix::parse(item);
       if (!p) return unexpected(error(fmt::format("bad prefix '{}': {}", item, prefix_problem(item))));
-      current_->prefixes.push_back(*p);
+      (key == "nest" ? current_->nest : current_->prefixes).push_back(*p);
       return {};
     }
     if (key == "allow") {
@@ -258,6 +258,12 @@ bool Policy::register_ok(std::string_view cn, std::span<const std::string> group
 bool Policy::advertise_ok(std::string_view cn, std::span<const std::string> groups, const Prefix& prefix) const {
   return any_section(cn, groups, [&](const Rules& r) {
     return std::any_of(r.prefixes.begin(), r.prefixes.end(), [&](const Prefix& p) { return p.contains(prefix); });
+  });
+}
+
+bool Policy::nest_ok(std::string_view cn, std::span<const std::string> groups, const Prefix& prefix) const {
+  return any_section(cn, groups, [&](const Rules& r) {
+    return std::any_of(r.nest.begin(), r.nest.end(), [&](const Prefix& p) { return p.contains(prefix); });
   });
 }
 

@@ -9,6 +9,10 @@
 //   advertise = 10.1.0.0/24, fd00:1::/64 # an advertised prefix must lie inside one of these
 //   reach     = office-b                 # names it may send to; "*" = any registered name
 //
+//   [user carol]
+//   advertise = 10.1.0.200/32            # a fixed laptop address inside office A's LAN
+//   nest      = 10.1.0.200/32            # may lie inside another identity's prefix (see below)
+//
 //   [user alice]                         # same as [identity alice]: a synonym for readability
 //   allow = 10.2.0.20 tcp/443            # per-user rule (AccessRule text; comma list, repeatable)
 //
@@ -30,6 +34,14 @@
 // governed by `reach` alone (office gateways). Once any of them has one, a
 // datagram must match at least one of the peer's allow rules as well — so an
 // `allow` in `[identity *]` restricts every peer, gateways included.
+//
+// Nesting: the intermediary refuses an advertised prefix that lies inside
+// (or around) a prefix of another identity, so a peer with a wide
+// `advertise` grant cannot take part of another site's LAN. `nest` lifts
+// that for advertised prefixes inside one of its prefixes: they may lie
+// inside another identity's prefix, and others may be registered around
+// them. It grants nothing by itself: the prefix must still be advertisable.
+// Pool addresses the intermediary assigns need no `nest`.
 //
 // Register patterns: a literal site name; `prefix*` (one '*', last, after at
 // least one literal character or {user}) matches any name starting with
@@ -76,6 +88,10 @@ class Policy {
   bool may_reach(const PeerIdentity& peer, std::string_view dst_name) const {
     return reach_ok(peer.name, peer.groups, dst_name);
   }
+  // The advertised `prefix` may lie inside another identity's prefix.
+  bool may_nest(const PeerIdentity& peer, const Prefix& prefix) const {
+    return nest_ok(peer.name, peer.groups, prefix);
+  }
   // True when no allow rule applies to the peer, else iff one of them matches.
   bool allows_packet(const PeerIdentity& peer, const PacketInfo& packet) const;
   // True when some allow rule applies to the peer (so the caller must parse
@@ -107,6 +123,7 @@ class Policy {
   struct Rules {
     std::vector<NamePattern> names;
     std::vector<Prefix> prefixes;
+    std::vector<Prefix> nest;
     std::vector<std::string> reach;
     bool reach_any = false;
     std::vector<AccessRule> allow;
@@ -115,6 +132,7 @@ class Policy {
   bool register_ok(std::string_view cn, std::span<const std::string> groups, std::string_view name) const;
   bool advertise_ok(std::string_view cn, std::span<const std::string> groups, const Prefix& prefix) const;
   bool reach_ok(std::string_view cn, std::span<const std::string> groups, std::string_view dst_name) const;
+  bool nest_ok(std::string_view cn, std::span<const std::string> groups, const Prefix& prefix) const;
 
   // Calls f on each section that applies to (name, groups) until f returns
   // true; returns whether one did.

@@ -47,6 +47,9 @@ class SendQueue {
 
   bool empty() const;
   size_t queued_bytes() const;
+  // Bytes waiting in one lane (not yet moved into the pending batch).
+  size_t lane_bytes(Lane l) const { return l == Lane::Urgent ? urgent_.size() : bulk_.size(); }
+  const Limits& limits() const { return limits_; }
   // Gives memory back when idle (many idle sessions must stay small).
   void trim();
 

@@ -155,12 +155,14 @@ const char* to_string(RefuseReason r) {
     case RefuseReason::NameNotAllowed: return "name not allowed for this identity";
     case RefuseReason::PrefixNotAllowed: return "prefix not allowed for this identity";
     case RefuseReason::NameTaken: return "name registered by another identity";
-    case RefuseReason::PrefixTaken: return "prefix advertised by another site";
+    case RefuseReason::PrefixTaken: return "prefix registered by another site";
     case RefuseReason::Malformed: return "malformed message";
     case RefuseReason::TooManySessions: return "too many sessions for this identity";
     case RefuseReason::PoolExhausted: return "address pool exhausted";
     case RefuseReason::OutOfOrder: return "message out of order";
     case RefuseReason::Internal: return "internal error";
+    case RefuseReason::PrefixOverlaps: return "prefix overlaps another identity's prefix";
+    case RefuseReason::TooManyAddresses: return "too many pool addresses for this identity";
   }
   return "unknown reason";
 }

@@ -40,6 +40,10 @@
 //
 // REFUSE (0x04), intermediary → site, then the intermediary closes:
 //   u16 reason (RefuseReason) | u8 text length | text (UTF-8, for logs)
+//   A receiver keeps a reason value it does not know (newer intermediaries
+//   may add some) and treats it as temporary. Values 11 (PrefixOverlaps) and
+//   12 (TooManyAddresses) came later within version 1; older sites log them
+//   as "unknown reason" and retry, which is what they mean.
 //
 // ROUTES (0x05), intermediary → site, after ACCEPT and after every change:
 //   u16 entry count | entries
@@ -130,6 +134,14 @@ enum class RefuseReason : uint16_t {
   PoolExhausted = 8,
   OutOfOrder = 9,
   Internal = 10,
+  // A prefix lies inside or around another identity's registered prefix
+  // (the policy's `nest` allows it for chosen prefixes). Temporary: it clears
+  // when the other site goes away, and a victim refused because a rogue came
+  // first must keep trying.
+  PrefixOverlaps = 11,
+  // The identity holds --max-addresses-per-identity pool addresses, live or
+  // kept for reconnects. Temporary: released leases expire after the grace.
+  TooManyAddresses = 12,
 };
 const char* to_string(RefuseReason);
 // Refusals that retrying cannot fix (the site's configuration or rights are wrong).

@@ -181,6 +181,72 @@ TEST(AddressPool, Ipv6FromTheBottomWithoutScanning) {
   EXPECT_EQ(p.range(), P("fd00:ff::/64"));
 }
 
+TEST(AddressPool, LeasesPerOwnerAreCapped) {
+  auto made = AddressPool::make(P("10.255.0.0/24"), 1min, 2);
+  ASSERT_TRUE(made);
+  AddressPool& p = *made;
+  auto t0 = Clock::time_point{} + 1h;
+  ASSERT_TRUE(p.assign("rogue/laptop-rogue-1", t0, "rogue"));
+  ASSERT_TRUE(p.assign("rogue/laptop-rogue-2", t0, "rogue"));
+  EXPECT_EQ(p.held_by("rogue", t0), 2u);
+  // A third name is refused; the owner's own keys and other owners are not.
+  auto third = p.assign("rogue/laptop-rogue-3", t0, "rogue");
+  ASSERT_FALSE(third);
+  EXPECT_EQ(third.error(), PoolError::OwnerLimit);
+  EXPECT_TRUE(p.assign("rogue/laptop-rogue-1", t0, "rogue")) << "a held key is not a new lease";
+  EXPECT_TRUE(p.assign("alice/laptop-alice", t0, "alice"));
+  EXPECT_EQ(p.in_use(), 3u);
+  // Released leases count while in grace (else looping over names with
+  // reconnects would still drain the pool), not after.
+  p.release("rogue/laptop-rogue-1", t0);
+  EXPECT_FALSE(p.assign("rogue/laptop-rogue-3", t0 + 59s, "rogue"));
+  EXPECT_EQ(p.held_by("rogue", t0 + 59s), 2u);
+  EXPECT_EQ(p.held_by("rogue", t0 + 1min), 1u);
+  EXPECT_TRUE(p.assign("rogue/laptop-rogue-3", t0 + 1min, "rogue"));
+  // Expiry forgets the owner's bookkeeping with the lease.
+  p.release("rogue/laptop-rogue-2", t0 + 1min);
+  p.release("rogue/laptop-rogue-3", t0 + 1min);
+  p.expire(t0 + 2min);
+  EXPECT_EQ(p.held_by("rogue", t0 + 2min), 0u);
+  EXPECT_EQ(p.held_by("nobody", t0), 0u);
+  EXPECT_STREQ(to_string(PoolError::OwnerLimit),
+               "this identity holds the most addresses it may (live or kept for reconnects)");
+}
+
+TEST(AddressPool, RevertUndoesAnAssignExactly) {
+  auto p = pool("10.255.0.0/29", 1min);
+  auto t0 = Clock::time_point{} + 1h;
+  // A new lease: gone at once, no grace; the address is the next one's.
+  auto before = p.lease("a");
+  EXPECT_FALSE(before.has_value());
+  auto a = p.assign("a", t0, "x");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(p.in_use(), 1u);
+  p.revert("a", before);
+  EXPECT_EQ(p.in_use(), 0u);
+  EXPECT_EQ(p.address_of("a"), std::nullopt);
+  EXPECT_EQ(p.held_by("x", t0), 0u);
+  EXPECT_EQ(*p.assign("b", t0, "x"), *a);
+  // A live lease (another session holds it) stays live.
+  before = p.lease("b");
+  ASSERT_TRUE(before && before->live);
+  ASSERT_TRUE(p.assign("b", t0, "x"));
+  p.revert("b", before);
+  EXPECT_TRUE(p.lease("b")->live);
+  // A lease revived from grace goes back to grace with its old release time.
+  p.release("b", t0);
+  before = p.lease("b");
+  ASSERT_TRUE(before && !before->live);
+  ASSERT_TRUE(p.assign("b", t0 + 30s, "x"));
+  p.revert("b", before);
+  EXPECT_FALSE(p.lease("b")->live);
+  EXPECT_EQ(p.lease("b")->released, t0);
+  EXPECT_NE(*p.assign("c", t0 + 59s, "x"), *a) << "still in b's grace";
+  EXPECT_EQ(*p.assign("d", t0 + 1min, "x"), *a) << "grace counted from the first release";
+  p.revert("unknown", std::nullopt);  // harmless
+  EXPECT_EQ(p.in_use(), 2u);
+}
+
 TEST(AddressPool, MakeRefusesRangesWithoutHosts) {
   const char* bad[] = {"127.0.0.0/8", "127.0.0.1/32", "0.0.0.0/0",   "0.0.0.0/8",  "224.0.0.0/24",
                        "240.0.0.0/4", "::/0",         "::1/128",     "fe80::/64",  "ff02::/16"};

@@ -31,7 +31,7 @@ reach = *
                              "test");
     std::vector<Prefix> pa{P("10.1.0.0/16")}, pb{P("10.2.0.0/24"), P("10.1.5.0/24")}, pc{P("10.3.0.0/24")};
     a_ = *registry_.add_session(1, "id-a", "a", pa);
-    b_ = *registry_.add_session(2, "id-b", "b", pb);
+    b_ = *registry_.add_session(2, "id-b", "b", pb, {}, std::vector<Prefix>{P("10.1.5.0/24")});  // nests in a's
     c_ = *registry_.add_session(3, "id-c", "c", pc);
   }
 

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <set>
+#include <string>
 #include <vector>
 
 namespace dialout {
@@ -44,7 +46,7 @@ TEST(Registry, SecondSessionSameIdentityJoins) {
   // Joining with a different prefix list is refused: routes would disagree.
   auto c = r.add_session(3, "gw-a", "office-a", std::vector<Prefix>{P("10.1.0.0/24")});
   ASSERT_FALSE(c);
-  EXPECT_EQ(c.error(), RegistryError::PrefixMismatch);
+  EXPECT_EQ(c.error().error, RegistryError::PrefixMismatch);
 }
 
 TEST(Registry, SameNameOtherIdentityRefused) {
@@ -52,7 +54,7 @@ TEST(Registry, SameNameOtherIdentityRefused) {
   ASSERT_TRUE(r.add_session(1, "gw-a", "office-a", {}));
   auto b = r.add_session(2, "gw-evil", "office-a", {});
   ASSERT_FALSE(b);
-  EXPECT_EQ(b.error(), RegistryError::NameTaken);
+  EXPECT_EQ(b.error().error, RegistryError::NameTaken);
   EXPECT_EQ(r.site_of(2), std::nullopt);
 }
 
@@ -64,12 +66,12 @@ TEST(Registry, PrefixOverlap) {
   // Identical prefix from another site: refused, nothing changes.
   auto b = r.add_session(2, "gw-b", "office-b", std::vector<Prefix>{P("10.2.0.0/16"), P("10.1.0.0/16")});
   ASSERT_FALSE(b);
-  EXPECT_EQ(b.error(), RegistryError::PrefixTaken);
+  EXPECT_EQ(b.error().error, RegistryError::PrefixTaken);
   EXPECT_EQ(r.generation(), gen);
   EXPECT_EQ(r.find("office-b"), nullptr);
   EXPECT_EQ(r.route(A("10.2.0.1")), std::nullopt);  // no half-registered prefix left behind
-  // A more specific prefix inside another site's is allowed, and LPM picks it.
-  auto c = r.add_session(3, "laptop", "laptop-alice", std::vector<Prefix>{P("10.1.0.200/32")});
+  // A pool address inside another identity's prefix is allowed, and LPM picks it.
+  auto c = r.add_session(3, "laptop", "laptop-alice", {}, std::vector<Prefix>{P("10.1.0.200/32")});
   ASSERT_TRUE(c);
   EXPECT_EQ(r.route(A("10.1.0.200")), *c);
   EXPECT_EQ(r.route(A("10.1.0.201")), *a);
@@ -81,6 +83,113 @@ TEST(Registry, PrefixOverlap) {
   EXPECT_FALSE(r.owns_source(*a, A("10.9.0.1")));
   EXPECT_FALSE(r.owns_source(0, A("10.1.0.201")));
   EXPECT_FALSE(r.owns_source(999, A("10.1.0.201")));
+}
+
+struct OverlapCase {
+  const char* what;
+  const char* identity;  // of the newcomer; the table holds office-b (10.2.0.0/24, fd00:2::/64) of gw-b
+  std::vector<const char*> advertised, assigned, nestable;
+  std::optional<RegistryError> want;  // nullopt: accepted
+  const char* text = "";              // part of to_string(refusal)
+};
+
+TEST(Registry, OverlapsBetweenIdentitiesTable) {
+  const OverlapCase cases[] = {
+      {"equal", "rogue", {"10.2.0.0/24"}, {}, {}, RegistryError::PrefixTaken,
+       "10.2.0.0/24 is already registered by site 'office-b'"},
+      {"inside", "rogue", {"10.2.0.128/25"}, {}, {}, RegistryError::PrefixOverlaps,
+       "10.2.0.128/25 lies inside 10.2.0.0/24, registered by site 'office-b' of another identity"},
+      {"a host inside", "rogue", {"10.2.0.1/32"}, {}, {}, RegistryError::PrefixOverlaps, "lies inside 10.2.0.0/24"},
+      {"covering", "rogue", {"10.0.0.0/8"}, {}, {}, RegistryError::PrefixOverlaps,
+       "10.0.0.0/8 lies around 10.2.0.0/24, registered by site 'office-b' of another identity"},
+      {"default route", "rogue", {"0.0.0.0/0"}, {}, {}, RegistryError::PrefixOverlaps, "around 10.2.0.0/24"},
+      {"one of several overlaps", "rogue", {"10.9.0.0/24", "10.2.0.64/26"}, {}, {}, RegistryError::PrefixOverlaps,
+       "10.2.0.64/26 lies inside"},
+      {"disjoint", "rogue", {"10.3.0.0/24", "10.2.1.0/24"}, {}, {}, std::nullopt},
+      {"adjacent covering block", "rogue", {"10.2.1.0/24", "10.2.2.0/23"}, {}, {}, std::nullopt},
+      {"same identity inside", "gw-b", {"10.2.0.128/25"}, {}, {}, std::nullopt},
+      {"same identity around", "gw-b", {"10.0.0.0/8"}, {}, {}, std::nullopt},
+      {"same identity equal", "gw-b", {"10.2.0.0/24"}, {}, {}, RegistryError::PrefixTaken},
+      {"v6 inside", "rogue", {"fd00:2::80/121"}, {}, {}, RegistryError::PrefixOverlaps, "lies inside fd00:2::/64"},
+      {"v6 covering", "rogue", {"fd00::/16"}, {}, {}, RegistryError::PrefixOverlaps, "lies around fd00:2::/64"},
+      {"v6 disjoint", "rogue", {"fd00:3::/64"}, {}, {}, std::nullopt},
+      {"::/0 meets the v6 prefix only", "rogue", {"::/0"}, {}, {}, RegistryError::PrefixOverlaps, "fd00:2::/64"},
+      {"pool address inside", "alice", {}, {"10.2.0.200/32"}, {}, std::nullopt},
+      {"pool address equal", "alice", {}, {"10.2.0.0/24"}, {}, RegistryError::PrefixTaken},
+      {"nestable advertised inside", "carol", {"10.2.0.50/32"}, {}, {"10.2.0.50/32"}, std::nullopt},
+      {"nestable only for another prefix", "carol", {"10.2.0.50/32"}, {}, {"10.2.0.51/32"},
+       RegistryError::PrefixOverlaps},
+      {"nestable does not allow covering", "carol", {"10.0.0.0/8"}, {}, {"10.0.0.0/8"},
+       RegistryError::PrefixOverlaps, "around 10.2.0.0/24"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    Registry r;
+    std::vector<Prefix> b{P("10.2.0.0/24"), P("fd00:2::/64")};
+    SiteId office_b = *r.add_session(1, "gw-b", "office-b", b);
+    auto prefixes = [](const std::vector<const char*>& texts) {
+      std::vector<Prefix> out;
+      for (const char* t : texts) out.push_back(P(t));
+      return out;
+    };
+    auto adv = prefixes(c.advertised), pool = prefixes(c.assigned), nest = prefixes(c.nestable);
+    uint64_t gen = r.generation();
+    auto got = r.add_session(2, c.identity, "newcomer", adv, pool, nest);
+    if (!c.want) {
+      ASSERT_TRUE(got) << to_string(got.error());
+      continue;
+    }
+    ASSERT_FALSE(got);
+    EXPECT_EQ(got.error().error, *c.want);
+    EXPECT_NE(to_string(got.error()).find(c.text), std::string::npos) << to_string(got.error());
+    EXPECT_EQ(r.generation(), gen) << "a refusal changes nothing";
+    EXPECT_EQ(r.find("newcomer"), nullptr);
+    EXPECT_EQ(r.route(A("10.2.0.130")), office_b);
+    EXPECT_EQ(r.route(A("10.9.0.1")), std::nullopt) << "no half-registered prefix left behind";
+  }
+}
+
+TEST(Registry, NestableKeepsOthersFromBeingRefusedAroundIt) {
+  Registry r;
+  // A laptop came first: its fixed address (nestable) and its pool address.
+  std::vector<Prefix> fixed{P("10.1.0.200/32")}, pool{P("10.1.0.201/32")};
+  ASSERT_TRUE(r.add_session(1, "carol", "laptop-carol", fixed, {}, fixed));
+  ASSERT_TRUE(r.add_session(2, "alice", "laptop-alice", {}, pool));
+  // The office (re)registers around both.
+  std::vector<Prefix> lan{P("10.1.0.0/24")};
+  auto office = r.add_session(3, "gw-a", "office-a", lan);
+  ASSERT_TRUE(office) << to_string(office.error());
+  EXPECT_EQ(r.route(A("10.1.0.5")), *office);
+  // A non-nestable prefix came first: an office cannot be registered around it.
+  Registry q;
+  std::vector<Prefix> host{P("10.1.0.7/32")};
+  ASSERT_TRUE(q.add_session(1, "rogue", "rogue-net", host));
+  auto refused = q.add_session(2, "gw-a", "office-a", lan);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().error, RegistryError::PrefixOverlaps);
+  EXPECT_EQ(to_string(refused.error()),
+            "10.1.0.0/24 lies around 10.1.0.7/32, registered by site 'rogue-net' of another identity");
+  // Once it is gone, the office registers.
+  EXPECT_TRUE(q.remove_session(1));
+  EXPECT_TRUE(q.add_session(3, "gw-a", "office-a", lan));
+}
+
+TEST(Registry, JoiningNeedsTheSameAssignedAddresses) {
+  Registry r;
+  std::vector<Prefix> pool{P("10.1.0.201/32")}, other{P("10.1.0.202/32")};
+  auto a = r.add_session(1, "alice", "laptop-alice", {}, pool);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(r.site(*a)->assigned, pool);
+  EXPECT_EQ(r.site(*a)->prefixes, pool);
+  auto joined = r.add_session(2, "alice", "laptop-alice", {}, pool);
+  ASSERT_TRUE(joined);
+  EXPECT_EQ(*joined, *a);
+  auto b = r.add_session(3, "alice", "laptop-alice", {}, other);
+  ASSERT_FALSE(b);
+  EXPECT_EQ(b.error().error, RegistryError::PrefixMismatch);
+  auto c = r.add_session(4, "alice", "laptop-alice", pool);  // the same address, but advertised
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().error, RegistryError::PrefixMismatch);
 }
 
 TEST(Registry, LastSessionLeavingClearsNameAndPrefixes) {
@@ -141,14 +250,14 @@ TEST(Registry, RejectsBadInput) {
   Registry r;
   auto bad_name = r.add_session(1, "gw-a", "Office A", {});
   ASSERT_FALSE(bad_name);
-  EXPECT_EQ(bad_name.error(), RegistryError::InvalidName);
+  EXPECT_EQ(bad_name.error().error, RegistryError::InvalidName);
   auto zero = r.add_session(0, "gw-a", "office-a", {});
   ASSERT_FALSE(zero);
-  EXPECT_EQ(zero.error(), RegistryError::DuplicateSession);
+  EXPECT_EQ(zero.error().error, RegistryError::DuplicateSession);
   ASSERT_TRUE(r.add_session(1, "gw-a", "office-a", {}));
   auto dup = r.add_session(1, "gw-b", "office-b", {});
   ASSERT_FALSE(dup);
-  EXPECT_EQ(dup.error(), RegistryError::DuplicateSession);
+  EXPECT_EQ(dup.error().error, RegistryError::DuplicateSession);
   EXPECT_STRNE(to_string(RegistryError::NameTaken), to_string(RegistryError::PrefixTaken));
 }
 

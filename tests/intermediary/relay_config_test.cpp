@@ -72,6 +72,7 @@ TEST_F(RelayConfigTest, MinimalCommandLineGetsDefaults) {
   EXPECT_EQ(c.handshake_timeout, milliseconds(5000));
   EXPECT_EQ(c.restart_hint, milliseconds(1000));
   EXPECT_EQ(c.max_sessions_per_identity, 32u);
+  EXPECT_EQ(c.max_addresses_per_identity, 4u);
   EXPECT_EQ(c.workers, 0u) << "auto";
   EXPECT_EQ(c.log_level, LogLevel::Info);
 }
@@ -81,7 +82,7 @@ TEST_F(RelayConfigTest, EveryFlagIsApplied) {
                              "/run/s", "--queue-bytes", "16384", "--keepalive-ms", "100",
                              "--dead-after-ms", "101", "--handshake-timeout-ms", "250",
                              "--restart-hint-ms", "0", "--max-sessions-per-identity", "4096",
-                             "--workers", "64", "--log-level", "error"}));
+                             "--max-addresses-per-identity", "4096", "--workers", "64", "--log-level", "error"}));
   ASSERT_TRUE(r.config) << r.text;
   const RelayConfig& c = *r.config;
   EXPECT_EQ(c.listen.host, "::1");
@@ -94,6 +95,7 @@ TEST_F(RelayConfigTest, EveryFlagIsApplied) {
   EXPECT_EQ(c.handshake_timeout, milliseconds(250));
   EXPECT_EQ(c.restart_hint, milliseconds(0));
   EXPECT_EQ(c.max_sessions_per_identity, 4096u);
+  EXPECT_EQ(c.max_addresses_per_identity, 4096u);
   EXPECT_EQ(c.workers, 64u);
   EXPECT_EQ(c.log_level, LogLevel::Error);
 }
@@ -110,11 +112,12 @@ TEST_F(RelayConfigTest, ConfigFileWithFlagOverride) {
                                   "\nca = " + path("ca.crt") + "\npolicy = " +
                                   path("policy.conf") +
                                   "\nlisten = 10.0.0.1:8443\nqueue-bytes = 65536\n"
-                                  "log-level = debug\n");
+                                  "max-addresses-per-identity = 1\nlog-level = debug\n");
   auto r = run({"--config", conf, "--listen", "127.0.0.1:9443"});
   ASSERT_TRUE(r.config) << r.text;
   EXPECT_EQ(r.config->listen, (Endpoint{"127.0.0.1", 9443}));
   EXPECT_EQ(r.config->queue_bytes, 65536u);
+  EXPECT_EQ(r.config->max_addresses_per_identity, 1u);
   EXPECT_EQ(r.config->log_level, LogLevel::Debug);
   r = run({"--config", conf});
   ASSERT_TRUE(r.config) << r.text;
@@ -139,6 +142,8 @@ TEST_F(RelayConfigTest, BadValuesAreRefusedNamingTheKey) {
       {{"--handshake-timeout-ms", "99"}, "", "intermediary: --handshake-timeout-ms: 99 is out of range"},
       {{"--restart-hint-ms", "600001"}, "", "intermediary: --restart-hint-ms: 600001 is out of range (0..600000)"},
       {{"--max-sessions-per-identity", "0"}, "", "intermediary: --max-sessions-per-identity: 0 is out of range (1..4096)"},
+      {{"--max-addresses-per-identity", "0"}, "", "intermediary: --max-addresses-per-identity: 0 is out of range (1..4096)"},
+      {{}, "max-addresses-per-identity = 4097\n", "intermediary.conf:1: max-addresses-per-identity: 4097 is out of range"},
       {{"--log-level", "loud"}, "", "intermediary: --log-level: 'loud' is not a log level"},
       {{"--workers", "65"}, "", "intermediary: --workers: 65 is out of range (0..64), or auto"},
       {{}, "workers = many\n", "intermediary.conf:1: workers: 'many' is not a number"},
@@ -202,7 +207,7 @@ TEST_F(RelayConfigTest, HelpListsEveryKey) {
   for (const char* key : {"--config", "--listen", "--cert", "--key", "--ca", "--crl", "--policy",
                           "--status-file", "--queue-bytes", "--keepalive-ms", "--dead-after-ms",
                           "--handshake-timeout-ms", "--restart-hint-ms",
-                          "--max-sessions-per-identity", "--workers", "--log-level"}) {
+                          "--max-sessions-per-identity", "--max-addresses-per-identity", "--workers", "--log-level"}) {
     EXPECT_NE(r.text.find(key), std::string::npos) << key << " missing from\n" << r.text;
   }
   EXPECT_NE(r.text.find("0.0.0.0:443"), std::string::npos) << r.text;

@@ -24,13 +24,17 @@ reach = *
 [identity alice@example.com]
 register = laptop-alice
 
+[identity carol]
+advertise = 10.1.0.0/16
+nest = 10.1.0.200/32, 10.1.9.0/24
+
   [identity *]   # everyone
 reach = hq
 )";
 
 Prefix P(const char* s) { return *Prefix::parse(s); }
 
-enum class Ask { Register, Advertise, Reach };
+enum class Ask { Register, Advertise, Reach, Nest };
 
 struct DecisionCase {
   const char* identity;
@@ -43,7 +47,7 @@ TEST(Policy, DecisionTable) {
   auto parsed = Policy::parse(kPolicy, "test.policy");
   ASSERT_TRUE(parsed) << parsed.error().to_string();
   const Policy& p = *parsed;
-  EXPECT_EQ(p.section_count(), 4u);
+  EXPECT_EQ(p.section_count(), 5u);
   const DecisionCase cases[] = {
       {"gw-a", Ask::Register, "office-a", true},
       {"gw-a", Ask::Register, "office-b", false},
@@ -69,6 +73,12 @@ TEST(Policy, DecisionTable) {
       {"stranger", Ask::Reach, "office-a", false},
       {"GW-A", Ask::Register, "office-a", false},  // identities are exact
       {"", Ask::Reach, "office-b", false},
+      {"carol", Ask::Nest, "10.1.0.200/32", true},
+      {"carol", Ask::Nest, "10.1.9.128/25", true},  // inside a nest grant
+      {"carol", Ask::Nest, "10.1.0.201/32", false},
+      {"carol", Ask::Nest, "10.1.9.0/23", false},  // wider than the grant
+      {"carol", Ask::Advertise, "10.1.0.200/32", true},
+      {"gw-a", Ask::Nest, "10.1.0.200/32", false},  // advertise alone never nests
   };
   for (const auto& c : cases) {
     bool got = false;
@@ -76,6 +86,7 @@ TEST(Policy, DecisionTable) {
       case Ask::Register: got = p.may_register(c.identity, c.arg); break;
       case Ask::Advertise: got = p.may_advertise(c.identity, P(c.arg)); break;
       case Ask::Reach: got = p.may_reach(c.identity, c.arg); break;
+      case Ask::Nest: got = p.may_nest(PeerIdentity{c.identity, {}}, P(c.arg)); break;
     }
     EXPECT_EQ(got, c.want) << c.identity << " " << static_cast<int>(c.ask) << " " << c.arg;
   }
@@ -108,6 +119,7 @@ TEST(Policy, ErrorTable) {
       {"[identity a]\nadvertise = 10.1.0.1/24\n", "f:2", "bad prefix '10.1.0.1/24': host bits set"},
       {"[identity a]\nadvertise = 10.1.0.0/33\n", "f:2", "bad prefix '10.1.0.0/33': bad prefix length"},
       {"[identity a]\nadvertise = office\n", "f:2", "bad prefix 'office': not an IP address"},
+      {"[identity a]\nnest = 10.1.0.1/24\n", "f:2", "bad prefix '10.1.0.1/24': host bits set"},
       {"[identity a]\nadvertise = 10.0.0.0/8,, 10.1.0.0/16\n", "f:2", "empty item in list for 'advertise'"},
       {"[identity a]\nregister =\n", "f:2", "empty value for 'register'"},
       {"[identity a]\nregister = Office\n", "f:2", "bad name 'Office'"},
@@ -163,6 +175,7 @@ allow    = 10.2.0.0/24
 [group ops]
 register = ops-*
 reach    = hq
+nest     = 10.2.9.0/24
 allow    = 10.3.0.0/24 tcp/22, fd00:2::/64 tcp/22
 allow    = 10.3.0.53 udp/53
 
@@ -266,6 +279,8 @@ TEST(Policy, UserAndGroupGrantsTable) {
       {"site advertise", peer("gw-hq"), Ask::Advertise, "10.2.0.0/24", true},
       {"site advertise v6", peer("gw-hq"), Ask::Advertise, "fd00:2:0:1::/64", true},
       {"site advertise v6 outside", peer("gw-hq"), Ask::Advertise, "fd00:2:1::/64", false},
+      {"group nest grant", peer("carol", {"ops"}), Ask::Nest, "10.2.9.7/32", true},
+      {"group nest grant needs the group", peer("carol", {"eng"}), Ask::Nest, "10.2.9.7/32", false},
   };
   for (const auto& c : cases) {
     bool got = false;
@@ -273,6 +288,7 @@ TEST(Policy, UserAndGroupGrantsTable) {
       case Ask::Register: got = p.may_register(c.who, c.arg); break;
       case Ask::Advertise: got = p.may_advertise(c.who, P(c.arg)); break;
       case Ask::Reach: got = p.may_reach(c.who, c.arg); break;
+      case Ask::Nest: got = p.may_nest(c.who, P(c.arg)); break;
     }
     EXPECT_EQ(got, c.want) << c.label;
   }

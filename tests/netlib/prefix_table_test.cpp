@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -99,6 +101,68 @@ TEST(PrefixTable, ForEachVisitsEverything) {
   EXPECT_EQ(seen, want);
 }
 
+// What any_covering / any_within visit, as sorted prefix texts.
+std::vector<std::string> covering(const PrefixTable<int>& t, const char* p) {
+  std::vector<std::string> out;
+  EXPECT_FALSE(t.any_covering(P(p), [&](const Prefix& q, const int&) {
+    out.push_back(q.to_string());
+    return false;
+  }));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+std::vector<std::string> within(const PrefixTable<int>& t, const char* p) {
+  std::vector<std::string> out;
+  EXPECT_FALSE(t.any_within(P(p), [&](const Prefix& q, const int&) {
+    out.push_back(q.to_string());
+    return false;
+  }));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(PrefixTable, CoveringAndWithinTable) {
+  PrefixTable<int> t;
+  for (const char* p : {"10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24", "10.1.2.128/25", "10.1.2.3/32", "10.2.0.0/24",
+                        "11.0.0.0/8", "fd00::/8", "fd00:1::/64", "fd00:1::1/128", "::/0"})
+    ASSERT_TRUE(t.insert(P(p), 0)) << p;
+  using V = std::vector<std::string>;
+  struct Case {
+    const char* prefix;
+    V covering, within;
+  };
+  const Case cases[] = {
+      {"10.1.2.0/24", V{"10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24"}, V{"10.1.2.0/24", "10.1.2.128/25", "10.1.2.3/32"}},
+      {"10.1.2.0/25", V{"10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24"}, V{"10.1.2.3/32"}},
+      {"10.1.2.128/26", V{"10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24", "10.1.2.128/25"}, V{}},
+      {"10.0.0.0/7", V{}, V{"10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24", "10.1.2.128/25", "10.1.2.3/32", "10.2.0.0/24",
+                            "11.0.0.0/8"}},
+      {"10.0.0.0/15", V{"10.0.0.0/8"}, V{"10.1.0.0/16", "10.1.2.0/24", "10.1.2.128/25", "10.1.2.3/32"}},
+      {"10.3.0.0/16", V{"10.0.0.0/8"}, V{}},
+      {"12.0.0.0/8", V{}, V{}},
+      {"0.0.0.0/0", V{}, V{"10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24", "10.1.2.128/25", "10.1.2.3/32", "10.2.0.0/24",
+                           "11.0.0.0/8"}},
+      {"10.1.2.3/32", V{"10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24", "10.1.2.3/32"}, V{"10.1.2.3/32"}},
+      {"fd00:1::/48", V{"::/0", "fd00::/8"}, V{"fd00:1::/64", "fd00:1::1/128"}},
+      {"fd00:1::1/128", V{"::/0", "fd00:1::/64", "fd00:1::1/128", "fd00::/8"}, V{"fd00:1::1/128"}},
+      {"fe80::/10", V{"::/0"}, V{}},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(covering(t, c.prefix), c.covering) << c.prefix;
+    EXPECT_EQ(within(t, c.prefix), c.within) << c.prefix;
+  }
+  // Stops at the first prefix f accepts, and says so.
+  int calls = 0;
+  EXPECT_TRUE(t.any_within(P("10.0.0.0/8"), [&](const Prefix&, const int&) { return ++calls == 2; }));
+  EXPECT_EQ(calls, 2);
+  // Erased prefixes leave the index too.
+  ASSERT_TRUE(t.erase(P("10.1.2.128/25")));
+  EXPECT_EQ(within(t, "10.1.2.0/24"), (V{"10.1.2.0/24", "10.1.2.3/32"}));
+  EXPECT_EQ(covering(t, "10.1.2.128/26"), (V{"10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24"}));
+  t.clear();
+  EXPECT_EQ(within(t, "0.0.0.0/0"), V{});
+}
+
 // The naive reference: scan every prefix, keep the longest that contains the address.
 struct NaiveTable {
   std::vector<std::pair<Prefix, int>> entries;
@@ -160,6 +224,32 @@ TEST(PrefixTable, DifferentialAgainstNaive) {
     ASSERT_NE(e, nullptr) << p.to_string();
     EXPECT_EQ(*e, v);
   }
+  // Covering and within against a scan, for random prefixes of every length.
+  size_t nested = 0;
+  for (int i = 0; i < 3000; ++i) {
+    Family f = rng() % 2 ? Family::V4 : Family::V6;
+    unsigned max = f == Family::V4 ? 32 : 128;
+    auto q = *Prefix::make(random_addr(rng, f), static_cast<unsigned>(rng() % (max + 1)));
+    std::multiset<int> want_cover, want_within, got_cover, got_within;
+    for (const auto& [p, v] : naive.entries) {
+      if (p.contains(q)) want_cover.insert(v);
+      if (q.contains(p)) want_within.insert(v);
+    }
+    t.any_covering(q, [&](const Prefix& p, const int& v) {
+      EXPECT_TRUE(p.contains(q));
+      got_cover.insert(v);
+      return false;
+    });
+    t.any_within(q, [&](const Prefix& p, const int& v) {
+      EXPECT_TRUE(q.contains(p));
+      got_within.insert(v);
+      return false;
+    });
+    ASSERT_EQ(got_cover, want_cover) << q.to_string();
+    ASSERT_EQ(got_within, want_within) << q.to_string();
+    nested += want_within.size();
+  }
+  EXPECT_GT(nested, 1000u);  // random prefixes did contain stored ones
 }
 
 }  // namespace

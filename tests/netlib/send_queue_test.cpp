@@ -120,7 +120,11 @@ TEST(SendQueue, UrgentOverflowIsReportedNotDropped) {
   EXPECT_TRUE(q.push(SendQueue::Lane::Urgent, data_frame(1, 100)).ok);
   EXPECT_TRUE(q.push(SendQueue::Lane::Urgent, data_frame(2, 100)).ok);
   EXPECT_FALSE(q.push(SendQueue::Lane::Urgent, data_frame(3, 100)).ok);
+  EXPECT_EQ(q.lane_bytes(SendQueue::Lane::Urgent), 2 * frame);
+  EXPECT_EQ(q.lane_bytes(SendQueue::Lane::Bulk), 0u);
+  EXPECT_EQ(q.limits().urgent_bytes, 2 * frame);
   EXPECT_EQ(drain(q, 1 << 20), (std::vector<uint8_t>{1, 2}));
+  EXPECT_EQ(q.lane_bytes(SendQueue::Lane::Urgent), 0u);
 }
 
 TEST(SendQueue, BatchesAreBoundedButAlwaysProgress) {

@@ -204,6 +204,12 @@ TEST(Wire, PermanentRefusals) {
   EXPECT_TRUE(is_permanent(RefuseReason::PrefixNotAllowed));
   EXPECT_FALSE(is_permanent(RefuseReason::NameTaken));
   EXPECT_FALSE(is_permanent(RefuseReason::TooManySessions));
+  // A victim refused because a rogue registered first must keep trying.
+  EXPECT_FALSE(is_permanent(RefuseReason::PrefixOverlaps));
+  EXPECT_FALSE(is_permanent(RefuseReason::TooManyAddresses));
+  EXPECT_STREQ(to_string(RefuseReason::PrefixOverlaps), "prefix overlaps another identity's prefix");
+  EXPECT_STREQ(to_string(RefuseReason::TooManyAddresses), "too many pool addresses for this identity");
+  EXPECT_STREQ(to_string(RefuseReason(13)), "unknown reason");
 }
 
 }  // namespace
