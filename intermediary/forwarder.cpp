@@ -1,12 +1,16 @@
 #include "intermediary/forwarder.hpp"
 
 #include "netlib/ip_packet.hpp"
+#include "netlib/vnet_header.hpp"
 
 namespace dialout {
 
 const char* to_string(DropReason r) {
   switch (r) {
     case DropReason::Malformed: return "malformed datagram";
+    case DropReason::SourceRouted: return "source-routed datagram (IPv4 LSRR/SSRR or IPv6 routing header)";
+    case DropReason::BadOffloadHeader:
+      return "offload header does not fit the datagram (checksum position or superpacket bounds)";
     case DropReason::SpoofedSource: return "inner source outside the sender's prefixes";
     case DropReason::NoRoute: return "no site serves the destination";
     case DropReason::Policy: return "destination not allowed by policy";
@@ -18,7 +22,13 @@ const char* to_string(DropReason r) {
 Expected<Forward, DropReason> decide_forward(const Registry& registry, const Policy& policy, const Site& sender,
                                              const PeerIdentity& who, const DataView& data) {
   auto info = parse_ip_packet(data.packet);
+  if (!info && (info.error() == PacketError::SourceRoute || info.error() == PacketError::RoutingHeader))
+    return unexpected(DropReason::SourceRouted);
   if (!info || info->total_len != data.packet.size()) return unexpected(DropReason::Malformed);
+  if (!data.vnet.empty()) {
+    auto vnet = VnetHeader::decode(data.vnet);
+    if (!vnet || !vnet->validate(data.packet)) return unexpected(DropReason::BadOffloadHeader);
+  }
   if (!registry.owns_source(sender.id, info->src)) return unexpected(DropReason::SpoofedSource);
   // The destination address decides; a destination id from the sender is
   // only a hint and must agree, so no site can be used to reach networks it

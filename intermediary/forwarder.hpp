@@ -14,7 +14,9 @@
 namespace dialout {
 
 enum class DropReason : uint8_t {
-  Malformed,      // not a valid IP datagram
+  Malformed,         // not a valid IP datagram
+  SourceRouted,      // IPv4 LSRR/SSRR option or IPv6 routing header: hops policy never judged
+  BadOffloadHeader,  // the offload header does not fit the datagram or exceeds the segment bounds
   SpoofedSource,  // inner source outside the sender's prefixes
   NoRoute,        // no registered site serves the destination
   Policy,         // the sender's identity may not reach that site
@@ -28,7 +30,10 @@ struct Forward {
 };
 
 // `sender` is the authenticated site of the session the frame came in on,
-// `who` the certificate identity behind it.
+// `who` the certificate identity behind it. A frame's offload header is
+// validated against its datagram here, because the receiver (its kernel or
+// tund) acts on it only after this decision: a checksum position other than
+// the TCP/UDP checksum field would rewrite the datagram after policy.
 Expected<Forward, DropReason> decide_forward(const Registry& registry, const Policy& policy, const Site& sender,
                                              const PeerIdentity& who, const DataView& data);
 

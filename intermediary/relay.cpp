@@ -178,7 +178,9 @@ void Relay::on_data(Session& s, const FrameView& f) {
   auto fwd = decide_forward(registry_, policy_, *sender, s.who, *d);
   if (!fwd) {
     switch (fwd.error()) {
-      case DropReason::Malformed: ++counters_.drop_malformed; break;
+      case DropReason::Malformed:
+      case DropReason::SourceRouted:
+      case DropReason::BadOffloadHeader: ++counters_.drop_malformed; break;
       case DropReason::SpoofedSource: ++counters_.drop_spoofed_source; break;
       case DropReason::NoRoute: ++counters_.drop_no_route; break;
       case DropReason::Policy:

@@ -15,6 +15,13 @@ constexpr uint8_t kProtoDestOpts = 60;
 // hostile chain from costing more than a few reads.
 constexpr int kMaxExtensionHeaders = 8;
 
+// IPv4 options (RFC 791): single-byte end-of-list and no-operation, every
+// other option is type, length (counting both), data.
+constexpr uint8_t kIpOptEnd = 0x00;
+constexpr uint8_t kIpOptNop = 0x01;
+constexpr uint8_t kIpOptLsrr = 0x83;  // loose source and record route
+constexpr uint8_t kIpOptSsrr = 0x89;  // strict source and record route
+
 constexpr uint8_t kTcpFin = 0x01, kTcpSyn = 0x02, kTcpRst = 0x04, kTcpAck = 0x10;
 
 uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
@@ -46,6 +53,26 @@ Expected<void, PacketError> parse_transport(std::span<const uint8_t> pkt, size_t
   return {};
 }
 
+// Walks the option bytes between the fixed header and IHL. Every step moves
+// forward by at least one byte, so the walk is bounded by 40 bytes.
+Expected<void, PacketError> check_v4_options(std::span<const uint8_t> options) {
+  size_t off = 0;
+  while (off < options.size()) {
+    const uint8_t type = options[off];
+    if (type == kIpOptEnd) return {};  // the rest is padding
+    if (type == kIpOptNop) {
+      ++off;
+      continue;
+    }
+    if (options.size() - off < 2) return unexpected(PacketError::BadIpv4Options);
+    const size_t len = options[off + 1];
+    if (len < 2 || len > options.size() - off) return unexpected(PacketError::BadIpv4Options);
+    if (type == kIpOptLsrr || type == kIpOptSsrr) return unexpected(PacketError::SourceRoute);
+    off += len;
+  }
+  return {};
+}
+
 Expected<PacketInfo, PacketError> parse_v4(std::span<const uint8_t> pkt) {
   if (pkt.size() < 20) return unexpected(PacketError::Truncated);
   const uint8_t* h = pkt.data();
@@ -53,6 +80,7 @@ Expected<PacketInfo, PacketError> parse_v4(std::span<const uint8_t> pkt) {
   if (ihl < 20 || ihl > pkt.size()) return unexpected(PacketError::BadHeaderLength);
   size_t total = be16(h + 2);
   if (total < ihl || total > pkt.size()) return unexpected(PacketError::BadTotalLength);
+  if (auto ok = check_v4_options(pkt.subspan(20, ihl - 20)); !ok) return unexpected(ok.error());
 
   PacketInfo info;
   info.src = IpAddr::v4(std::span<const uint8_t, 4>(h + 12, 4));
@@ -82,8 +110,10 @@ Expected<PacketInfo, PacketError> parse_v6(std::span<const uint8_t> pkt) {
   size_t off = 40;
   bool later_fragment = false;  // upper-layer header is not in this packet
   for (int i = 0;; ++i) {
-    bool ext = next == kProtoHopByHop || next == kProtoRouting || next == kProtoFragment ||
-               next == kProtoAh || next == kProtoDestOpts;
+    // Also as the announced header of a later fragment: whatever it would
+    // route, the datagram as a whole is source-routed.
+    if (next == kProtoRouting) return unexpected(PacketError::RoutingHeader);
+    bool ext = next == kProtoHopByHop || next == kProtoFragment || next == kProtoAh || next == kProtoDestOpts;
     if (!ext || later_fragment) break;
     if (i == kMaxExtensionHeaders) return unexpected(PacketError::BadExtensionHeader);
     // Hop-by-hop is only allowed right after the fixed header (RFC 8200 4.1).
@@ -135,6 +165,9 @@ const char* to_string(PacketError e) {
     case PacketError::BadTotalLength: return "bad total length";
     case PacketError::BadExtensionHeader: return "bad IPv6 extension header";
     case PacketError::BadTransportHeader: return "bad TCP/UDP header";
+    case PacketError::BadIpv4Options: return "malformed IPv4 options";
+    case PacketError::SourceRoute: return "IPv4 source route option (LSRR/SSRR)";
+    case PacketError::RoutingHeader: return "IPv6 routing header";
   }
   return "unknown packet error";
 }

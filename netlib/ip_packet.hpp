@@ -1,5 +1,9 @@
 // Strict IPv4/IPv6 header parsing for the data path: addresses, protocol,
 // ports, lengths. Reads only; never allocates.
+//
+// Source-routed datagrams (IPv4 LSRR/SSRR options, IPv6 routing headers) are
+// refused: their real next hops are not the destination address that policy
+// and routing look at, so a peer could use one to reach past its grants.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +31,9 @@ enum class PacketError {
   BadTotalLength,      // total length below the header or beyond the buffer
   BadExtensionHeader,  // IPv6 extension chain overruns the packet or is too long
   BadTransportHeader,  // TCP/UDP header truncated or inconsistent
+  BadIpv4Options,      // IPv4 option list malformed (an option length below 2 or past the header)
+  SourceRoute,         // IPv4 loose or strict source route option (LSRR/SSRR)
+  RoutingHeader,       // IPv6 routing header anywhere in the extension chain
 };
 
 const char* to_string(PacketError e);

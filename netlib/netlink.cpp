@@ -176,6 +176,17 @@ Expected<void, std::string> Netlink::set_link(int ifindex, bool up, std::optiona
   return transact(nlh, what);
 }
 
+Expected<void, std::string> Netlink::set_gso_max_segs(int ifindex, unsigned segments) {
+  std::array<char, kRequestSize> buf{};
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
+  nlh->nlmsg_type = RTM_NEWLINK;
+  auto* ifi = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+  ifi->ifi_family = AF_UNSPEC;
+  ifi->ifi_index = ifindex;
+  mnl_attr_put_u32(nlh, IFLA_GSO_MAX_SEGS, segments);
+  return transact(nlh, fmt::format("set link {} gso_max_segs {}", link_name(ifindex), segments));
+}
+
 Expected<void, std::string> Netlink::add_address(int ifindex, const Prefix& addr_with_len) {
   return add_address(ifindex, addr_with_len.addr, addr_with_len.len);
 }

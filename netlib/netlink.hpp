@@ -36,6 +36,10 @@ class Netlink {
 
   Expected<int, std::string> ifindex(const std::string& name);
   Expected<void, std::string> set_link(int ifindex, bool up, std::optional<unsigned> mtu);
+  // The most segments the kernel puts in one superpacket for this link
+  // (IFLA_GSO_MAX_SEGS, `ip link set DEV gso_max_segs N`); beyond it, it
+  // segments in software before handing the packet to the device.
+  Expected<void, std::string> set_gso_max_segs(int ifindex, unsigned segments);
   // addr_with_len is the host's own address, e.g. 10.255.0.1/32.
   Expected<void, std::string> add_address(int ifindex, const Prefix& addr_with_len);
   // An address with a shorter on-link prefix (10.1.0.7/24), which a

@@ -85,29 +85,61 @@ Expected<VnetLayout, VnetError> parse_ipv6(std::span<const uint8_t> p) {
   return unexpected(VnetError::BadIpHeader);
 }
 
+Expected<VnetLayout, VnetError> parse_ip(std::span<const uint8_t> p) {
+  const uint8_t version = p.empty() ? 0 : p[0] >> 4;
+  if (version == 4) return parse_ipv4(p);
+  if (version == 6) return parse_ipv6(p);
+  return unexpected(VnetError::BadIpHeader);
+}
+
+// Completes layout with the TCP/UDP header length; the header must fit.
+Expected<void, VnetError> parse_l4(std::span<const uint8_t> p, VnetLayout& layout) {
+  const size_t off = layout.l3_len;
+  if (layout.l4_protocol == kProtoTcp) {
+    if (off + 20 > p.size()) return unexpected(VnetError::BadL4Header);
+    size_t doff = size_t{p[off + 12]} / 16 * 4;
+    if (doff < 20 || off + doff > p.size()) return unexpected(VnetError::BadL4Header);
+    layout.l4_len = static_cast<uint16_t>(doff);
+  } else {
+    if (off + 8 > p.size()) return unexpected(VnetError::BadL4Header);
+    layout.l4_len = 8;
+  }
+  return {};
+}
+
 // Finds where the headers of a GSO superpacket really end.
 Expected<VnetLayout, VnetError> parse_gso_packet(uint8_t base_type, std::span<const uint8_t> p) {
   uint8_t version = p.empty() ? 0 : p[0] >> 4;
   if (base_type == kVnetGsoTcpV4 && version != 4) return unexpected(VnetError::NotIpv4);
   if (base_type == kVnetGsoTcpV6 && version != 6) return unexpected(VnetError::NotIpv6);
-  if (version != 4 && version != 6) return unexpected(VnetError::BadIpHeader);
-  auto layout = version == 4 ? parse_ipv4(p) : parse_ipv6(p);
+  auto layout = parse_ip(p);
   if (!layout) return layout;
-
   const uint8_t want = base_type == kVnetGsoUdpL4 ? kProtoUdp : kProtoTcp;
   if (layout->l4_protocol != want) return unexpected(VnetError::ProtocolMismatch);
-  const size_t off = layout->l3_len;
-  if (want == kProtoTcp) {
-    if (off + 20 > p.size()) return unexpected(VnetError::BadL4Header);
-    size_t doff = size_t{p[off + 12]} / 16 * 4;
-    if (doff < 20 || off + doff > p.size()) return unexpected(VnetError::BadL4Header);
-    layout->l4_len = static_cast<uint16_t>(doff);
-  } else {
-    if (off + 8 > p.size()) return unexpected(VnetError::BadL4Header);
-    layout->l4_len = 8;
-  }
+  if (auto ok = parse_l4(p, *layout); !ok) return unexpected(ok.error());
   if (layout->header_len() >= p.size()) return unexpected(VnetError::EmptyPayload);
   return layout;
+}
+
+// A single packet whose checksum is to be completed: only TCP and UDP have a
+// field the header may name.
+Expected<VnetLayout, VnetError> parse_csum_packet(std::span<const uint8_t> p) {
+  auto layout = parse_ip(p);
+  if (!layout) return layout;
+  if (layout->l4_protocol != kProtoTcp && layout->l4_protocol != kProtoUdp)
+    return unexpected(VnetError::CsumUnsupportedL4);
+  if (auto ok = parse_l4(p, *layout); !ok) return unexpected(ok.error());
+  return layout;
+}
+
+// The receiver's bounds on a superpacket whose structure is valid.
+Expected<void, VnetError> check_gso_bounds(uint16_t gso_size, const VnetLayout& layout, size_t packet_size) {
+  if (gso_size == kGsoSizeReserved) return unexpected(VnetError::GsoSizeReserved);
+  const uint16_t min = layout.l4_protocol == kProtoTcp ? kMinTcpGsoSize : kMinUdpGsoSize;
+  if (gso_size < min) return unexpected(VnetError::GsoSizeTooSmall);
+  const size_t payload = packet_size - layout.header_len();
+  if ((payload + gso_size - 1) / gso_size > kMaxGsoSegments) return unexpected(VnetError::TooManySegments);
+  return {};
 }
 
 // Rewrites the copied headers at the front of one segment.
@@ -149,14 +181,20 @@ const char* to_string(VnetError e) {
     case VnetError::ZeroGsoSize: return "GSO with zero gso_size";
     case VnetError::HdrLenTooLong: return "hdr_len beyond the packet";
     case VnetError::CsumOutOfRange: return "checksum position beyond the packet";
-    case VnetError::BadCsumOffset: return "checksum position is not the L4 checksum field";
+    case VnetError::CsumStartNotL4: return "checksum start is not the TCP/UDP header";
+    case VnetError::BadCsumOffset: return "checksum offset is not the TCP/UDP checksum field";
+    case VnetError::CsumUnsupportedL4: return "checksum offload on a packet that is neither TCP nor UDP";
     case VnetError::NotIpv4: return "TCPv4 GSO on a non-IPv4 packet";
     case VnetError::NotIpv6: return "TCPv6 GSO on a non-IPv6 packet";
     case VnetError::BadIpHeader: return "IP header inconsistent with the packet";
-    case VnetError::Fragment: return "GSO on an IP fragment";
+    case VnetError::Fragment: return "offload header on an IP fragment";
     case VnetError::ProtocolMismatch: return "L4 protocol does not match the GSO type";
     case VnetError::BadL4Header: return "L4 header does not fit in the packet";
     case VnetError::EmptyPayload: return "GSO packet without payload";
+    case VnetError::GsoSizeTooSmall: return "gso_size below the minimum segment size";
+    case VnetError::GsoSizeReserved: return "gso_size 0xFFFF is reserved";
+    case VnetError::TooManySegments: return "superpacket of more than 64 segments";
+    case VnetError::UdpGsoWithoutCsum: return "UDP segmentation without NEEDS_CSUM";
     case VnetError::BadMtu: return "MTU leaves no room for payload";
     case VnetError::OutputTooSmall: return "segmentation output buffer too small";
   }
@@ -182,7 +220,7 @@ void VnetHeader::encode(std::span<uint8_t, kVnetHeaderSize> out) const {
   put_le16(&out[8], csum_offset);
 }
 
-Expected<VnetLayout, VnetError> VnetHeader::validate(std::span<const uint8_t> packet) const {
+Expected<VnetLayout, VnetError> VnetHeader::validate(std::span<const uint8_t> packet, VnetOrigin origin) const {
   if (flags & ~kKnownFlags) return unexpected(VnetError::UnknownFlags);
   const uint8_t base = gso_type & ~kVnetGsoEcn;
   if (base != kVnetGsoNone && base != kVnetGsoTcpV4 && base != kVnetGsoTcpV6 && base != kVnetGsoUdpL4) {
@@ -192,17 +230,25 @@ Expected<VnetLayout, VnetError> VnetHeader::validate(std::span<const uint8_t> pa
     return unexpected(VnetError::BadGsoType);
   }
   if (hdr_len > packet.size()) return unexpected(VnetError::HdrLenTooLong);
-  if ((flags & kVnetNeedsCsum) && size_t{csum_start} + csum_offset + 2 > packet.size()) {
+  const bool needs_csum = flags & kVnetNeedsCsum;
+  if (needs_csum && size_t{csum_start} + csum_offset + 2 > packet.size()) {
     return unexpected(VnetError::CsumOutOfRange);
   }
-  if (base == kVnetGsoNone) return VnetLayout{};
+  if (base == kVnetGsoNone && !needs_csum) return VnetLayout{};
+  if (base != kVnetGsoNone) {
+    if (gso_size == 0) return unexpected(VnetError::ZeroGsoSize);
+    if (base == kVnetGsoUdpL4 && !needs_csum) return unexpected(VnetError::UdpGsoWithoutCsum);
+  }
 
-  if (gso_size == 0) return unexpected(VnetError::ZeroGsoSize);
-  auto layout = parse_gso_packet(base, packet);
+  auto layout = base == kVnetGsoNone ? parse_csum_packet(packet) : parse_gso_packet(base, packet);
   if (!layout) return layout;
-  if (flags & kVnetNeedsCsum) {
-    size_t want = layout->l4_protocol == kProtoTcp ? kTcpCsumOffset : kUdpCsumOffset;
-    if (csum_start != layout->l3_len || csum_offset != want) return unexpected(VnetError::BadCsumOffset);
+  if (needs_csum) {
+    if (csum_start != layout->l3_len) return unexpected(VnetError::CsumStartNotL4);
+    const size_t want = layout->l4_protocol == kProtoTcp ? kTcpCsumOffset : kUdpCsumOffset;
+    if (csum_offset != want) return unexpected(VnetError::BadCsumOffset);
+  }
+  if (base != kVnetGsoNone && origin == VnetOrigin::Peer) {
+    if (auto ok = check_gso_bounds(gso_size, *layout, packet.size()); !ok) return unexpected(ok.error());
   }
   return layout;
 }
@@ -217,53 +263,59 @@ Expected<void, VnetError> complete_checksum(const VnetHeader& header, std::span<
   return {};
 }
 
-Expected<SegmentPlan, VnetError> plan_segments(const VnetHeader& header, std::span<const uint8_t> packet, size_t mtu) {
-  auto layout = header.validate(packet);
+size_t SegmentPlan::segment_bytes(size_t index) const {
+  if (payload_per_segment == 0) return payload_bytes;
+  return layout.header_len() + std::min(payload_per_segment, payload_bytes - index * payload_per_segment);
+}
+
+Expected<SegmentPlan, VnetError> plan_segments(const VnetHeader& header, std::span<const uint8_t> packet, size_t mtu,
+                                               VnetOrigin origin) {
+  auto layout = header.validate(packet, origin);
   if (!layout) return unexpected(layout.error());
   SegmentPlan plan{.layout = *layout};
   if (!header.gso()) {
     plan.segments = 1;
-    plan.storage_bytes = packet.size();
+    plan.payload_bytes = plan.storage_bytes = packet.size();
     return plan;
   }
   const size_t hl = layout->header_len();
   if (mtu <= hl) return unexpected(VnetError::BadMtu);
-  const size_t payload = packet.size() - hl;
+  plan.payload_bytes = packet.size() - hl;
   plan.payload_per_segment = std::min<size_t>(header.gso_size, mtu - hl);
-  plan.segments = (payload + plan.payload_per_segment - 1) / plan.payload_per_segment;
-  plan.storage_bytes = payload + plan.segments * hl;
+  plan.segments = (plan.payload_bytes + plan.payload_per_segment - 1) / plan.payload_per_segment;
+  plan.storage_bytes = plan.payload_bytes + plan.segments * hl;
   return plan;
 }
 
+std::span<uint8_t> write_segment(const VnetHeader& header, const SegmentPlan& plan, std::span<const uint8_t> packet,
+                                 size_t index, std::span<uint8_t> out) {
+  auto seg = out.first(plan.segment_bytes(index));
+  if (!header.gso()) {
+    std::copy(packet.begin(), packet.end(), seg.begin());
+    // Cannot fail: the plan's validation checked the checksum position.
+    (void)complete_checksum(header, seg);
+    return seg;
+  }
+  const size_t hl = plan.layout.header_len();
+  const size_t from = index * plan.payload_per_segment;
+  std::copy(packet.begin(), packet.begin() + static_cast<std::ptrdiff_t>(hl), seg.begin());
+  std::memcpy(&seg[hl], &packet[hl + from], seg.size() - hl);
+  fix_segment(seg, plan.layout, index, plan.segments, from);
+  return seg;
+}
+
 Expected<size_t, VnetError> segment(const VnetHeader& header, std::span<const uint8_t> packet, size_t mtu,
-                                    std::span<uint8_t> storage, std::span<std::span<uint8_t>> out_packets) {
-  auto plan = plan_segments(header, packet, mtu);
+                                    std::span<uint8_t> storage, std::span<std::span<uint8_t>> out_packets,
+                                    VnetOrigin origin) {
+  auto plan = plan_segments(header, packet, mtu, origin);
   if (!plan) return unexpected(plan.error());
   if (plan->segments > out_packets.size() || plan->storage_bytes > storage.size()) {
     return unexpected(VnetError::OutputTooSmall);
   }
-  if (!header.gso()) {
-    auto out = storage.first(packet.size());
-    std::copy(packet.begin(), packet.end(), out.begin());
-    auto done = complete_checksum(header, out);
-    if (!done) return unexpected(done.error());
-    out_packets[0] = out;
-    return size_t{1};
-  }
-
-  const size_t hl = plan->layout.header_len();
-  const auto headers = packet.first(hl);
-  const auto payload = packet.subspan(hl);
   size_t pos = 0;
   for (size_t i = 0; i < plan->segments; ++i) {
-    const size_t from = i * plan->payload_per_segment;
-    const size_t chunk = std::min(plan->payload_per_segment, payload.size() - from);
-    auto seg = storage.subspan(pos, hl + chunk);
-    std::copy(headers.begin(), headers.end(), seg.begin());
-    std::memcpy(&seg[hl], &payload[from], chunk);
-    fix_segment(seg, plan->layout, i, plan->segments, from);
-    out_packets[i] = seg;
-    pos += seg.size();
+    out_packets[i] = write_segment(header, *plan, packet, i, storage.subspan(pos));
+    pos += out_packets[i].size();
   }
   return plan->segments;
 }

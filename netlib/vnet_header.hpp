@@ -31,28 +31,45 @@ inline constexpr uint8_t kVnetGsoTcpV6 = 4;
 inline constexpr uint8_t kVnetGsoUdpL4 = 5;  // UDP segmentation (USO), IPv4 or IPv6
 inline constexpr uint8_t kVnetGsoEcn = 0x80;  // modifier: the TCP stream uses ECN
 
+// Bounds on a peer's superpacket, so one frame cannot make the receiving
+// kernel (or tund's software segmentation) cut tens of thousands of
+// packets. TCP: the IPv4 default MSS; UDP: one UDP header's worth. A
+// router's own kernel is told to stay within kMaxGsoSegments (the TUN's
+// gso_max_segs); what it still sends beyond is cut by tund before sending.
+inline constexpr uint16_t kMinTcpGsoSize = 536;
+inline constexpr uint16_t kMinUdpGsoSize = 8;
+inline constexpr uint16_t kGsoSizeReserved = 0xFFFF;
+inline constexpr size_t kMaxGsoSegments = 64;
+
 enum class VnetError : uint8_t {
-  Truncated,         // fewer than 10 header bytes
-  UnknownFlags,      // flag bits other than NEEDS_CSUM / DATA_VALID
-  BadGsoType,        // not NONE/TCPV4/TCPV6/UDP_L4, or ECN without TCP (UFO = 3 is refused)
-  ZeroGsoSize,       // GSO with gso_size 0
-  HdrLenTooLong,     // hdr_len beyond the packet
-  CsumOutOfRange,    // csum_start + csum_offset + 2 beyond the packet
-  BadCsumOffset,     // GSO with NEEDS_CSUM not pointing at the L4 checksum field
-  NotIpv4,           // TCPV4 on a packet that is not IPv4
-  NotIpv6,           // TCPV6 on a packet that is not IPv6
-  BadIpHeader,       // IP header or total length inconsistent with the packet
-  Fragment,          // GSO on an IP fragment
-  ProtocolMismatch,  // L4 protocol does not match gso_type
-  BadL4Header,       // TCP/UDP header does not fit in the packet
-  EmptyPayload,      // GSO with nothing after the headers
-  BadMtu,            // mtu leaves no room for payload after the headers
-  OutputTooSmall,    // segment(): storage or out_packets too small
+  Truncated,          // fewer than 10 header bytes
+  UnknownFlags,       // flag bits other than NEEDS_CSUM / DATA_VALID
+  BadGsoType,         // not NONE/TCPV4/TCPV6/UDP_L4, or ECN without TCP (UFO = 3 is refused)
+  ZeroGsoSize,        // GSO with gso_size 0
+  HdrLenTooLong,      // hdr_len beyond the packet
+  CsumOutOfRange,     // csum_start + csum_offset + 2 beyond the packet
+  CsumStartNotL4,     // NEEDS_CSUM with csum_start not at the TCP/UDP header
+  BadCsumOffset,      // NEEDS_CSUM with csum_offset not the TCP (16) / UDP (6) checksum field
+  CsumUnsupportedL4,  // NEEDS_CSUM on a packet that is neither TCP nor UDP
+  NotIpv4,            // TCPV4 on a packet that is not IPv4
+  NotIpv6,            // TCPV6 on a packet that is not IPv6
+  BadIpHeader,        // IP header or total length inconsistent with the packet, or an IPv6 routing header
+  Fragment,           // GSO or NEEDS_CSUM on an IP fragment
+  ProtocolMismatch,   // L4 protocol does not match gso_type
+  BadL4Header,        // TCP/UDP header does not fit in the packet
+  EmptyPayload,       // GSO with nothing after the headers
+  GsoSizeTooSmall,    // gso_size below kMinTcpGsoSize / kMinUdpGsoSize
+  GsoSizeReserved,    // gso_size 0xFFFF (the kernel's GSO_BY_FRAGS marker)
+  TooManySegments,    // more than kMaxGsoSegments segments of gso_size
+  UdpGsoWithoutCsum,  // UDP segmentation without NEEDS_CSUM (the kernel refuses it too)
+  BadMtu,             // mtu leaves no room for payload after the headers
+  OutputTooSmall,     // segment(): storage or out_packets too small
 };
 const char* to_string(VnetError);
 
-// What validate() learnt from the packet itself about a GSO superpacket
-// (the header's hdr_len is only a hint). All zero for a non-GSO packet.
+// What validate() learnt from the packet itself about a GSO or NEEDS_CSUM
+// packet (the header's hdr_len is only a hint). All zero for a packet with
+// neither, which validate() does not inspect.
 struct VnetLayout {
   uint8_t ip_version = 0;   // 4 or 6
   uint8_t l4_protocol = 0;  // 6 (TCP) or 17 (UDP)
@@ -60,6 +77,12 @@ struct VnetLayout {
   uint16_t l4_len = 0;      // TCP header including options, or 8 for UDP
   size_t header_len() const { return size_t{l3_len} + l4_len; }
 };
+
+// Whose header is checked. A peer's frame is untrusted: every bound
+// applies. A header our own kernel wrote may exceed the superpacket bounds
+// (gso_size, segment count) legitimately, e.g. after a peer announced a small
+// MSS; tund cuts such a superpacket itself instead of sending it on.
+enum class VnetOrigin : uint8_t { Peer, OwnKernel };
 
 struct VnetHeader {
   uint8_t flags = 0;
@@ -74,8 +97,14 @@ struct VnetHeader {
   void encode(std::span<uint8_t, kVnetHeaderSize> out) const;
 
   bool gso() const { return (gso_type & ~kVnetGsoEcn) != kVnetGsoNone; }
-  // Checks this header against the packet that follows it (without the header).
-  Expected<VnetLayout, VnetError> validate(std::span<const uint8_t> packet) const;
+  // Checks this header against the packet that follows it (without the
+  // header). Whenever NEEDS_CSUM is set, the packet must be an unfragmented
+  // TCP or UDP datagram and csum_start/csum_offset must name exactly its L4
+  // checksum field: whoever completes the checksum (tund or the kernel)
+  // writes there, after policy has looked at the packet, so any other
+  // position would let a peer rewrite addresses or ports.
+  Expected<VnetLayout, VnetError> validate(std::span<const uint8_t> packet,
+                                           VnetOrigin origin = VnetOrigin::Peer) const;
 
   auto operator<=>(const VnetHeader&) const = default;
 };
@@ -90,9 +119,20 @@ struct SegmentPlan {
   VnetLayout layout;
   size_t segments = 0;
   size_t payload_per_segment = 0;  // 0 for a non-GSO packet (copied whole)
+  size_t payload_bytes = 0;        // after the headers (GSO); the whole packet otherwise
   size_t storage_bytes = 0;
+  // Size of the index-th packet segment() produces.
+  size_t segment_bytes(size_t index) const;
 };
-Expected<SegmentPlan, VnetError> plan_segments(const VnetHeader& header, std::span<const uint8_t> packet, size_t mtu);
+Expected<SegmentPlan, VnetError> plan_segments(const VnetHeader& header, std::span<const uint8_t> packet, size_t mtu,
+                                               VnetOrigin origin = VnetOrigin::Peer);
+
+// Writes the index-th packet of a plan made for (header, packet) into the
+// front of out (at least plan.segment_bytes(index) bytes) and returns it: one
+// step of segment(), for a caller that places each packet itself, e.g.
+// straight into a send queue.
+std::span<uint8_t> write_segment(const VnetHeader& header, const SegmentPlan& plan, std::span<const uint8_t> packet,
+                                 size_t index, std::span<uint8_t> out);
 
 // Turns a packet as described by header into ordinary packets of at most
 // mtu bytes (payload at most gso_size each), with IP length/ID/header
@@ -102,6 +142,7 @@ Expected<SegmentPlan, VnetError> plan_segments(const VnetHeader& header, std::sp
 // out back to back in storage and out_packets[i] views the i-th; returns how
 // many. Allocation-free. Each result needs a zero VnetHeader on a vnet TUN.
 Expected<size_t, VnetError> segment(const VnetHeader& header, std::span<const uint8_t> packet, size_t mtu,
-                                    std::span<uint8_t> storage, std::span<std::span<uint8_t>> out_packets);
+                                    std::span<uint8_t> storage, std::span<std::span<uint8_t>> out_packets,
+                                    VnetOrigin origin = VnetOrigin::Peer);
 
 }  // namespace dialout

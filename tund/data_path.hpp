@@ -2,6 +2,13 @@
 // longest-prefix match → DATA frame on one of the given uplinks) and the
 // proxy client (DATA frame → checks → the same TUN queue).
 //
+// The router sends superpackets whole, with their offload header, as long as
+// the header is one the intermediary accepts from a peer. What our own kernel
+// produced beyond those bounds (more than kMaxGsoSegments segments, a
+// gso_size below the minimum after a peer announced a small MSS, a checksum
+// to complete somewhere other than the TCP/UDP field) is finished here and
+// sent as ordinary datagrams, so legitimate traffic is never refused.
+//
 // Single-threaded: the engine runs one on its own loop when there is one
 // queue, and each queue worker runs one on its thread. The owner supplies
 // the uplinks to use and the route table to look in.
@@ -12,6 +19,7 @@
 #include <vector>
 
 #include "netlib/log.hpp"
+#include "netlib/vnet_header.hpp"
 #include "router/route_table.hpp"
 #include "router/uplink.hpp"
 #include "tund/proxy_client.hpp"
@@ -49,7 +57,13 @@ class DataPath {
   const ProxyClient::Counters& proxy_counters() const { return proxy_.counters(); }
 
  private:
-  void route_datagram(std::span<const uint8_t> whole);
+  void route_datagram(std::span<uint8_t> whole);
+  // Sends our own kernel's packet whose offload header a peer may not send:
+  // the checksum completed or the superpacket cut, without a header.
+  void send_finished_here(Uplink& up, SiteId dst, const VnetHeader& header, std::span<uint8_t> packet);
+  // body: the vnet header (when flags has kDataVnet) and the datagram.
+  void send(Uplink& up, SiteId dst, SendQueue::Lane lane, uint8_t flags, std::span<const uint8_t> body);
+  void commit(Uplink& up, SendQueue::Lane lane, size_t frame_size, size_t packet_bytes);
   Uplink* pick_uplink(uint32_t flow_hash);
   void flush_dirty();
 

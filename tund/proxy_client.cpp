@@ -27,9 +27,12 @@ Expected<void, const char*> ProxyClient::deliver(const DataView& data) {
     return unexpected(why);
   };
   auto info = parse_ip_packet(data.packet);
-  if (!info || info->total_len != data.packet.size()) return fail("not a valid IP datagram");
+  if (!info) return fail(to_string(info.error()));  // source-routed datagrams included
+  if (info->total_len != data.packet.size()) return fail("IP total length differs from the datagram");
   if (!serves(info->dst)) return fail("destination is not on this site's networks");
 
+  // Checked for either kind of TUN: without offloads segment() completes the
+  // checksum where the header says, with them the kernel does.
   VnetHeader vnet;
   if (!data.vnet.empty()) {
     auto h = VnetHeader::decode(data.vnet);

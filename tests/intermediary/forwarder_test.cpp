@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "netlib/vnet_header.hpp"
+#include "tests/support/offload_packets.hpp"
 #include "tests/support/packets.hpp"
 
 namespace dialout {
@@ -97,6 +99,35 @@ TEST_F(Forwarder, MalformedDatagrams) {
     ASSERT_FALSE(d.has_value());
     EXPECT_EQ(d.error(), DropReason::Malformed);
   }
+}
+
+// The receiver acts on an offload header after this decision, so it is
+// checked here against the datagram; source routes are refused outright.
+TEST_F(Forwarder, OffloadHeadersAndSourceRoutes) {
+  auto decide_body = [&](const std::vector<uint8_t>& body, bool with_vnet) {
+    DataView v;
+    v.vnet = with_vnet ? std::span<const uint8_t>(body).first(kVnetHeaderSize) : std::span<const uint8_t>{};
+    v.packet = std::span<const uint8_t>(body).subspan(with_vnet ? kVnetHeaderSize : 0);
+    const Site& site = *registry_.site(a_);
+    return decide_forward(registry_, policy_, site, PeerIdentity{site.identity, {}}, v);
+  };
+  auto tcp = test::ipv4_tcp("10.1.0.2", "10.2.0.2", 40000, 443, 10 * 1448, true);
+  auto kernel = test::vnet_then(test::kernel_tcp4_header(1448), tcp);
+  auto forged = test::vnet_then(VnetHeader{.flags = kVnetNeedsCsum, .csum_start = 0, .csum_offset = 16}, tcp);
+  auto tiny = test::vnet_then(test::kernel_tcp4_header(1), tcp);
+  auto lsrr = test::ipv4_udp_lsrr("10.1.0.2", "10.2.0.2", "10.3.0.2", 1, 2, "x");
+
+  auto ok = decide_body(kernel, true);
+  ASSERT_TRUE(ok.has_value()) << to_string(ok.error());
+  EXPECT_EQ(ok->dst, b_);
+  for (const auto* body : {&forged, &tiny}) {
+    auto d = decide_body(*body, true);
+    ASSERT_FALSE(d.has_value());
+    EXPECT_EQ(d.error(), DropReason::BadOffloadHeader);
+  }
+  auto d = decide_body(lsrr, false);
+  ASSERT_FALSE(d.has_value());
+  EXPECT_EQ(d.error(), DropReason::SourceRouted);
 }
 
 TEST_F(Forwarder, SameFlowSameHash) {

@@ -33,6 +33,11 @@ Bytes udp(uint16_t sport, uint16_t dport, size_t payload = 0) {
   return u;
 }
 
+Bytes cat(Bytes a, const Bytes& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
 // 10.0.0.1 -> 10.0.0.2, IHL 5, correct total length.
 Bytes v4(uint8_t proto, const Bytes& l4) {
   Bytes p(20, 0);
@@ -43,6 +48,13 @@ Bytes v4(uint8_t proto, const Bytes& l4) {
   p[12] = 10, p[15] = 1;
   p[16] = 10, p[19] = 2;
   p.insert(p.end(), l4.begin(), l4.end());
+  return p;
+}
+
+// The same with IPv4 options (a multiple of 4 bytes) between the fixed header and l4.
+Bytes v4_options(const Bytes& options, uint8_t proto, const Bytes& l4) {
+  Bytes p = v4(proto, cat(options, l4));
+  p[0] = static_cast<uint8_t>(0x40 | (20 + options.size()) / 4);
   return p;
 }
 
@@ -63,15 +75,13 @@ Bytes v6(uint8_t first_next, const Bytes& ext, const Bytes& l4) {
 Bytes hop_by_hop(uint8_t next) {  // 8 bytes: next, len 0, PadN
   return {next, 0, 1, 4, 0, 0, 0, 0};
 }
+Bytes routing_hdr(uint8_t next) {  // 8 bytes: type 0, segments left 0, reserved
+  return {next, 0, 0, 0, 0, 0, 0, 0};
+}
 Bytes frag_hdr(uint8_t next, uint16_t offset_units, bool more) {
   Bytes f{next, 0, 0, 0, 0, 0, 0, 1};
   put16(f, 2, static_cast<uint16_t>(offset_units << 3 | (more ? 1 : 0)));
   return f;
-}
-
-Bytes cat(Bytes a, const Bytes& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
 }
 
 constexpr uint8_t kAck = 0x10, kSyn = 0x02, kFin = 0x01, kPsh = 0x08;
@@ -139,6 +149,33 @@ std::vector<Case> cases() {
           {}),
        false, PacketError::BadExtensionHeader, 0, 0, 0, 0, 0, false, false},
       {"v6 udp cut", v6(17, {}, Bytes(7, 0)), false, PacketError::BadTransportHeader, 0, 0, 0, 0, 0, false, false},
+      // Source routing: allow rules judge the destination address, not the hops a route lists.
+      {"v4 NOP NOP EOL pad", v4_options({1, 1, 0, 0}, 17, udp(7, 8)), true, none, 17, 7, 8, 24, 32, false, false},
+      {"v4 timestamp option", v4_options({0x44, 12, 5, 0, 1, 2, 3, 4, 5, 6, 7, 8}, 17, udp(7, 8)), true, none, 17, 7, 8,
+       32, 40, false, false},
+      {"v4 record route then NOP", v4_options({0x07, 7, 4, 0, 0, 0, 0, 1}, 6, tcp(1, 2, kAck)), true, none, 6, 1, 2, 28,
+       48, false, true},
+      {"v4 LSRR after EOL is padding", v4_options({0, 0x83, 7, 4, 10, 2, 0, 9}, 17, udp(7, 8)), true, none, 17, 7, 8,
+       28, 36, false, false},
+      {"v4 LSRR", v4_options({0x83, 7, 4, 10, 2, 0, 9, 0}, 17, udp(7, 8)), false, PacketError::SourceRoute, 0, 0, 0,
+       0, 0, false, false},
+      {"v4 SSRR after NOP", v4_options({1, 0x89, 7, 4, 10, 2, 0, 9}, 6, tcp(1, 2, kAck)), false,
+       PacketError::SourceRoute, 0, 0, 0, 0, 0, false, false},
+      {"v4 LSRR in a later fragment", with(v4_options({0x83, 7, 4, 10, 2, 0, 9, 0}, 6, Bytes(8, 0xff)),
+                                          [](Bytes& b) { put16(b, 6, 100); }),
+       false, PacketError::SourceRoute, 0, 0, 0, 0, 0, false, false},
+      {"v4 option length 1", v4_options({0x07, 1, 0, 0}, 17, udp(7, 8)), false, PacketError::BadIpv4Options, 0, 0, 0,
+       0, 0, false, false},
+      {"v4 option length past header", v4_options({0x07, 9, 4, 0}, 17, udp(7, 8)), false, PacketError::BadIpv4Options,
+       0, 0, 0, 0, 0, false, false},
+      {"v4 option without length byte", v4_options({1, 1, 1, 0x44}, 17, udp(7, 8)), false,
+       PacketError::BadIpv4Options, 0, 0, 0, 0, 0, false, false},
+      {"v6 routing header", v6(43, routing_hdr(17), udp(1, 2)), false, PacketError::RoutingHeader, 0, 0, 0, 0, 0,
+       false, false},
+      {"v6 routing header after hop-by-hop", v6(0, cat(hop_by_hop(43), routing_hdr(6)), tcp(1, 2, kAck)), false,
+       PacketError::RoutingHeader, 0, 0, 0, 0, 0, false, false},
+      {"v6 routing header announced by a later fragment", v6(44, frag_hdr(43, 10, false), Bytes(16, 0xee)), false,
+       PacketError::RoutingHeader, 0, 0, 0, 0, 0, false, false},
   };
 }
 
@@ -174,7 +211,8 @@ TEST(IpPacket, Addresses) {
 TEST(IpPacket, ErrorStrings) {
   for (auto e : {PacketError::Truncated, PacketError::BadVersion, PacketError::BadHeaderLength,
                  PacketError::BadTotalLength, PacketError::BadExtensionHeader,
-                 PacketError::BadTransportHeader}) {
+                 PacketError::BadTransportHeader, PacketError::BadIpv4Options, PacketError::SourceRoute,
+                 PacketError::RoutingHeader}) {
     EXPECT_NE(std::string(to_string(e)), "unknown packet error");
   }
 }

@@ -18,8 +18,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <functional>
+#include <string>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -230,6 +232,34 @@ TEST(Netlink, ProxyNeighbours) {
     ASSERT_FALSE(no_dev);
     EXPECT_NE(no_dev.error().find("add proxy neighbour 10.9.0.77 dev ifindex 9999: "), std::string::npos)
         << no_dev.error();
+  });
+}
+
+// What `ip -d link show` reports for kLink, read in the calling thread's
+// namespace (the child inherits it); empty when `ip` is missing.
+std::string link_details() {
+  std::string out;
+  const std::string command = std::string("ip -d link show ") + kLink + " 2>/dev/null";
+  FILE* p = ::popen(command.c_str(), "r");
+  if (p == nullptr) return out;
+  char buf[512];
+  while (::fgets(buf, sizeof buf, p) != nullptr) out += buf;
+  ::pclose(p);
+  return out;
+}
+
+TEST(Netlink, GsoMaxSegs) {
+  REQUIRE_CAPS();
+  in_fresh_netns([](Netlink& nl, int index) {
+    auto no_dev = nl.set_gso_max_segs(9999, 64);
+    ASSERT_FALSE(no_dev);
+    EXPECT_NE(no_dev.error().find("set link ifindex 9999 gso_max_segs 64: "), std::string::npos) << no_dev.error();
+
+    auto ok = nl.set_gso_max_segs(index, 64);
+    ASSERT_TRUE(ok) << ok.error();
+    auto details = link_details();
+    if (details.empty()) GTEST_SKIP() << "no `ip` to read the setting back";
+    EXPECT_NE(details.find("gso_max_segs 64 "), std::string::npos) << details;
   });
 }
 

@@ -6,97 +6,12 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/netlib/vnet_test_packets.hpp"
+
 namespace dialout {
 namespace {
 
-constexpr uint8_t kTcp = 6, kUdp = 17;
-constexpr uint8_t kFin = 0x01, kPsh = 0x08, kAck = 0x10, kCwr = 0x80;
-constexpr uint32_t kSeq = 0xfffff000;  // wraps during the test on purpose
-
-uint16_t rd16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
-uint32_t rd32(const uint8_t* p) { return uint32_t{rd16(p)} << 16 | rd16(p + 2); }
-void wr16(uint8_t* p, size_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
-
-// Independent checksum verifier: the one's-complement sum over the covered
-// bytes, including the stored checksum, must be 0xffff.
-uint32_t ones_sum(const uint8_t* p, size_t n, uint32_t acc = 0) {
-  for (size_t i = 0; i < n; ++i) acc += (i % 2 == 0) ? uint32_t{p[i]} << 8 : p[i];
-  while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
-  return acc;
-}
-bool ipv4_header_ok(const std::vector<uint8_t>& p) { return ones_sum(p.data(), (p[0] & 0xf) * 4u) == 0xffff; }
-bool l4_checksum_ok(const std::vector<uint8_t>& p, size_t l3_len, uint8_t proto) {
-  const size_t l4_len = p.size() - l3_len;
-  uint32_t acc = (p[0] >> 4) == 4 ? ones_sum(&p[12], 8) : ones_sum(&p[8], 32);
-  acc += proto + static_cast<uint32_t>(l4_len);
-  return ones_sum(&p[l3_len], l4_len, acc) == 0xffff;
-}
-
-struct Spec {
-  uint8_t version = 4;
-  uint8_t proto = kTcp;
-  size_t payload = 100;
-  size_t tcp_options = 0;  // bytes, multiple of 4
-  uint8_t tcp_flags = kAck | kPsh;
-};
-
-uint8_t payload_byte(size_t i) { return static_cast<uint8_t>(i * 7 + 3); }
-
-std::vector<uint8_t> build(const Spec& s) {
-  const size_t l3 = s.version == 4 ? 20 : 40;
-  const size_t l4 = s.proto == kTcp ? 20 + s.tcp_options : 8;
-  std::vector<uint8_t> p(l3 + l4 + s.payload);
-  if (s.version == 4) {
-    p[0] = 0x45;
-    wr16(&p[2], p.size());
-    wr16(&p[4], 0x1234);
-    wr16(&p[6], 0x4000);  // DF
-    p[8] = 64;
-    p[9] = s.proto;
-    const uint8_t addrs[] = {10, 1, 0, 1, 10, 2, 0, 2};
-    std::memcpy(&p[12], addrs, 8);
-    wr16(&p[10], static_cast<uint16_t>(~ones_sum(p.data(), 20)));
-  } else {
-    p[0] = 0x60;
-    wr16(&p[4], p.size() - 40);
-    p[6] = s.proto;
-    p[7] = 64;
-    p[8] = 0xfd, p[9] = 0x00, p[10] = 0x00, p[11] = 0x01, p[23] = 1;
-    p[24] = 0xfd, p[25] = 0x00, p[26] = 0x00, p[27] = 0x02, p[39] = 2;
-  }
-  uint8_t* t = &p[l3];
-  wr16(t, 40000);
-  wr16(t + 2, 5201);
-  if (s.proto == kTcp) {
-    wr16(t + 4, kSeq >> 16);
-    wr16(t + 6, kSeq & 0xffff);
-    wr16(t + 8, 0);
-    wr16(t + 10, 1);
-    t[12] = static_cast<uint8_t>((20 + s.tcp_options) / 4 << 4);
-    t[13] = s.tcp_flags;
-    wr16(t + 14, 512);
-    std::memset(t + 20, 1, s.tcp_options);  // NOPs
-  } else {
-    wr16(t + 4, l4 + s.payload);
-  }
-  for (size_t i = 0; i < s.payload; ++i) p[l3 + l4 + i] = payload_byte(i);
-  return p;
-}
-
-// The header the kernel would put in front: partial checksum requested.
-VnetHeader gso_header(const Spec& s, uint16_t gso_size) {
-  VnetHeader h;
-  h.flags = kVnetNeedsCsum;
-  h.gso_type = s.proto == kUdp ? kVnetGsoUdpL4 : (s.version == 4 ? kVnetGsoTcpV4 : kVnetGsoTcpV6);
-  h.gso_size = gso_size;
-  h.csum_start = s.version == 4 ? 20 : 40;
-  h.csum_offset = s.proto == kTcp ? 16 : 6;
-  h.hdr_len = static_cast<uint16_t>(h.csum_start + (s.proto == kTcp ? 20 + s.tcp_options : 8));
-  return h;
-}
+using namespace vnet_test;
 
 TEST(VnetHeader, DecodeEncodeRoundTrip) {
   const std::array<uint8_t, 10> wire = {0x01, 0x81, 0x42, 0x00, 0xa8, 0x05, 0x14, 0x00, 0x10, 0x00};
@@ -142,7 +57,7 @@ TEST(VnetHeader, RejectsMalformedHeaders) {
        },
        VnetError::CsumOutOfRange},
       {"csum not at TCP field", tcp4, [](VnetHeader& h, auto&) { h.csum_offset = 6; }, VnetError::BadCsumOffset},
-      {"csum_start not at L4", tcp6, [](VnetHeader& h, auto&) { h.csum_start = 20; }, VnetError::BadCsumOffset},
+      {"csum_start not at L4", tcp6, [](VnetHeader& h, auto&) { h.csum_start = 20; }, VnetError::CsumStartNotL4},
       {"TCPv4 on IPv6", tcp6, [](VnetHeader& h, auto&) { h.gso_type = kVnetGsoTcpV4; }, VnetError::NotIpv4},
       {"TCPv6 on IPv4", tcp4, [](VnetHeader& h, auto&) { h.gso_type = kVnetGsoTcpV6; }, VnetError::NotIpv6},
       {"UDP GSO on TCP", tcp4, [](VnetHeader& h, auto&) { h.gso_type = kVnetGsoUdpL4; }, VnetError::ProtocolMismatch},
@@ -168,6 +83,9 @@ TEST(VnetHeader, RejectsMalformedHeaders) {
          h = VnetHeader{.gso_type = kVnetGsoTcpV4, .gso_size = 1000};
        },
        VnetError::BadIpHeader},
+      {"TCP GSO, checksum into the IPv4 header", Spec{.payload = 1000},
+       [](VnetHeader& h, auto&) { h.csum_start = 4; },  // offset 16 then names the TCP source port
+       VnetError::CsumStartNotL4},
       {"empty packet", tcp6,
        [](VnetHeader& h, auto& p) {
          p.clear();
@@ -188,6 +106,100 @@ TEST(VnetHeader, RejectsMalformedHeaders) {
     ASSERT_FALSE(s) << c.what;
     EXPECT_EQ(s.error(), c.expected) << c.what;
   }
+}
+
+// A single packet whose checksum is left to the receiver.
+void single(VnetHeader& h) { h.gso_type = kVnetGsoNone, h.gso_size = 0; }
+
+// A header that completes a checksum anywhere but the L4 checksum field lets
+// a peer rewrite 16 bits of the packet after policy has judged it (issue 9,
+// item 1); a superpacket without sane bounds makes the receiving kernel cut
+// tens of thousands of segments (item 2).
+
+TEST(VnetHeader, RejectsChecksumPositionsAndGsoBoundsAPeerMustNotUse) {
+  const BadCase cases[] = {
+      {"no GSO, csum_start 0 and offset 16 (the IPv4 destination)", Spec{},
+       [](VnetHeader& h, auto&) { single(h), h.csum_start = 0, h.csum_offset = 16; }, VnetError::CsumStartNotL4},
+      {"no GSO, checksum into the IPv4 header", Spec{},
+       [](VnetHeader& h, auto&) { single(h), h.csum_start = 12, h.csum_offset = 4; }, VnetError::CsumStartNotL4},
+      {"no GSO, checksum into the IPv6 destination", Spec{.version = 6},
+       [](VnetHeader& h, auto&) { single(h), h.csum_start = 24, h.csum_offset = 16; }, VnetError::CsumStartNotL4},
+      {"no GSO, TCP offset 2 (the destination port)", Spec{},
+       [](VnetHeader& h, auto&) { single(h), h.csum_offset = 2; }, VnetError::BadCsumOffset},
+      {"no GSO, UDP offset 16", Spec{.proto = kUdp},
+       [](VnetHeader& h, auto&) { single(h), h.csum_offset = 16; }, VnetError::BadCsumOffset},
+      {"no GSO, NEEDS_CSUM on ICMP", Spec{},
+       [](VnetHeader& h, auto& p) { single(h), p[9] = 1; }, VnetError::CsumUnsupportedL4},
+      {"no GSO, NEEDS_CSUM on a fragment", Spec{},
+       [](VnetHeader& h, auto& p) { single(h), p[6] |= 0x20; }, VnetError::Fragment},
+      {"no GSO, NEEDS_CSUM on an IPv6 fragment", Spec{.version = 6},
+       [](VnetHeader& h, auto& p) { single(h), p[6] = 44; }, VnetError::Fragment},
+      {"no GSO, NEEDS_CSUM on an IPv6 routing header", Spec{.version = 6, .proto = kUdp},
+       [](VnetHeader& h, auto& p) { single(h), p[6] = 43; }, VnetError::BadIpHeader},
+      {"no GSO, TCP header cut", Spec{.payload = 0},
+       [](VnetHeader& h, auto& p) { single(h), p[32] = 0xf0; }, VnetError::BadL4Header},
+      {"no GSO, not IP", Spec{}, [](VnetHeader& h, auto& p) { single(h), p[0] = 0x55; }, VnetError::BadIpHeader},
+      {"TCP gso_size 1", Spec{.payload = 1000}, [](VnetHeader& h, auto&) { h.gso_size = 1; },
+       VnetError::GsoSizeTooSmall},
+      {"TCP gso_size 535", Spec{.payload = 1000}, [](VnetHeader& h, auto&) { h.gso_size = 535; },
+       VnetError::GsoSizeTooSmall},
+      {"UDP gso_size 7", Spec{.proto = kUdp, .payload = 100}, [](VnetHeader& h, auto&) { h.gso_size = 7; },
+       VnetError::GsoSizeTooSmall},
+      {"gso_size 0xFFFF", Spec{.payload = 1000}, [](VnetHeader& h, auto&) { h.gso_size = 0xffff; },
+       VnetError::GsoSizeReserved},
+      {"65 segments", Spec{.payload = 64 * 536 + 1}, [](VnetHeader& h, auto&) { h.gso_size = 536; },
+       VnetError::TooManySegments},
+      {"65 UDP segments", Spec{.version = 6, .proto = kUdp, .payload = 65 * 8},
+       [](VnetHeader& h, auto&) { h.gso_size = 8; }, VnetError::TooManySegments},
+      {"UDP GSO without NEEDS_CSUM", Spec{.proto = kUdp, .payload = 2000}, [](VnetHeader& h, auto&) { h.flags = 0; },
+       VnetError::UdpGsoWithoutCsum},
+  };
+  for (const auto& c : cases) {
+    auto packet = build(c.spec);
+    auto header = gso_header(c.spec, 1000);
+    c.mutate(header, packet);
+    auto r = header.validate(packet);
+    ASSERT_FALSE(r) << c.what;
+    EXPECT_EQ(r.error(), c.expected) << c.what << ": got " << to_string(r.error());
+    std::vector<uint8_t> storage(2 * packet.size() + 4096);
+    std::array<std::span<uint8_t>, 256> out{};
+    auto s = segment(header, packet, 1500, storage, out);
+    ASSERT_FALSE(s) << c.what;
+    EXPECT_EQ(s.error(), c.expected) << c.what;
+  }
+}
+
+// What a kernel writes: the checksum of TCP/UDP at its field, superpackets
+// of MSS-sized segments. All of it must still pass.
+TEST(VnetHeader, AcceptsKernelLikeHeaders) {
+  struct Good {
+    const char* what;
+    Spec spec;
+    uint16_t gso_size;  // 0: a single packet with NEEDS_CSUM
+  };
+  const Good cases[] = {
+      {"TCPv4 checksum only", Spec{}, 0},
+      {"TCPv6 checksum only", Spec{.version = 6}, 0},
+      {"UDPv4 checksum only", Spec{.proto = kUdp}, 0},
+      {"UDPv6 checksum only", Spec{.version = 6, .proto = kUdp}, 0},
+      {"TCP pure ACK checksum only", Spec{.payload = 0, .tcp_options = 12, .tcp_flags = kAck}, 0},
+      {"TCPv4 64 segments of 536", Spec{.payload = 64 * 536}, 536},
+      {"TCPv6 45 segments of 1440", Spec{.version = 6, .payload = 65000}, 1440},
+      {"UDP 64 segments of 8", Spec{.proto = kUdp, .payload = 64 * 8}, 8},
+      {"UDP one short segment", Spec{.version = 6, .proto = kUdp, .payload = 3}, 1452},
+      {"TCP gso_size 0xFFFE", Spec{.payload = 1000}, 0xfffe},
+  };
+  for (const auto& c : cases) {
+    auto packet = build(c.spec);
+    auto h = gso_header(c.spec, c.gso_size);
+    if (c.gso_size == 0) h.gso_type = kVnetGsoNone;
+    auto r = h.validate(packet);
+    ASSERT_TRUE(r) << c.what << ": " << to_string(r.error());
+    EXPECT_EQ(r->l3_len, h.csum_start) << c.what;
+    EXPECT_EQ(r->header_len(), h.hdr_len) << c.what;
+  }
+  // Without NEEDS_CSUM and GSO the packet is not looked at.
+  EXPECT_TRUE((VnetHeader{.flags = kVnetDataValid}.validate(std::vector<uint8_t>{0xff, 0xff})));
 }
 
 TEST(VnetHeader, AcceptsWellFormedHeaders) {
@@ -211,128 +223,6 @@ TEST(VnetHeader, AcceptsWellFormedHeaders) {
   EXPECT_TRUE(hint.validate(packet));
   // A non-GSO header does not inspect the packet.
   EXPECT_TRUE(VnetHeader{}.validate(std::vector<uint8_t>{0xff, 0xff}));
-}
-
-std::vector<std::vector<uint8_t>> run_segment(const VnetHeader& h, const std::vector<uint8_t>& packet, size_t mtu) {
-  std::vector<uint8_t> storage(packet.size() * 2);
-  std::array<std::span<uint8_t>, 64> out{};
-  auto n = segment(h, packet, mtu, storage, out);
-  EXPECT_TRUE(n) << to_string(n.error());
-  std::vector<std::vector<uint8_t>> segs;
-  for (size_t i = 0; n && i < *n; ++i) segs.emplace_back(out[i].begin(), out[i].end());
-  return segs;
-}
-
-struct SegCase {
-  Spec spec;
-  uint16_t gso_size;
-  size_t mtu;
-  size_t expected_segments;
-  size_t expected_payload;  // per full segment
-};
-
-TEST(VnetSegment, SuperpacketsBecomeValidSegments) {
-  const SegCase cases[] = {
-      {{.payload = 20000, .tcp_flags = kAck | kPsh | kFin | kCwr}, 1448, 1500, 14, 1448},
-      {{.version = 6, .payload = 20000, .tcp_options = 12, .tcp_flags = kAck | kPsh | kCwr}, 1428, 1500, 15, 1428},
-      {{.payload = 20000, .tcp_options = 12}, 1448, 1280, 17, 1280 - 52},  // MTU below gso_size wins
-      {{.proto = kUdp, .payload = 20000}, 1400, 1500, 15, 1400},
-      {{.version = 6, .proto = kUdp, .payload = 20000}, 1452, 1500, 14, 1452},
-  };
-  for (const auto& c : cases) {
-    SCOPED_TRACE(testing::Message() << "v" << int{c.spec.version} << " proto " << int{c.spec.proto});
-    auto packet = build(c.spec);
-    auto h = gso_header(c.spec, c.gso_size);
-    const size_t l3 = c.spec.version == 4 ? 20 : 40, hl = h.hdr_len;
-    auto segs = run_segment(h, packet, c.mtu);
-    ASSERT_EQ(segs.size(), c.expected_segments);
-
-    std::vector<uint8_t> joined;
-    for (size_t i = 0; i < segs.size(); ++i) {
-      const auto& s = segs[i];
-      SCOPED_TRACE(i);
-      const bool last = i + 1 == segs.size();
-      EXPECT_LE(s.size(), c.mtu);
-      if (!last) {
-        EXPECT_EQ(s.size() - hl, c.expected_payload);
-      }
-      if (c.spec.version == 4) {
-        EXPECT_EQ(rd16(&s[2]), s.size());
-        EXPECT_EQ(rd16(&s[4]), 0x1234 + i);
-        EXPECT_TRUE(ipv4_header_ok(s));
-      } else {
-        EXPECT_EQ(rd16(&s[4]), s.size() - 40);
-      }
-      if (c.spec.proto == kTcp) {
-        EXPECT_EQ(rd32(&s[l3 + 4]), static_cast<uint32_t>(kSeq + i * c.expected_payload));
-        const uint8_t flags = s[l3 + 13];
-        EXPECT_EQ(flags & kAck, kAck);
-        EXPECT_EQ(flags & kFin, last ? (c.spec.tcp_flags & kFin) : 0);
-        EXPECT_EQ(flags & kPsh, last ? (c.spec.tcp_flags & kPsh) : 0);
-        EXPECT_EQ(flags & kCwr, i == 0 ? (c.spec.tcp_flags & kCwr) : 0);
-      } else {
-        EXPECT_EQ(rd16(&s[l3 + 4]), s.size() - l3);
-      }
-      EXPECT_TRUE(l4_checksum_ok(s, l3, c.spec.proto));
-      joined.insert(joined.end(), s.begin() + static_cast<long>(hl), s.end());
-    }
-    EXPECT_TRUE(joined == std::vector<uint8_t>(packet.begin() + static_cast<long>(hl), packet.end()));
-  }
-}
-
-TEST(VnetSegment, PlanMatchesOutputAndBoundsAreChecked) {
-  const Spec spec{.payload = 20000};
-  auto packet = build(spec);
-  auto h = gso_header(spec, 1448);
-  auto plan = plan_segments(h, packet, 1500);
-  ASSERT_TRUE(plan);
-  EXPECT_EQ(plan->segments, 14u);
-  EXPECT_EQ(plan->storage_bytes, 20000u + 14 * 40);
-
-  std::vector<uint8_t> storage(plan->storage_bytes);
-  std::vector<std::span<uint8_t>> out(plan->segments);
-  auto ok = segment(h, packet, 1500, storage, out);
-  ASSERT_TRUE(ok);
-  EXPECT_EQ(*ok, 14u);
-
-  std::vector<uint8_t> small_storage(plan->storage_bytes - 1);
-  auto r1 = segment(h, packet, 1500, small_storage, out);
-  ASSERT_FALSE(r1);
-  EXPECT_EQ(r1.error(), VnetError::OutputTooSmall);
-  auto r2 = segment(h, packet, 1500, storage, std::span(out).first(13));
-  ASSERT_FALSE(r2);
-  EXPECT_EQ(r2.error(), VnetError::OutputTooSmall);
-  auto r3 = segment(h, packet, 40, storage, out);
-  ASSERT_FALSE(r3);
-  EXPECT_EQ(r3.error(), VnetError::BadMtu);
-}
-
-TEST(VnetSegment, CompletesPartialChecksums) {
-  for (const Spec& spec : {Spec{.payload = 301}, Spec{.version = 6, .proto = kUdp, .payload = 77}}) {
-    auto packet = build(spec);
-    const size_t l3 = spec.version == 4 ? 20 : 40;
-    VnetHeader h = gso_header(spec, 0);
-    h.gso_type = kVnetGsoNone;
-    // What the kernel leaves in the field: the folded pseudo-header sum.
-    uint32_t pseudo = (spec.version == 4 ? ones_sum(&packet[12], 8) : ones_sum(&packet[8], 32)) + spec.proto +
-                      static_cast<uint32_t>(packet.size() - l3);
-    wr16(&packet[l3 + h.csum_offset], ones_sum(nullptr, 0, pseudo));
-    ASSERT_FALSE(l4_checksum_ok(packet, l3, spec.proto));
-
-    auto copy = packet;
-    ASSERT_TRUE(complete_checksum(h, copy));
-    EXPECT_TRUE(l4_checksum_ok(copy, l3, spec.proto));
-
-    auto segs = run_segment(h, packet, 1500);  // non-GSO: one copy, completed
-    ASSERT_EQ(segs.size(), 1u);
-    EXPECT_EQ(segs[0], copy);
-  }
-  std::vector<uint8_t> tiny(4);
-  VnetHeader bad{.flags = kVnetNeedsCsum, .csum_start = 2, .csum_offset = 1};
-  auto r = complete_checksum(bad, tiny);
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), VnetError::CsumOutOfRange);
-  EXPECT_TRUE(complete_checksum(VnetHeader{}, tiny));  // nothing asked, nothing done
 }
 
 TEST(VnetHeader, EveryErrorHasText) {
