@@ -86,10 +86,6 @@ int run(const SiteConfig& config) {
   log.info("TUN {} up (mtu {}, offloads {}, {} queue(s))", tun->name(), config.mtu, config.offload ? "on" : "off",
            queues);
 
-  struct sigaction ignore {};
-  ignore.sa_handler = SIG_IGN;
-  sigaction(SIGPIPE, &ignore, nullptr);
-
   std::optional<Masquerade> masquerade;
   if (config.masquerade) {
     auto m = Masquerade::install(tun->name(), config.nft_path);
@@ -166,6 +162,12 @@ int run(const SiteConfig& config) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A peer that vanishes mid-write is an error value, not a signal; so is a
+  // reader that stops early (`tund --help | grep -q`: the help is longer than
+  // one stdio buffer).
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &ignore, nullptr);
   auto parsed = parse_site_config(argc, argv);
   if (!parsed.config) {
     std::fputs(parsed.text.c_str(), parsed.exit_code == 0 ? stdout : stderr);
