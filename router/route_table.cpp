@@ -68,7 +68,7 @@ void RouteTable::refuse(const Prefix& p, const std::string& site, std::string re
   learned_.erase(p);
   current_.erase(p);
   refused_now_.insert(p);
-  auto [it, inserted] = refused_.insert_or_assign(p, now);
+  const bool inserted = refused_.insert_or_assign(p, now).second;
   if (!inserted) return;
   fresh.push_back(Refusal{p, site, std::move(reason)});
   // Bounded: the oldest reports are forgotten first (a prefix forgotten and
