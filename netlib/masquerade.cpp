@@ -17,9 +17,11 @@ constexpr std::chrono::milliseconds kNftTimeout{10000};
 
 std::string table_for(const std::string& device) { return "dialout_" + device; }
 
-Expected<void, std::string> run_nft(const std::string& script, std::string_view what) {
-  auto r = run_process({"nft", "-f", "-"}, script, kNftTimeout);
-  if (!r) return unexpected(fmt::format("{}: {} (is the nftables package installed?)", what, r.error()));
+Expected<void, std::string> run_nft(const std::string& nft, const std::string& script, std::string_view what) {
+  if (nft.empty() || nft.front() != '/')
+    return unexpected(fmt::format("{}: nft path \"{}\" is not absolute", what, nft));
+  auto r = run_process({nft, "-f", "-"}, script, kNftTimeout);
+  if (!r) return unexpected(fmt::format("{}: {} (is the nftables package installed, at nft-path?)", what, r.error()));
   if (r->exit_code != 0) {
     std::string out = r->output;
     while (!out.empty() && out.back() == '\n') out.pop_back();
@@ -67,18 +69,19 @@ std::string Masquerade::remove_script(const std::string& dev) {
   return script;
 }
 
-Expected<Masquerade, std::string> Masquerade::install(const std::string& tun_device) {
+Expected<Masquerade, std::string> Masquerade::install(const std::string& tun_device, const std::string& nft) {
   if (!valid_device_name(tun_device)) {
     return unexpected(fmt::format("masquerade: device name \"{}\" must be 1..{} of [A-Za-z0-9_.-]", tun_device,
                                   IFNAMSIZ - 1));
   }
-  auto r = run_nft(install_script(tun_device), fmt::format("masquerade {}: install", tun_device));
+  auto r = run_nft(nft, install_script(tun_device), fmt::format("masquerade {}: install", tun_device));
   if (!r) return unexpected(r.error());
-  return Masquerade(tun_device, table_for(tun_device));
+  return Masquerade(tun_device, table_for(tun_device), nft);
 }
 
 Masquerade::Masquerade(Masquerade&& other) noexcept
     : device_(std::move(other.device_)),
+      nft_(std::move(other.nft_)),
       table_(std::move(other.table_)),
       installed_(std::exchange(other.installed_, false)) {}
 
@@ -86,6 +89,7 @@ Masquerade& Masquerade::operator=(Masquerade&& other) noexcept {
   if (this != &other) {
     (void)remove();
     device_ = std::move(other.device_);
+    nft_ = std::move(other.nft_);
     table_ = std::move(other.table_);
     installed_ = std::exchange(other.installed_, false);
   }
@@ -97,7 +101,7 @@ Masquerade::~Masquerade() { (void)remove(); }
 Expected<void, std::string> Masquerade::remove() {
   if (!installed_) return {};
   installed_ = false;
-  return run_nft(remove_script(device_), fmt::format("masquerade {}: remove", device_));
+  return run_nft(nft_, remove_script(device_), fmt::format("masquerade {}: remove", device_));
 }
 
 }  // namespace dialout

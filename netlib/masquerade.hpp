@@ -4,7 +4,8 @@
 // on that interface, so the LAN host's replies come back here and conntrack
 // maps them back into the tunnel. IPv4 and IPv6.
 //
-// How: nftables, by running `nft -f -` (posix_spawnp, no shell) with one
+// How: nftables, by running `NFT -f -` (NFT an absolute path, never looked
+// up through PATH; posix_spawn, no shell) with one
 // table per family named after the device, `dialout_<dev>`, holding one
 // postrouting nat chain:  iifname "<dev>" oifname != "<dev>" masquerade
 // Why nft and not hand-built nf_tables messages over libmnl: libnftnl is not
@@ -26,11 +27,15 @@
 
 namespace dialout {
 
+inline constexpr const char* kDefaultNftPath = "/usr/sbin/nft";
+
 class Masquerade {
  public:
   // Runs in the calling thread's network namespace. Device names must be
-  // [A-Za-z0-9_.-] (anything else could not be named safely in nft).
-  static Expected<Masquerade, std::string> install(const std::string& tun_device);
+  // [A-Za-z0-9_.-] (anything else could not be named safely in nft). `nft`
+  // must be an absolute path; remove() runs the same program.
+  static Expected<Masquerade, std::string> install(const std::string& tun_device,
+                                                   const std::string& nft = kDefaultNftPath);
 
   Masquerade(Masquerade&& other) noexcept;
   Masquerade& operator=(Masquerade&& other) noexcept;
@@ -50,9 +55,11 @@ class Masquerade {
   static bool valid_device_name(const std::string& name);
 
  private:
-  Masquerade(std::string device, std::string table) : device_(std::move(device)), table_(std::move(table)) {}
+  Masquerade(std::string device, std::string table, std::string nft)
+      : device_(std::move(device)), nft_(std::move(nft)), table_(std::move(table)) {}
 
   std::string device_;
+  std::string nft_;
   std::string table_;
   bool installed_ = true;
 };

@@ -103,7 +103,10 @@ Expected<ProcessResult, std::string> run_process(const std::vector<std::string>&
   args.push_back(nullptr);
   pid_t pid = 0;
   int rc = ::posix_spawnp(&pid, program.c_str(), &setup.actions, &setup.attr, args.data(), environ);
-  if (rc == ENOENT) return unexpected(fmt::format("{}: not found in PATH", program));
+  if (rc == ENOENT) {
+    if (program.find('/') != std::string::npos) return unexpected(fmt::format("{}: no such file", program));
+    return unexpected(fmt::format("{}: not found in PATH", program));
+  }
   if (rc != 0) return unexpected(fmt::format("run {}: {}", program, std::strerror(rc)));
   in_child.reset();
   out_child.reset();

@@ -17,7 +17,10 @@ struct ProcessResult {
   std::string output;  // stdout and stderr interleaved, at most 64 KiB
 };
 
-// Errors: the program cannot be found or started ("nft: not found in PATH"),
+// A program name without '/' is looked up in PATH (posix_spawnp); callers
+// that run something with privileges pass an absolute path.
+// Errors: the program cannot be found or started ("nft: not found in PATH",
+// "/usr/sbin/nft: no such file"),
 // or it ran past the timeout (then it is killed). A non-zero exit is a
 // result, not an error: the caller knows what it means.
 Expected<ProcessResult, std::string> run_process(const std::vector<std::string>& argv, std::string_view input,

@@ -84,6 +84,25 @@ int on_new_session(SSL* ssl, SSL_SESSION* sess) {
   return 0;  // the connection keeps its reference
 }
 
+// One CA signs the intermediary's and the sites' certificates, so the
+// extended key usage is what tells them apart: a site certificate whose CN
+// or SAN is the intermediary's name must not serve as the intermediary's,
+// nor the intermediary's log in as a site. OpenSSL's purpose check (set
+// below) refuses a certificate whose EKU lacks the usage, but passes one
+// without the extension at all; this requires it to be present.
+int require_peer_eku(int preverify_ok, X509_STORE_CTX* store) {
+  if (preverify_ok != 1 || X509_STORE_CTX_get_error_depth(store) != 0) return preverify_ok;
+  X509* leaf = X509_STORE_CTX_get_current_cert(store);
+  auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  if (leaf == nullptr || ssl == nullptr) return preverify_ok;
+  const uint32_t wanted = SSL_is_server(ssl) ? XKU_SSL_CLIENT : XKU_SSL_SERVER;
+  if ((X509_get_extension_flags(leaf) & EXFLAG_XKUSAGE) == 0 || (X509_get_extended_key_usage(leaf) & wanted) == 0) {
+    X509_STORE_CTX_set_error(store, X509_V_ERR_INVALID_PURPOSE);
+    return 0;
+  }
+  return 1;
+}
+
 Expected<void, std::string> rotate_ticket_keys(SSL_CTX* ctx) {
   unsigned char keys[80];  // name(16) + HMAC(32) + AES(32), OpenSSL 3 layout
   if (RAND_bytes(keys, sizeof keys) != 1) return unexpected(with_errors("RAND_bytes"));
@@ -142,9 +161,12 @@ Expected<TlsContext, std::string> TlsContext::make(const TlsFiles& files, bool s
   if (!store) return unexpected(store.error());
   SSL_CTX_set_cert_store(ctx, store->release());
   SSL_CTX_set_verify_depth(ctx, 4);
+  // Explicit rather than libssl's default for the role (the same today).
+  if (SSL_CTX_set_purpose(ctx, server ? X509_PURPOSE_SSL_CLIENT : X509_PURPOSE_SSL_SERVER) != 1)
+    return unexpected(with_errors("set certificate purpose"));
 
   if (server) {
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, require_peer_eku);
     // Tells clients which CA we accept; also required for resumption when
     // client certificates are verified (session id context).
     if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(files.ca.c_str())) {
@@ -153,7 +175,7 @@ Expected<TlsContext, std::string> TlsContext::make(const TlsFiles& files, bool s
     static const unsigned char kSidCtx[] = "dialout";
     SSL_CTX_set_session_id_context(ctx, kSidCtx, sizeof kSidCtx - 1);
   } else {
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, require_peer_eku);
     c.cache_ = std::make_unique<tls_detail::SessionCache>();
     SSL_CTX_set_app_data(ctx, c.cache_.get());
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);

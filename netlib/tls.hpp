@@ -48,11 +48,14 @@ struct SessionCache {
 class TlsContext {
  public:
   // Server: presents cert/key, requires a client certificate chained to ca
-  // (and not revoked when crl is set).
+  // (and not revoked when crl is set) whose extended key usage includes
+  // clientAuth (a certificate without the extension is refused).
   static Expected<TlsContext, std::string> server(const TlsFiles& files);
   // Client: presents cert/key when given (both empty = no client cert),
-  // verifies the server against ca. Remembers the last session ticket and
-  // offers it on the next connect (resumption without a full handshake).
+  // verifies the server against ca and requires extended key usage
+  // serverAuth on its certificate (present, as on the server side).
+  // Remembers the last session ticket and offers it on the next connect
+  // (resumption without a full handshake).
   static Expected<TlsContext, std::string> client(const TlsFiles& files);
 
   TlsContext(TlsContext&&) noexcept = default;

@@ -115,6 +115,11 @@ TlsConnection::Status TlsConnection::map_error(int ret, const char* op) {
   std::string queued = drain_errors();
   if (verify != X509_V_OK && !handshake_done()) {
     last_error_ = fmt::format("certificate verify failed: {}", X509_verify_cert_error_string(verify));
+    if (verify == X509_V_ERR_INVALID_PURPOSE) {
+      last_error_ += SSL_is_server(ssl_.get())
+                         ? " (a site's certificate must carry extended key usage clientAuth)"
+                         : " (the intermediary's certificate must carry extended key usage serverAuth)";
+    }
     return Status::Error;
   }
   if (ERR_GET_LIB(first) == ERR_LIB_SSL && ERR_GET_REASON(first) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {

@@ -3,12 +3,14 @@
 #
 #   make-pki.sh OUTDIR [--server-san SAN] [--expired NAME]... [--other-ca NAME]...
 #               [--ou NAME:OU[,OU...]]... [--revoked NAME]... [--crl] [--crl-only]
-#               NAME[:OU[,OU...]]...
+#               [--eku NAME:USAGE]... NAME[:OU[,OU...]]...
 #
 # Writes OUTDIR/ca.crt, ca.key, intermediary.crt/.key (CN=intermediary,
-# subjectAltName from --server-san, default "DNS:intermediary") and NAME.crt/.key
-# (CN=NAME, clientAuth) for every NAME. Identity in dialout = the subject CN
-# (the user); every subject OU is a group.
+# subjectAltName from --server-san, default "DNS:intermediary", extended key
+# usage serverAuth) and NAME.crt/.key (CN=NAME, extended key usage clientAuth)
+# for every NAME. Identity in dialout = the subject CN (the user); every subject
+# OU is a group. tund refuses an intermediary certificate without serverAuth, the
+# intermediary a site certificate without clientAuth.
 # Groups:
 #   NAME:eng,ops     NAME's subject gets OU=eng and OU=ops (positional form)
 #   --ou NAME:eng    the same for a NAME given elsewhere (--revoked, --expired, ...)
@@ -22,19 +24,23 @@
 #   --crl-only       touch nothing but ca.crl: rewrite it (atomically, by rename)
 #                    to revoke exactly the --revoked NAMEs' existing certificates;
 #                    for revoking a certificate while the intermediary runs
+#   --eku NAME:USAGE NAME.crt (a site NAME, or "intermediary") gets extended key
+#                    usage USAGE instead of its usual one: clientAuth, serverAuth,
+#                    clientAuth,serverAuth, or none (no extension at all); e.g.
+#                    "--eku intermediary:clientAuth" or "--eku rogue:serverAuth"
 # Existing files are overwritten; the CA is reused if OUTDIR/ca.key exists.
 set -euo pipefail
 
 usage() {
   echo "usage: $0 OUTDIR [--server-san SAN] [--expired NAME] [--other-ca NAME] [--ou NAME:OU,...]" \
-    "[--revoked NAME] [--crl] [--crl-only] NAME[:OU,...]..." >&2
+    "[--revoked NAME] [--crl] [--crl-only] [--eku NAME:USAGE] NAME[:OU,...]..." >&2
   exit 2
 }
 (($# >= 1)) || usage
 out=$1; shift
 server_san="DNS:intermediary"
 names=(); expired=(); foreign=(); revoked=(); want_crl=0; crl_only=0
-declare -A ous=()
+declare -A ous=() ekus=()
 name_re='^[A-Za-z0-9._-]{1,63}$'
 ou_re='^[A-Za-z0-9._-]{1,63}(,[A-Za-z0-9._-]{1,63})*$'
 # add_ous NAME[:OU,...] : records OUs for NAME; sets ou_name=NAME.
@@ -54,11 +60,17 @@ while (($#)); do
     --crl)        want_crl=1; shift ;;
     --crl-only)   crl_only=1; want_crl=1; shift ;;
     --ou)         (($# >= 2)) || usage; [[ "$2" == *:* ]] || usage; add_ous "$2"; shift 2 ;;
+    --eku)        (($# >= 2)) || usage; [[ "$2" == *:* ]] || usage
+                  case "${2#*:}" in
+                    clientAuth|serverAuth|clientAuth,serverAuth|serverAuth,clientAuth|none) ;;
+                    *) echo "make-pki: bad extended key usage '${2#*:}'" >&2; exit 2 ;;
+                  esac
+                  ekus[${2%%:*}]=${2#*:}; shift 2 ;;
     -*) usage ;;
     *) add_ous "$1"; names+=("$ou_name"); shift ;;
   esac
 done
-for n in "${names[@]}" "${expired[@]}" "${foreign[@]}" "${revoked[@]}" "${!ous[@]}"; do
+for n in "${names[@]}" "${expired[@]}" "${foreign[@]}" "${revoked[@]}" "${!ous[@]}" "${!ekus[@]}"; do
   [[ "$n" =~ $name_re ]] || { echo "make-pki: bad name '$n'" >&2; exit 2; }
 done
 
@@ -84,6 +96,16 @@ make_ca() { # make_ca BASENAME CN
   openssl req -new -x509 -key "$out/$1.key" -out "$out/$1.crt" -days 3650 -subj "/CN=$2" \
     -addext "basicConstraints=critical,CA:TRUE" \
     -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+}
+
+# ext_file NAME DEFAULT_USAGE [SAN] : an extension file for NAME (its --eku
+# usage, else DEFAULT_USAGE; "none" leaves the extension out); prints its path.
+ext_file() {
+  local name=$1 usage=${ekus[$1]:-$2} san=${3:-} f=$tmp/$1.ext
+  printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" > "$f"
+  [[ "$usage" == none ]] || echo "extendedKeyUsage=$usage" >> "$f"
+  [[ -z "$san" ]] || echo "subjectAltName=$san" >> "$f"
+  echo "$f"
 }
 
 # sign CA_BASENAME NAME EXTFILE [openssl-x509-time-args...]
@@ -140,18 +162,11 @@ if ((crl_only)); then
   exit 0
 fi
 
-client_ext=$tmp/client.ext
-printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" \
-  "extendedKeyUsage=clientAuth" > "$client_ext"
-server_ext=$tmp/server.ext
-printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" \
-  "extendedKeyUsage=serverAuth" "subjectAltName=$server_san" > "$server_ext"
-
 [[ -f "$out/ca.key" && -f "$out/ca.crt" ]] || make_ca ca "dialout test CA"
-sign ca intermediary "$server_ext" -days 825
-for n in "${names[@]}"; do sign ca "$n" "$client_ext" -days 825; done
+sign ca intermediary "$(ext_file intermediary serverAuth "$server_san")" -days 825
+for n in "${names[@]}"; do sign ca "$n" "$(ext_file "$n" clientAuth)" -days 825; done
 for n in "${revoked[@]}"; do
-  [[ " ${names[*]} " == *" $n "* ]] || sign ca "$n" "$client_ext" -days 825
+  [[ " ${names[*]} " == *" $n "* ]] || sign ca "$n" "$(ext_file "$n" clientAuth)" -days 825
 done
 
 if ((${#expired[@]})); then
@@ -161,16 +176,18 @@ if ((${#expired[@]})); then
     genkey "$out/$n.key"
     openssl req -new -key "$out/$n.key" -subj "$(subject "$n")" -out "$tmp/$n.csr" 2>/dev/null
     openssl ca -batch -config "$tmp/ca.cnf" -cert "$out/ca.crt" -keyfile "$out/ca.key" \
-      -startdate 20200101000000Z -enddate 20200102000000Z -extfile "$client_ext" \
+      -startdate 20200101000000Z -enddate 20200102000000Z -extfile "$(ext_file "$n" clientAuth)" \
       -in "$tmp/$n.csr" -out "$out/$n.crt" -notext 2>/dev/null
   done
 fi
 
 if ((${#foreign[@]})); then
   [[ -f "$out/other-ca.key" ]] || make_ca other-ca "unrelated CA"
-  for n in "${foreign[@]}"; do sign other-ca "$n" "$client_ext" -days 825; done
+  for n in "${foreign[@]}"; do sign other-ca "$n" "$(ext_file "$n" clientAuth)" -days 825; done
 fi
 
 ((want_crl)) && write_crl
 chmod 644 "$out"/*.crt
-echo "make-pki: wrote $out (CA, intermediary [$server_san], ${names[*]} ${expired[*]:+expired: ${expired[*]}} ${foreign[*]:+other-ca: ${foreign[*]}} ${revoked[*]:+revoked in ca.crl: ${revoked[*]}})"
+eku_list=""
+for n in "${!ekus[@]}"; do eku_list+=" $n:${ekus[$n]}"; done
+echo "make-pki: wrote $out (CA, intermediary [$server_san], ${names[*]} ${expired[*]:+expired: ${expired[*]}} ${foreign[*]:+other-ca: ${foreign[*]}} ${revoked[*]:+revoked in ca.crl: ${revoked[*]}}${eku_list:+ eku:$eku_list})"

@@ -1,8 +1,9 @@
 // What the site engine asks of the host's network stack beyond routes into
 // its TUN device (RouteInstaller): addresses the intermediary assigned to
 // the TUN device (laptop mode), proxy ARP/NDP entries on the LAN for
-// laptops numbered inside this LAN, and change notifications plus the
-// source address towards the intermediary (roaming). The daemon uses
+// laptops numbered inside this LAN, change notifications plus the source
+// address towards the intermediary (roaming), and the host's connected
+// networks (which learned routes must not take over). The daemon uses
 // netlink (NetlinkHostNetwork); tests use MemoryHostNetwork.
 #pragma once
 
@@ -10,6 +11,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "netlib/expected.hpp"
 #include "netlib/ip_address.hpp"
@@ -41,6 +43,9 @@ class HostNetwork {
   // The local address the kernel would send from towards dst; nullopt when
   // there is no route (or the lookup failed).
   virtual std::optional<IpAddr> route_source(const IpAddr& dst) = 0;
+  // The networks of the host's own addresses (canonical: 192.168.1.7/24 is
+  // 192.168.1.0/24) on every interface except the TUN device.
+  virtual Expected<std::vector<Prefix>, std::string> connected_prefixes() = 0;
 };
 
 // In memory: records addresses and neighbours; the test sets the source
@@ -61,8 +66,11 @@ class MemoryHostNetwork final : public HostNetwork {
     return source;
   }
 
+  Expected<std::vector<Prefix>, std::string> connected_prefixes() override { return connected; }
+
   void notify();
 
+  std::vector<Prefix> connected;
   std::set<Prefix> addresses;
   std::map<IpAddr, Prefix> neighbours;
   std::optional<IpAddr> source;

@@ -2,6 +2,7 @@
 // networks to the intermediary (modified router) and repeats datagrams from
 // it onto the LAN (proxy client).
 #include <linux/capability.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <cstdio>
@@ -95,13 +96,9 @@ int run(const SiteConfig& config) {
   log.info("TUN {} up (mtu {}, offloads {}, {} queue(s))", tun->name(), config.mtu, config.offload ? "on" : "off",
            queues);
 
-  struct sigaction ignore {};
-  ignore.sa_handler = SIG_IGN;
-  sigaction(SIGPIPE, &ignore, nullptr);
-
   std::optional<Masquerade> masquerade;
   if (config.masquerade) {
-    auto m = Masquerade::install(tun->name());
+    auto m = Masquerade::install(tun->name(), config.nft_path);
     if (!m) {
       log.error("masquerade: {}", m.error());
       return 1;
@@ -122,11 +119,21 @@ int run(const SiteConfig& config) {
 
   // The TUN device is open and configured: everything from here on (routes,
   // addresses, proxy neighbours, nft to remove masquerade) needs only
-  // CAP_NET_ADMIN. Give up the rest, for this process and anything it runs.
+  // CAP_NET_ADMIN. Give up the rest, and with --user uid 0 as well, for
+  // this process and anything it runs (which gets CAP_NET_ADMIN as an
+  // ambient capability: nft as a non-root uid). Before any thread starts:
+  // capabilities are per thread.
+  if (!config.user.empty()) {
+    if (auto ok = switch_to_user(config.user, {CAP_NET_ADMIN}); !ok) {
+      log.error("--user: {}", ok.error());
+      return kExitConfig;
+    }
+  }
   if (auto ok = keep_only_capabilities({CAP_NET_ADMIN}); !ok) {
     log.error("dropping capabilities: {}", ok.error());
     return 1;
   }
+  log.info("running as uid {} with CAP_NET_ADMIN only", ::getuid());
 
   EventLoop loop;
   NetlinkRouteInstaller installer(*netlink, *ifindex, tun->name());
@@ -165,6 +172,12 @@ int run(const SiteConfig& config) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A peer that vanishes mid-write is an error value, not a signal; so is a
+  // reader that stops early (`tund --help | grep -q`: the help is longer than
+  // one stdio buffer).
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &ignore, nullptr);
   auto parsed = parse_site_config(argc, argv);
   if (!parsed.config) {
     std::fputs(parsed.text.c_str(), parsed.exit_code == 0 ? stdout : stderr);

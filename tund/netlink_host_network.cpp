@@ -5,6 +5,7 @@
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -12,6 +13,8 @@
 #include <vector>
 
 #include <fmt/format.h>
+
+#include "netlib/netlink_attr.hpp"
 
 namespace dialout {
 namespace {
@@ -45,6 +48,55 @@ Expected<void, std::string> delete_address(int ifindex, const Prefix& a) {
   if (rc < 0 && errno != EADDRNOTAVAIL && errno != ENODEV)
     return unexpected(fmt::format("{}: {}", what, std::strerror(errno)));
   return {};
+}
+
+constexpr size_t kDumpBufferSize = 32768;  // libmnl's recommended dump buffer
+
+struct AddressDump {
+  int skip_ifindex;
+  std::vector<Prefix> prefixes;
+};
+
+int on_address(const nlmsghdr* nlh, void* data) {
+  auto* dump = static_cast<AddressDump*>(data);
+  if (nlh->nlmsg_type != RTM_NEWADDR) return MNL_CB_OK;
+  const auto* ifa = static_cast<const ifaddrmsg*>(mnl_nlmsg_get_payload(nlh));
+  if (static_cast<int>(ifa->ifa_index) == dump->skip_ifindex) return MNL_CB_OK;
+  // IFA_ADDRESS: the local address, or the peer's on a point-to-point link;
+  // either way the network the kernel's connected route covers.
+  std::array<const nlattr*, IFA_MAX + 1> tb{};
+  if (mnl_attr_parse(nlh, sizeof(ifaddrmsg), netlink_attr::collect<IFA_MAX + 1>, &tb) < 0) return MNL_CB_ERROR;
+  if (auto addr = netlink_attr::address(tb[IFA_ADDRESS], ifa->ifa_family))
+    if (auto p = Prefix::make(*addr, ifa->ifa_prefixlen)) dump->prefixes.push_back(*p);
+  return MNL_CB_OK;
+}
+
+// A socket of its own, like delete_address: asked once per route snapshot
+// and network change, never on the data path.
+Expected<std::vector<Prefix>, std::string> dump_addresses(int skip_ifindex) {
+  std::unique_ptr<mnl_socket, decltype(&mnl_socket_close)> nl(mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC),
+                                                               &mnl_socket_close);
+  if (!nl || mnl_socket_bind(nl.get(), 0, MNL_SOCKET_AUTOPID) < 0)
+    return unexpected(fmt::format("list addresses: netlink socket: {}", std::strerror(errno)));
+  std::vector<char> buf(kDumpBufferSize);
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
+  nlh->nlmsg_type = RTM_GETADDR;
+  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  nlh->nlmsg_seq = 1;
+  auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
+  ifa->ifa_family = AF_UNSPEC;
+  if (mnl_socket_sendto(nl.get(), nlh, nlh->nlmsg_len) < 0)
+    return unexpected(fmt::format("list addresses: send: {}", std::strerror(errno)));
+  AddressDump dump{skip_ifindex, {}};
+  const unsigned portid = mnl_socket_get_portid(nl.get());
+  while (true) {
+    ssize_t n = mnl_socket_recvfrom(nl.get(), buf.data(), buf.size());
+    if (n < 0) return unexpected(fmt::format("list addresses: receive: {}", std::strerror(errno)));
+    int rc = mnl_cb_run(buf.data(), size_t(n), 1, portid, on_address, &dump);
+    if (rc == MNL_CB_STOP) break;
+    if (rc < 0) return unexpected(fmt::format("list addresses: {}", std::strerror(errno)));
+  }
+  return dump.prefixes;
 }
 
 }  // namespace
@@ -113,6 +165,10 @@ bool NetlinkHostNetwork::drain_changes() {
   auto events = monitor_->drain();
   // A broken monitor socket: say "changed" so the path is looked at once.
   return !events || events->any();
+}
+
+Expected<std::vector<Prefix>, std::string> NetlinkHostNetwork::connected_prefixes() {
+  return dump_addresses(tun_ifindex_);
 }
 
 std::optional<IpAddr> NetlinkHostNetwork::route_source(const IpAddr& dst) {

@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "netlib/netlink.hpp"
 #include "netlib/netlink_monitor.hpp"
@@ -26,6 +27,7 @@ class NetlinkHostNetwork final : public HostNetwork {
   int change_fd() const override { return monitor_ ? monitor_->fd() : -1; }
   bool drain_changes() override;
   std::optional<IpAddr> route_source(const IpAddr& dst) override;
+  Expected<std::vector<Prefix>, std::string> connected_prefixes() override;
 
  private:
   // The LAN interface serving `lan`, found once and remembered.

@@ -19,6 +19,9 @@ constexpr std::string_view kAbout =
     "for this site's LAN (proxy role).";
 
 constexpr uint64_t kMaxMillis = 3'600'000;  // one hour: beyond that a timer is a mistake
+// Holding a withdrawn route for a day still bounds the table (by the cap).
+constexpr uint64_t kMaxHoldMillis = 86'400'000;
+constexpr uint64_t kMaxLearnedRoutes = 65'536;
 
 // clang-format off: one row per setting reads better than wrapped calls.
 std::vector<OptionSpec> site_specs() {
@@ -80,6 +83,24 @@ std::vector<OptionSpec> site_specs() {
                    ms(d.reconnect_max))},
       {"status-file", "FILE",
        "Write counters here ('key value' lines, replaced atomically) (default none)."},
+      {"max-learned-routes", "N",
+       fmt::format("Prefixes learned from the intermediary routed into the tunnel at most, "
+                   "1..{} (default {}).",
+                   kMaxLearnedRoutes, d.max_learned_routes)},
+      {"learned-route-hold-ms", "MS",
+       fmt::format("Keep a withdrawn learned prefix in the tunnel this long, so its traffic is "
+                   "dropped rather than sent out of the default route, 0..{} (default {}).",
+                   kMaxHoldMillis, ms(d.learned_route_hold))},
+      {"allow-learned-route", "PREFIX",
+       "Accept learned prefixes inside PREFIX even when they are a default route, cover this "
+       "site's advertised prefixes or overlap a connected network; repeatable (default none).",
+       true},
+      {"user", "NAME",
+       "After setup, switch to this account keeping only CAP_NET_ADMIN (default: stay, e.g. "
+       "under systemd's DynamicUser)."},
+      {"nft-path", "FILE",
+       fmt::format("Absolute path of the nft program run for masquerade (default {}).",
+                   d.nft_path)},
       {"log-level", "LEVEL",
        fmt::format("debug, info, warn or error (default {}).", log_level_key(d.log_level))},
   };
@@ -179,6 +200,33 @@ void parse_timers(const LayeredOptions& o, SiteConfig& c) {
   }
 }
 
+void parse_learned_routes(const LayeredOptions& o, SiteConfig& c) {
+  c.max_learned_routes = static_cast<size_t>(
+      o.number("max-learned-routes", 1, kMaxLearnedRoutes, c.max_learned_routes));
+  c.learned_route_hold = o.millis("learned-route-hold-ms", 0, kMaxHoldMillis, c.learned_route_hold);
+  for (const auto& t : o.values("allow-learned-route")) {
+    Prefix p = o.check<Prefix>("allow-learned-route", t, parse_canonical_prefix);
+    if (std::find(c.allow_learned_routes.begin(), c.allow_learned_routes.end(), p) !=
+        c.allow_learned_routes.end())
+      o.fail("allow-learned-route", t, fmt::format("prefix {} is given twice", p.to_string()));
+    c.allow_learned_routes.push_back(p);
+  }
+}
+
+void parse_privileges(const LayeredOptions& o, SiteConfig& c) {
+  if (auto t = o.value("user")) {
+    if (t->empty()) o.fail("user", *t, "is empty");
+    c.user = *t;
+  }
+  if (auto t = o.value("nft-path")) {
+    // Never looked up through PATH: whoever sets PATH would choose what
+    // runs with CAP_NET_ADMIN.
+    if (t->empty() || t->front() != '/')
+      o.fail("nft-path", *t, fmt::format("{} is not an absolute path (e.g. /usr/sbin/nft)", quote(*t)));
+    c.nft_path = *t;
+  }
+}
+
 SiteConfig build(const LayeredOptions& o) {
   SiteConfig c;
   c.name = o.required("name");
@@ -232,6 +280,8 @@ SiteConfig build(const LayeredOptions& o) {
   }
   parse_timers(o, c);
   c.status_file = o.value("status-file").value_or("");
+  parse_learned_routes(o, c);
+  parse_privileges(o, c);
   c.log_level = o.log_level("log-level", c.log_level);
   return c;
 }

@@ -50,6 +50,15 @@ struct SiteConfig {
   std::chrono::milliseconds reconnect_min{200};    // --reconnect-min-ms >= 10
   std::chrono::milliseconds reconnect_max{10000};  // --reconnect-max-ms >= reconnect-min-ms
   std::string status_file;                         // --status-file, optional
+  // Learned (pushed) routes: at most this many prefixes in the tunnel,
+  // each held that long after its last push; pushed prefixes inside an
+  // allowed one skip the default-route, own-prefix and connected-network
+  // checks (never the intermediary-address one). See RouteTable.
+  size_t max_learned_routes = 1024;                      // --max-learned-routes 1..65536
+  std::chrono::milliseconds learned_route_hold{600'000};  // --learned-route-hold-ms 0..86400000
+  std::vector<Prefix> allow_learned_routes;              // --allow-learned-route, repeatable, canonical
+  std::string user;                                      // --user: run as this account after setup
+  std::string nft_path = "/usr/sbin/nft";                // --nft-path, absolute (masquerade)
   LogLevel log_level = LogLevel::Info;             // --log-level debug|info|warn|error
 };
 

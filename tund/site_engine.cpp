@@ -29,6 +29,10 @@ std::vector<RouteTable::Static> statics_of(const SiteConfig& c) {
   return out;
 }
 
+LearnedRouteSettings learned_settings(const SiteConfig& c) {
+  return LearnedRouteSettings{c.max_learned_routes, c.learned_route_hold, c.allow_learned_routes};
+}
+
 }  // namespace
 
 SiteEngine::SiteEngine(EventLoop& loop, TlsContext& tls, Tun& tun, RouteInstaller& routes, HostNetwork& host,
@@ -54,7 +58,7 @@ SiteEngine::SiteEngine(EventLoop& loop, TlsContext& tls, std::vector<Tun*> queue
       host_(host != nullptr ? host : own_host_.get()),
       config_(config),
       log_(log),
-      routes_(statics_of(config), config.advertise),
+      routes_(statics_of(config), config.advertise, learned_settings(config)),
       configured_served_(served_prefixes(config)),
       served_(configured_served_),
       data_(*queues_.at(0), configured_served_, config, log) {
@@ -72,6 +76,8 @@ SiteEngine::SiteEngine(EventLoop& loop, TlsContext& tls, std::vector<Tun*> queue
 SiteEngine::~SiteEngine() { stop(); }
 
 void SiteEngine::start() {
+  resolve_intermediary();
+  refresh_host_facts();
   sync_kernel_routes();  // static routes go in before any connection exists
   unsigned n = uplink_count(config_, queues_.size());
   uint64_t seed = uint64_t(loop_.now().time_since_epoch().count()) ^ (uint64_t(::getpid()) << 32);
@@ -140,7 +146,7 @@ void SiteEngine::handle_routes(unsigned uplink, const Routes& routes) {
   Routes others;  // our own entry (a laptop's address) is not a route into the tunnel
   for (const auto& e : routes.entries)
     if (e.id != self_id_) others.entries.push_back(e);
-  routes_.apply(others);
+  report_refusals(routes_.apply(others, loop_.now()));
   if (uplink == 0 || ready_uplinks() == 1) log_.info("routes: {} site(s) reachable", routes.entries.size());
   sync_kernel_routes();
   publish_view();
@@ -161,6 +167,19 @@ void SiteEngine::sync_kernel_routes() {
   // by a route lookup, which its host route into the TUN would answer.
   sync_proxy_neighbours(false);
   const auto& wanted = routes_.tunnel_prefixes();
+  // Out first, so the kernel never holds more than the table's cap: local
+  // prefixes (laptops inside our LAN) when they leave, learned ones when
+  // their hold time is over or a newer one took their place, any whose
+  // host facts changed.
+  for (auto it = installed_.begin(); it != installed_.end();) {
+    if (wanted.count(*it)) {
+      ++it;
+      continue;
+    }
+    if (auto ok = installer_.remove(*it); !ok) log_.warn("{}", ok.error());
+    log_.info("route {} out of the tunnel", it->to_string());
+    it = installed_.erase(it);
+  }
   for (const auto& p : wanted) {
     if (installed_.count(p)) continue;
     if (auto ok = installer_.add(p); !ok) {
@@ -170,20 +189,11 @@ void SiteEngine::sync_kernel_routes() {
     installed_.insert(p);
     log_.info("route {} into the tunnel", p.to_string());
   }
-  // Only local prefixes (laptops inside our LAN) ever leave the wanted set.
-  for (auto it = installed_.begin(); it != installed_.end();) {
-    if (wanted.count(*it)) {
-      ++it;
-      continue;
-    }
-    if (auto ok = installer_.remove(*it); !ok) log_.warn("{}", ok.error());
-    log_.info("route {} out of the tunnel (back to the LAN)", it->to_string());
-    it = installed_.erase(it);
-  }
 }
 
 void SiteEngine::arm_status_timer() {
   status_timer_ = loop_.add_timer(std::chrono::seconds(1), [this] {
+    if (routes_.expire(loop_.now())) sync_kernel_routes();
     sync_proxy_neighbours(true);  // retries a failed sync (forwarding switched on meanwhile)
     write_status();
     arm_status_timer();
@@ -213,6 +223,8 @@ void SiteEngine::write_status() const {
       {"roams", roams_},
       {"addresses", assigned_.size()},
       {"proxy_neighbours", host_->proxy_neighbour_count()},
+      {"routes", installed_.size()},
+      {"routes_refused", routes_refused_},
   };
   if (auto ok = StatusFile(config_.status_file).write(rows); !ok) log_.warn("status file: {}", ok.error());
 }

@@ -106,6 +106,12 @@ class SiteEngine final : public Uplink::Handler {
   void publish_view();
   void served_changed(std::vector<Prefix> served);
   void sync_kernel_routes();
+  // site_engine_host.cpp: what learned routes must not cover (the
+  // intermediary's addresses, the connected networks), and the log line per
+  // refused prefix.
+  void resolve_intermediary();
+  void refresh_host_facts();
+  void report_refusals(const std::vector<RouteTable::Refusal>& refused);
   void sync_proxy_neighbours(bool force);
   void apply_assigned(const std::vector<Prefix>& addresses);
   void withdraw_host_state();
@@ -140,7 +146,10 @@ class SiteEngine final : public Uplink::Handler {
   std::map<IpAddr, Prefix> proxied_;  // last set handed to host_.sync_proxy_neighbours
   bool proxy_sync_failed_ = false;
   std::string proxy_error_;  // last error logged, so a persistent one is logged once
-  std::optional<IpAddr> intermediary_ip_;
+  std::vector<IpAddr> intermediary_ips_;  // every address its name resolved to at start
+  std::optional<IpAddr> intermediary_ip_;  // the first: the roaming check's destination
+  HostFacts host_facts_;
+  uint64_t routes_refused_ = 0;
   PathWatch path_;
   EventLoop::TimerId roam_timer_ = 0;
   uint64_t roams_ = 0;

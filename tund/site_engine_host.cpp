@@ -1,8 +1,11 @@
 // The site engine's side of the host network (HostNetwork): addresses the
 // intermediary assigned (laptop mode), proxy ARP/NDP for laptops numbered
-// inside this site's LAN, and roaming (redial when the path changes).
+// inside this site's LAN, roaming (redial when the path changes), and the
+// host facts learned routes are checked against.
 #include <netdb.h>
 #include <sys/socket.h>
+
+#include <algorithm>
 
 #include "tund/site_engine.hpp"
 
@@ -13,44 +16,83 @@ namespace {
 // down and up, a route being replaced) into one look at the path.
 constexpr auto kRoamDebounce = std::chrono::milliseconds(100);
 
-// The intermediary's address, for route_source(): numeric as given, else
-// resolved once here at start (blocking, like the rest of startup). A name
-// that resolves to another address later is dialled by the uplinks
-// correctly; only the roaming check would look at a stale path.
-std::optional<IpAddr> resolve_host(const std::string& host) {
-  if (auto ip = IpAddr::parse(host)) return ip;
+// Refusals listed one per line per snapshot; beyond that one summary line,
+// so a site pushing many bad prefixes costs a bounded number of lines.
+constexpr size_t kRefusalsListed = 16;
+
+// The intermediary's addresses: numeric as given, else resolved once here
+// at start (blocking, like the rest of startup). A name that resolves to
+// another address later is dialled by the uplinks correctly; only the
+// roaming check and the learned-route check would look at stale addresses.
+std::vector<IpAddr> resolve_host(const std::string& host) {
+  if (auto ip = IpAddr::parse(host)) return {*ip};
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
-  if (::getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || res == nullptr) return std::nullopt;
+  if (::getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || res == nullptr) return {};
   std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> owned(res, &::freeaddrinfo);
+  std::vector<IpAddr> out;
   for (const addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+    IpAddr ip;
     if (ai->ai_family == AF_INET) {
       const auto* sin = reinterpret_cast<const sockaddr_in*>(ai->ai_addr);
-      return IpAddr::v4(std::span<const uint8_t, 4>(reinterpret_cast<const uint8_t*>(&sin->sin_addr), 4));
-    }
-    if (ai->ai_family == AF_INET6) {
+      ip = IpAddr::v4(std::span<const uint8_t, 4>(reinterpret_cast<const uint8_t*>(&sin->sin_addr), 4));
+    } else if (ai->ai_family == AF_INET6) {
       const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(ai->ai_addr);
-      return IpAddr::v6(std::span<const uint8_t, 16>(sin6->sin6_addr.s6_addr, 16));
+      ip = IpAddr::v6(std::span<const uint8_t, 16>(sin6->sin6_addr.s6_addr, 16));
+    } else {
+      continue;
     }
+    if (std::find(out.begin(), out.end(), ip) == out.end()) out.push_back(ip);
   }
-  return std::nullopt;
+  return out;
 }
 
 bool is_host(const Prefix& p) { return p.len == p.addr.max_prefix_len(); }
 
 }  // namespace
 
-void SiteEngine::watch_path() {
-  if (host_->change_fd() < 0) return;
-  intermediary_ip_ = resolve_host(config_.intermediary.host);
-  if (!intermediary_ip_) {
-    log_.warn("cannot resolve {}: roaming detection is off", config_.intermediary.host);
+void SiteEngine::resolve_intermediary() {
+  intermediary_ips_ = resolve_host(config_.intermediary.host);
+  if (intermediary_ips_.empty()) {
+    log_.warn("cannot resolve {}: roaming detection is off, and learned routes are not checked against its address",
+              config_.intermediary.host);
     return;
   }
+  intermediary_ip_ = intermediary_ips_.front();
+}
+
+void SiteEngine::refresh_host_facts() {
+  HostFacts facts{intermediary_ips_, host_facts_.connected};
+  if (auto connected = host_->connected_prefixes()) {
+    facts.connected = std::move(*connected);
+    std::sort(facts.connected.begin(), facts.connected.end());
+    facts.connected.erase(std::unique(facts.connected.begin(), facts.connected.end()), facts.connected.end());
+  } else {
+    log_.warn("connected networks: {} (learned routes are checked against the last known ones)", connected.error());
+  }
+  if (facts == host_facts_) return;
+  host_facts_ = facts;
+  report_refusals(routes_.set_host(std::move(facts), loop_.now()));
+  sync_kernel_routes();
+  publish_view();
+}
+
+void SiteEngine::report_refusals(const std::vector<RouteTable::Refusal>& refused) {
+  routes_refused_ += refused.size();
+  for (size_t i = 0; i < refused.size() && i < kRefusalsListed; ++i) {
+    const auto& r = refused[i];
+    log_.warn("route {} from '{}' refused: {}", r.prefix.to_string(), r.site, r.reason);
+  }
+  if (refused.size() > kRefusalsListed)
+    log_.warn("{} more learned prefixes refused (not listed)", refused.size() - kRefusalsListed);
+}
+
+void SiteEngine::watch_path() {
+  if (host_->change_fd() < 0) return;
   loop_.add(host_->change_fd(), EPOLLIN, [this](uint32_t) { on_host_changed(); });
-  path_.observe(host_->route_source(*intermediary_ip_));
+  if (intermediary_ip_) path_.observe(host_->route_source(*intermediary_ip_));
 }
 
 void SiteEngine::sync_proxy_neighbours(bool force) {
@@ -126,7 +168,8 @@ void SiteEngine::on_host_changed() {
   if (!host_->drain_changes() || roam_timer_ != 0) return;
   roam_timer_ = loop_.add_timer(kRoamDebounce, [this] {
     roam_timer_ = 0;
-    check_path();
+    refresh_host_facts();  // an address came or went: the connected networks may have changed
+    if (intermediary_ip_) check_path();
   });
 }
 

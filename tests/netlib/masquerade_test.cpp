@@ -11,8 +11,12 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <sys/stat.h>
+
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <cstring>
 #include <thread>
 
@@ -222,14 +226,31 @@ TEST(Masquerade, RepeatedDatagramsLeaveWithOurAddressAndRepliesReturn) {
   });
 }
 
-TEST(Masquerade, MissingNftIsNamed) {
+// nft runs with CAP_NET_ADMIN: it is the configured absolute path, never
+// whatever PATH finds first.
+TEST(Masquerade, NftIsRunByItsAbsolutePathNotFoundThroughPath) {
+  char tmpl[] = "/tmp/dialout-fake-nft-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl, marker = dir + "/ran";
+  {
+    std::ofstream fake(dir + "/nft");
+    fake << "#!/bin/sh\ntouch " << marker << "\n";
+  }
+  ASSERT_EQ(::chmod((dir + "/nft").c_str(), 0755), 0);
   const char* old = std::getenv("PATH");
   const std::string saved = old ? old : "";
-  ::setenv("PATH", "/nonexistent-dialout", 1);
-  auto m = Masquerade::install("dl0");
+  ::setenv("PATH", dir.c_str(), 1);
+  auto m = Masquerade::install("dl0", "/nonexistent-dialout/nft");
+  auto relative = Masquerade::install("dl0", "nft");
   ::setenv("PATH", saved.c_str(), 1);
   ASSERT_FALSE(m);
-  EXPECT_EQ(m.error(), "masquerade dl0: install: nft: not found in PATH (is the nftables package installed?)");
+  EXPECT_EQ(m.error(),
+            "masquerade dl0: install: /nonexistent-dialout/nft: no such file (is the nftables package installed, at "
+            "nft-path?)");
+  ASSERT_FALSE(relative);
+  EXPECT_EQ(relative.error(), "masquerade dl0: install: nft path \"nft\" is not absolute");
+  EXPECT_FALSE(std::filesystem::exists(marker)) << "the nft in PATH ran";
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -202,6 +202,71 @@ TEST_F(Tls, BadClientsRefusedTable) {
   }
 }
 
+// One CA signs the relay's and the sites' certificates, so only the
+// extended key usage tells them apart: a site whose CN (or SAN) is the
+// relay's name must not be able to pose as the relay, and the relay's
+// certificate must not log in as a site. The usage must be present: a
+// certificate without the extension is refused too.
+TEST_F(Tls, SiteCertificatePosingAsTheRelayIsRefused) {
+  struct Case {
+    const char* name;
+    ClientOpts opts;
+  };
+  const Case cases[] = {
+      {"clientAuth, CN only", {.eku = "clientAuth"}},
+      {"clientAuth, CN and SAN", {.eku = "clientAuth", .san = "DNS:intermediary"}},
+      {"no extended key usage", {.eku = nullptr, .san = "DNS:intermediary"}},
+  };
+  for (const auto& rc : cases) {
+    SCOPED_TRACE(rc.name);
+    auto s = TlsContext::server(pki.client_files("intermediary", rc.opts));
+    ASSERT_TRUE(s.has_value()) << s.error();
+    auto c = client_ctx("site-a");
+    auto e = connect_pair(*s, c, "intermediary");
+    EXPECT_EQ(e.hs.client, Status::Error);
+    EXPECT_EQ(e.client->last_error(),
+              "certificate verify failed: unsuitable certificate purpose (the intermediary's certificate must "
+              "carry extended key usage serverAuth)");
+    EXPECT_NE(e.hs.server, Status::Done);
+  }
+}
+
+TEST_F(Tls, ServerCertificateOrNoUsageAsAClientIsRefused) {
+  struct Case {
+    const char* name;
+    TlsFiles files;
+  };
+  const Case cases[] = {
+      {"the relay's own certificate", pki.server_files()},
+      {"serverAuth only", pki.client_files("site-x", {.eku = "serverAuth"})},
+      {"no extended key usage", pki.client_files("site-x", {.eku = nullptr})},
+  };
+  for (const auto& rc : cases) {
+    SCOPED_TRACE(rc.name);
+    auto s = server_ctx();
+    auto c = TlsContext::client(rc.files);
+    ASSERT_TRUE(c.has_value()) << c.error();
+    auto e = connect_pair(s, *c, "intermediary");
+    EXPECT_EQ(e.hs.server, Status::Error);
+    EXPECT_EQ(e.server->last_error(),
+              "certificate verify failed: unsuitable certificate purpose (a site's certificate must carry "
+              "extended key usage clientAuth)");
+    EXPECT_EQ(e.server->peer_identity(), "");
+    EXPECT_TRUE(client_sees_refusal(*e.client, e.hs.client));
+  }
+}
+
+TEST_F(Tls, CertificateWithBothUsagesServesEitherEnd) {
+  auto s = TlsContext::server(pki.client_files("intermediary", {.eku = "serverAuth,clientAuth", .san = "DNS:intermediary"}));
+  ASSERT_TRUE(s.has_value()) << s.error();
+  auto c = TlsContext::client(pki.client_files("site-a", {.eku = "clientAuth,serverAuth"}));
+  ASSERT_TRUE(c.has_value()) << c.error();
+  auto e = connect_pair(*s, *c, "intermediary");
+  EXPECT_EQ(e.hs.client, Status::Done) << e.client->last_error();
+  EXPECT_EQ(e.hs.server, Status::Done) << e.server->last_error();
+  EXPECT_EQ(e.server->peer_identity(), "site-a");
+}
+
 TEST_F(Tls, GoodClientAcceptedWithCrl) {
   auto s = server_ctx(true);
   auto c = client_ctx("site-a");

@@ -173,7 +173,8 @@ TlsFiles TestPki::client_files(const std::string& cn, ClientOpts opts) {
   CertSpec s;
   s.cn = cn;
   s.serial = issuer->next_serial++;
-  s.eku = "clientAuth";
+  s.eku = opts.eku;
+  s.san = opts.san;
   if (opts.expired) {
     s.not_before_s = -2L * 86400;
     s.not_after_s = -86400;

@@ -19,6 +19,10 @@ struct ClientOpts {
   bool expired = false;   // validity ended yesterday
   bool other_ca = false;  // signed by a CA the intermediary does not trust
   bool revoked = false;   // listed in the CRL (see server_files(true))
+  // Extended key usage ("clientAuth", "serverAuth", "clientAuth,serverAuth");
+  // nullptr: no extension at all.
+  const char* eku = "clientAuth";
+  const char* san = nullptr;  // e.g. "DNS:intermediary": a leaf that could pose as the server
 };
 
 class TestPki {
@@ -31,7 +35,8 @@ class TestPki {
   // CN "intermediary", SAN DNS:intermediary and IP:127.0.0.1. With
   // with_crl, files.crl names the CA's CRL (always present, maybe empty).
   TlsFiles server_files(bool with_crl = false) const;
-  // A fresh certificate for `cn` each call; ca is the trusted CA.
+  // A fresh certificate for `cn` each call; ca is the trusted CA. Any leaf
+  // can be handed to either end (a site's certificate as a server's).
   TlsFiles client_files(const std::string& cn, ClientOpts opts = {});
   // Adds the most recent certificate issued for `cn` to the CRL file.
   void revoke(const std::string& cn);

@@ -5,6 +5,8 @@
 
 #include <poll.h>
 
+#include <set>
+
 #include <gtest/gtest.h>
 
 #include "netlib/sysctl.hpp"
@@ -82,6 +84,33 @@ TEST(NetlinkHostNetwork, AddressesProxyNeighboursChangesAndSource) {
     ASSERT_TRUE(readable(host.change_fd(), 2000));
     EXPECT_TRUE(host.drain_changes());
     EXPECT_EQ(host.route_source(A("10.61.0.9")), A("10.61.0.1"));
+  });
+}
+
+// What learned routes are checked against: the networks of every address
+// on the host, except the TUN device's own (its addresses are ours).
+TEST(NetlinkHostNetwork, ConnectedPrefixesLeaveOutTheTunDevice) {
+  REQUIRE_NETNS_CAPS();
+  in_fresh_netns([] {
+    ASSERT_TRUE(run({"ip", "link", "add", "lan0", "type", "veth", "peer", "name", "lan1"}));
+    auto device = TunDevice::open(TunOptions{.name = "tun0", .vnet_hdr = false, .multi_queue = false, .queues = 1});
+    ASSERT_TRUE(device) << device.error();
+    for (const char* link : {"lan0", "tun0"}) ASSERT_TRUE(run({"ip", "link", "set", link, "up"}));
+    ASSERT_TRUE(run({"ip", "addr", "add", "10.60.0.7/24", "dev", "lan0"}));
+    ASSERT_TRUE(run({"ip", "addr", "add", "192.0.2.1", "peer", "198.51.100.0/30", "dev", "lan0"}));
+    ASSERT_TRUE(run({"ip", "addr", "add", "fd60::7/64", "dev", "lan0", "nodad"}));
+    ASSERT_TRUE(run({"ip", "addr", "add", "10.255.0.1/24", "dev", "tun0"}));
+    auto netlink = Netlink::open();
+    ASSERT_TRUE(netlink) << netlink.error();
+    auto tun = netlink->ifindex("tun0");
+    ASSERT_TRUE(tun);
+    NetlinkHostNetwork host(*netlink, *tun, std::nullopt);
+    auto connected = host.connected_prefixes();
+    ASSERT_TRUE(connected) << connected.error();
+    std::set<Prefix> got(connected->begin(), connected->end());
+    for (const char* p : {"10.60.0.0/24", "198.51.100.0/30", "fd60::/64", "127.0.0.0/8", "::1/128"})
+      EXPECT_EQ(got.count(P(p)), 1u) << p << " missing";
+    EXPECT_EQ(got.count(P("10.255.0.0/24")), 0u) << "the TUN device's network is not a connected LAN";
   });
 }
 

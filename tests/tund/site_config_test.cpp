@@ -85,6 +85,11 @@ TEST_F(SiteConfigTest, MinimalCommandLineGetsDefaults) {
   EXPECT_EQ(c.reconnect_max, milliseconds(10000));
   EXPECT_EQ(c.status_file, "");
   EXPECT_EQ(c.log_level, LogLevel::Info);
+  EXPECT_EQ(c.max_learned_routes, 1024u);
+  EXPECT_EQ(c.learned_route_hold, milliseconds(600000));
+  EXPECT_TRUE(c.allow_learned_routes.empty());
+  EXPECT_EQ(c.user, "");
+  EXPECT_EQ(c.nft_path, "/usr/sbin/nft");
 }
 
 TEST_F(SiteConfigTest, EveryFlagIsApplied) {
@@ -160,6 +165,33 @@ TEST_F(SiteConfigTest, LaptopProxyArpAndMasqueradeSwitches) {
     EXPECT_EQ(r.config->proxy_arp, c.proxy_arp) << c.file;
     EXPECT_EQ(r.config->masquerade, c.masquerade) << c.file;
   }
+}
+
+TEST_F(SiteConfigTest, LearnedRoutesAndPrivilegeKeysByFlagAndFile) {
+  auto r = run(plus(base(), {"--max-learned-routes", "16", "--learned-route-hold-ms", "0", "--allow-learned-route",
+                             "0.0.0.0/0", "--allow-learned-route", "fd00::/8", "--user", "dialout", "--nft-path",
+                             "/sbin/nft"}));
+  ASSERT_TRUE(r.config) << r.text;
+  EXPECT_EQ(r.config->max_learned_routes, 16u);
+  EXPECT_EQ(r.config->learned_route_hold, milliseconds(0));
+  EXPECT_EQ(r.config->allow_learned_routes,
+            (std::vector<Prefix>{*Prefix::parse("0.0.0.0/0"), *Prefix::parse("fd00::/8")}));
+  EXPECT_EQ(r.config->user, "dialout");
+  EXPECT_EQ(r.config->nft_path, "/sbin/nft");
+
+  std::string conf = write_config(
+      "max-learned-routes = 65536\n"
+      "learned-route-hold-ms = 86400000\n"
+      "allow-learned-route = 192.168.0.0/16\n"
+      "user = nobody\n"
+      "nft-path = /usr/local/sbin/nft\n");
+  r = run(plus(base(), {"--config", conf}));
+  ASSERT_TRUE(r.config) << r.text;
+  EXPECT_EQ(r.config->max_learned_routes, 65536u);
+  EXPECT_EQ(r.config->learned_route_hold, milliseconds(86400000));
+  EXPECT_EQ(r.config->allow_learned_routes, std::vector<Prefix>{*Prefix::parse("192.168.0.0/16")});
+  EXPECT_EQ(r.config->user, "nobody");
+  EXPECT_EQ(r.config->nft_path, "/usr/local/sbin/nft");
 }
 
 TEST_F(SiteConfigTest, RolesAndConnectionsSpellings) {
@@ -268,6 +300,17 @@ TEST_F(SiteConfigTest, BadValuesAreRefusedNamingTheKey) {
       {{"--reconnect-min-ms", "9"}, "", "tund: --reconnect-min-ms: 9 is out of range (10..3600000)"},
       {{"--reconnect-max-ms", "100"}, "", "tund: --reconnect-max-ms: reconnect-max-ms (100) must not be below reconnect-min-ms (200)"},
       {{"--log-level", "verbose"}, "", "tund: --log-level: 'verbose' is not a log level"},
+      {{"--max-learned-routes", "0"}, "", "tund: --max-learned-routes: 0 is out of range (1..65536)"},
+      {{"--max-learned-routes", "65537"}, "", "tund: --max-learned-routes: 65537 is out of range (1..65536)"},
+      {{}, "max-learned-routes = lots\n", "site-a.conf:1: max-learned-routes: 'lots' is not a number"},
+      {{"--learned-route-hold-ms", "86400001"}, "", "tund: --learned-route-hold-ms: 86400001 is out of range (0..86400000)"},
+      {{"--allow-learned-route", "10.0.0.1/8"}, "", "tund: --allow-learned-route: '10.0.0.1/8' has host bits set"},
+      {{"--allow-learned-route", "::/0", "--allow-learned-route", "::/0"}, "", "tund: --allow-learned-route: prefix ::/0 is given twice"},
+      {{}, "allow-learned-route = default\n", "site-a.conf:1: allow-learned-route: 'default' is not a prefix"},
+      {{"--user", ""}, "", "tund: --user: is empty"},
+      {{"--nft-path", "nft"}, "", "tund: --nft-path: 'nft' is not an absolute path (e.g. /usr/sbin/nft)"},
+      {{"--nft-path", ""}, "", "tund: --nft-path: '' is not an absolute path"},
+      {{}, "nft-path = sbin/nft\n", "site-a.conf:1: nft-path: 'sbin/nft' is not an absolute path"},
       {{"--mtu", "1400", "--mtu=1300"}, "", "tund: --mtu: given more than once"},
       {{"--bogus", "1"}, "", "tund: unknown option '--bogus'"},
       {{"--conn", "2"}, "", "tund: unknown option '--conn'"},  // no abbreviations
@@ -367,12 +410,14 @@ TEST_F(SiteConfigTest, HelpListsEveryKeyWithItsDefault) {
        {"--config", "--name", "--intermediary", "--server-name", "--cert", "--key", "--ca",
         "--tun ", "--tun-address", "--mtu", "--advertise", "--static-route", "--roles",
         "--connections", "--queues", "--offload", "--request-address", "--proxy-arp", "--masquerade", "--keepalive-ms", "--dead-after-ms", "--reconnect-min-ms",
-        "--reconnect-max-ms", "--status-file", "--log-level"}) {
+        "--reconnect-max-ms", "--status-file", "--log-level", "--max-learned-routes",
+        "--learned-route-hold-ms", "--allow-learned-route", "--user", "--nft-path"}) {
     EXPECT_NE(r.text.find(key), std::string::npos) << key << " missing from\n" << r.text;
   }
   for (const char* dflt : {"(default dl0)", "(default 1500)", "(default router,proxy)",
                            "(default auto)", "(default on)", "(default 5000)", "(default 15000)",
-                           "(default 200)", "(default 10000)", "(default info)"}) {
+                           "(default 200)", "(default 10000)", "(default info)", "(default 1024)",
+                           "(default 600000)", "(default /usr/sbin/nft)"}) {
     EXPECT_NE(help.find(dflt), std::string::npos) << dflt << " missing from\n" << r.text;
   }
   EXPECT_EQ(r.text.back(), '\n');

@@ -5,11 +5,15 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
 #include <sstream>
+
+#include <fmt/format.h>
 
 #include "intermediary/relay.hpp"
 #include "tests/support/packets.hpp"
@@ -46,12 +50,21 @@ reach = *
 [identity roamer]
 register = laptop
 reach = hq
+
+# A site whose grant is wide: it may advertise a route over the relay's own
+# address (127.0.0.1 here) and any number of prefixes in 10.64.0.0/10.
+[identity wide]
+register = wide
+advertise = 10.64.0.0/10, 127.0.0.0/8
+reach = *
 )";
 
 // Laptops get addresses inside HQ's LAN (the "laptop on the HQ subnet" case).
 constexpr const char* kLaptopPool = "10.5.0.128/25";
 
 struct Site {
+  std::vector<std::string> log_lines;  // what this site's engine logged (warn and up)
+  std::unique_ptr<Logger> log;
   std::unique_ptr<FakeTun> tun;
   MemoryRouteInstaller routes;
   MemoryHostNetwork host;
@@ -80,6 +93,10 @@ class InProcess : public ::testing::Test {
     auto tun = FakeTun::create(false);
     EXPECT_TRUE(tun.has_value());
     s->tun = std::make_unique<FakeTun>(std::move(*tun));
+    s->log = std::make_unique<Logger>("site " + name, LogLevel::Warn, [site = s.get()](std::string_view line) {
+      site->log_lines.emplace_back(line);
+      std::fwrite(line.data(), 1, line.size(), stderr);
+    });
     s->config = in_process_site_config(pki_, relay_->port(), identity, name, prefix);
     for (auto [p, n] : statics) s->config.static_routes.push_back(StaticRoute{*Prefix::parse(p), n});
     s->config.connections = 2;
@@ -87,7 +104,7 @@ class InProcess : public ::testing::Test {
     s->config.dead_after = 2s;
     if (tweak) tweak(*s);
     s->tls = std::make_unique<TlsContext>(std::move(*TlsContext::client(s->config.tls)));
-    s->engine = std::make_unique<SiteEngine>(loop_, *s->tls, *s->tun, s->routes, s->host, s->config, log_);
+    s->engine = std::make_unique<SiteEngine>(loop_, *s->tls, *s->tun, s->routes, s->host, s->config, *s->log);
     s->engine->start();
     sites_.push_back(std::move(s));
     return *sites_.back();
@@ -330,6 +347,64 @@ TEST_F(InProcess, LocalAddressChangeReconnectsEveryUplinkOnce) {
   auto got = receive(b);
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(*got, ping);
+}
+
+// Learned routes are bounded: a peer that re-registers again and again with
+// new prefixes leaves its old ones held in the other sites' tunnel routes,
+// but never more than max-learned-routes of them; the newest are routed.
+TEST_F(InProcess, RegisteringNewPrefixesCannotGrowAnotherSitesRoutesPastTheCap) {
+  constexpr size_t kCap = 8;
+  Site& c = start_site("site-c", "office-c", "10.3.0.0/24", {}, [](Site& s) { s.config.max_learned_routes = kCap; });
+  ASSERT_TRUE(run_until([&] { return c.engine->ready_uplinks() == 2; }));
+  for (int round = 0; round < 5; ++round) {
+    SCOPED_TRACE(round);
+    std::vector<Prefix> mine;
+    for (int q = 0; q < 4; ++q)
+      mine.push_back(*Prefix::parse(fmt::format("10.64.{}.{}/26", round, q * 64)));
+    Site& w = start_site("wide", "wide", nullptr, {}, [&](Site& s) { s.config.advertise = mine; });
+    ASSERT_TRUE(run_until([&] {
+      return std::all_of(mine.begin(), mine.end(), [&](const Prefix& p) {
+        return c.routes.routes.count(p) > 0 && c.engine->routes().lookup(p.addr).has_value();
+      });
+    })) << "the newest prefixes are routed";
+    EXPECT_LE(c.routes.routes.size(), kCap) << "installed routes stay within max-learned-routes";
+    w.engine->stop();
+    ASSERT_TRUE(run_until([&] { return !c.engine->routes().lookup(mine[0].addr).has_value(); }));
+  }
+  EXPECT_EQ(c.routes.routes.size(), kCap) << "withdrawn prefixes are held (sticky), up to the cap";
+}
+
+// A pushed prefix over the relay's own address would send the uplinks into
+// their own tunnel; one overlapping a connected network would take the
+// host's LAN. Neither is routed nor installed; each refusal is logged once
+// although every uplink receives every snapshot. Other prefixes of the same
+// site are unaffected.
+TEST_F(InProcess, PrefixOverTheRelaysAddressOrAConnectedNetworkIsRefusedAndLoggedOnce) {
+  Site& c = start_site("site-c", "office-c", "10.3.0.0/24");
+  Site& hq = start_site("hq", "hq", "10.5.0.0/24", {},
+                        [](Site& s) { s.host.connected = {*Prefix::parse("10.64.1.0/24")}; });
+  const Prefix over_relay = *Prefix::parse("127.0.0.0/8"), fine = *Prefix::parse("10.64.0.0/24"),
+               over_lan = *Prefix::parse("10.64.1.128/25");
+  start_site("wide", "wide", nullptr, {}, [&](Site& s) { s.config.advertise = {over_relay, fine, over_lan}; });
+  ASSERT_TRUE(run_until([&] { return c.routes.routes.count(fine) > 0 && c.routes.routes.count(over_lan) > 0; }));
+  EXPECT_EQ(c.routes.routes.count(over_relay), 0u);
+  EXPECT_EQ(c.engine->routes().lookup(*IpAddr::parse("127.0.0.1")), std::nullopt);
+  ASSERT_TRUE(run_until([&] { return hq.engine->routes().lookup(fine.addr).has_value(); }));
+  EXPECT_EQ(hq.routes.routes.count(over_lan), 0u) << "overlaps hq's connected 10.64.1.0/24";
+  EXPECT_EQ(hq.engine->routes().lookup(*IpAddr::parse("10.64.1.130")), std::nullopt);
+  EXPECT_EQ(hq.routes.routes.count(over_relay), 0u);
+
+  // One more snapshot for everyone: the refusals are not logged again.
+  start_site("site-a", "office-a", "10.1.0.0/24");
+  ASSERT_TRUE(run_until([&] { return c.routes.routes.count(*Prefix::parse("10.1.0.0/24")) > 0; }));
+  auto mentions = [](const Site& s, const std::string& text) {
+    return std::count_if(s.log_lines.begin(), s.log_lines.end(),
+                         [&](const std::string& l) { return l.find(text) != std::string::npos; });
+  };
+  EXPECT_EQ(mentions(c, "127.0.0.0/8 from 'wide' refused: it contains the intermediary's address 127.0.0.1"), 1);
+  EXPECT_EQ(mentions(c, "refused"), 1);
+  EXPECT_EQ(mentions(hq, "127.0.0.0/8 from 'wide' refused"), 1);
+  EXPECT_EQ(mentions(hq, "10.64.1.128/25 from 'wide' refused: it overlaps the connected network 10.64.1.0/24"), 1);
 }
 
 }  // namespace
