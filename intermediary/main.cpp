@@ -6,6 +6,7 @@
 #include "intermediary/relay_config.hpp"
 #include "netlib/event_loop.hpp"
 #include "netlib/log.hpp"
+#include "netlib/option_parsing.hpp"
 #include "netlib/policy.hpp"
 #include "netlib/privileges.hpp"
 #include "netlib/sd_notify.hpp"
@@ -14,19 +15,21 @@
 using namespace dialout;
 
 namespace {
-constexpr int kExitConfig = 78;  // EX_CONFIG
+// A configuration or file error (bad key, unreadable certificate or policy,
+// unknown --user) exits with kExitUsage (64) like a bad flag, so the units
+// do not restart it; 78 is only for a refusal by the intermediary (tund).
 
 int run(const RelayConfig& config) {
   Logger log("intermediary", config.log_level);
   auto policy = Policy::load(config.policy_file);
   if (!policy) {
     log.error("policy: {}", policy.error().to_string());
-    return kExitConfig;
+    return kExitUsage;
   }
   auto tls = TlsContext::server(config.tls);
   if (!tls) {
     log.error("TLS: {}", tls.error());
-    return kExitConfig;
+    return kExitUsage;
   }
   // A peer that vanishes mid-write must be an error value, not a signal.
   struct sigaction ignore {};
@@ -45,7 +48,7 @@ int run(const RelayConfig& config) {
   if (!config.user.empty()) {
     if (auto ok = switch_to_user(config.user); !ok) {
       log.error("--user: {}", ok.error());
-      return kExitConfig;
+      return kExitUsage;
     }
   }
   if (auto ok = keep_only_capabilities({}); !ok) {

@@ -64,5 +64,20 @@ if grep -q -- '--config /etc/dialout/%i.conf' "$root/systemd/tund@.service"; the
   pass "tund@.service: reads /etc/dialout/%i.conf"
 else fail "tund@.service: ExecStart lacks --config /etc/dialout/%i.conf"; fi
 
+# RestartPreventExitStatus=64 only helps if a file the daemon cannot use
+# really ends it with 64 (not 78, which tund keeps for a refusal by the
+# intermediary, nor 1). Both daemons are run here against unusable files.
+exit_status() { "$@" >/dev/null 2>&1; echo $?; }
+printf '[bogus section\n' > "$tmp/bad-policy.conf"
+: > "$tmp/empty.pem"
+status=$(exit_status "$build_dir/intermediary/intermediary" --listen 127.0.0.1:0 --cert "$tmp/empty.pem" \
+  --key "$tmp/empty.pem" --ca "$tmp/empty.pem" --policy "$tmp/bad-policy.conf")
+if [[ $status == 64 ]]; then pass "intermediary: an unusable policy file exits 64"
+else fail "intermediary: an unusable policy file exits 64 (got $status)"; fi
+status=$(exit_status "$build_dir/tund/tund" --name check --intermediary 127.0.0.1:1 --cert "$tmp/empty.pem" \
+  --key "$tmp/empty.pem" --ca "$tmp/empty.pem")
+if [[ $status == 64 ]]; then pass "tund: unusable certificate files exit 64"
+else fail "tund: unusable certificate files exit 64 (got $status)"; fi
+
 echo "units: $passed passed, $failed failed"
 ((failed == 0))

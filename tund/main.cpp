@@ -11,6 +11,7 @@
 
 #include "netlib/event_loop.hpp"
 #include "netlib/log.hpp"
+#include "netlib/option_parsing.hpp"
 #include "netlib/masquerade.hpp"
 #include "netlib/netlink.hpp"
 #include "netlib/netlink_monitor.hpp"
@@ -28,7 +29,9 @@
 using namespace dialout;
 
 namespace {
-constexpr int kExitConfig = 78;  // EX_CONFIG
+// A configuration or file error (bad key, unreadable certificate or policy,
+// unknown --user) exits with kExitUsage (64) like a bad flag, so the units
+// do not restart it; 78 is only for a refusal by the intermediary (tund).
 
 // Masquerade only helps when the kernel forwards tunnel datagrams on to the
 // LAN; say so at start rather than leave the operator wondering.
@@ -43,7 +46,7 @@ int run(const SiteConfig& config) {
   auto tls = TlsContext::client(config.tls);
   if (!tls) {
     log.error("TLS: {}", tls.error());
-    return kExitConfig;
+    return kExitUsage;
   }
   const unsigned queues = resolved_queues(config);
   // Loaded now, like the main context: the files may be unreadable once
@@ -53,7 +56,7 @@ int run(const SiteConfig& config) {
     auto t = worker_tls_context(*tls);
     if (!t) {
       log.error("{}", t.error());
-      return kExitConfig;
+      return kExitUsage;
     }
     worker_tls.push_back(std::move(*t));
   }
@@ -126,7 +129,7 @@ int run(const SiteConfig& config) {
   if (!config.user.empty()) {
     if (auto ok = switch_to_user(config.user, {CAP_NET_ADMIN}); !ok) {
       log.error("--user: {}", ok.error());
-      return kExitConfig;
+      return kExitUsage;
     }
   }
   if (auto ok = keep_only_capabilities({CAP_NET_ADMIN}); !ok) {
