@@ -10,18 +10,6 @@
 #include "netlib/status_file.hpp"
 
 namespace dialout {
-namespace {
-
-// Datagrams up to this size take the urgent lane: pings, DNS, TCP ACKs and
-// keystrokes never queue behind bulk. Deterministic, so both ends agree.
-constexpr size_t kSmallDatagram = 256;
-
-SendQueue::Lane lane_for(size_t packet_size) {
-  return packet_size <= kSmallDatagram ? SendQueue::Lane::Urgent : SendQueue::Lane::Bulk;
-}
-
-}  // namespace
-
 Relay::Relay(EventLoop& loop, TlsContext& tls, Policy policy, const RelayConfig& config, Logger& log)
     : loop_(loop),
       tls_(tls),
@@ -191,7 +179,7 @@ void Relay::on_data(Session& s, const FrameView& f) {
                    s.peer, target->name);
     return;
   }
-  auto lane = lane_for(d->packet.size());
+  auto lane = lane_for_datagram(d->packet.size());
   auto room = out->channel.queue().reserve(lane, f.size());
   std::copy(f.payload.data() - kFrameHeaderSize, f.payload.data() + f.payload.size(), room.begin());
   stamp_data_source(room.first(f.size()), sender->id);

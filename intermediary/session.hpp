@@ -8,6 +8,7 @@
 #include "intermediary/registry.hpp"
 #include "netlib/channel.hpp"
 #include "netlib/peer_identity.hpp"
+#include "netlib/tls_transport.hpp"
 
 namespace dialout {
 
@@ -21,6 +22,7 @@ struct Session {
 
   SessionId id;
   Channel channel;
+  TlsTransport* tls = nullptr;  // channel's transport, for the peer certificate
   std::string peer;      // remote address, for logs
   std::string peer_host; // remote address without the port
   State state = State::Handshake;

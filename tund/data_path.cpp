@@ -10,8 +10,6 @@
 namespace dialout {
 namespace {
 
-// Same rule as the intermediary: small datagrams take the urgent lane.
-constexpr size_t kSmallDatagram = 256;
 // Datagrams read from the TUN device per wakeup before others get a turn.
 constexpr int kTunBatch = 256;
 
@@ -75,7 +73,7 @@ void DataPath::route_datagram(std::span<const uint8_t> whole) {
     ++counters_.drop_disconnected;
     return;
   }
-  auto lane = packet.size() <= kSmallDatagram ? SendQueue::Lane::Urgent : SendQueue::Lane::Bulk;
+  auto lane = lane_for_datagram(packet.size());
   size_t frame_size = kDataFrameOverhead + whole.size();
   auto room = up->queue().reserve(lane, frame_size);
   write_data_headers(room.first<kDataFrameOverhead>(), DataHeader{*dst, 0, uint8_t(vnet ? kDataVnet : 0)},
