@@ -24,6 +24,7 @@
 #include "netlib/event_loop.hpp"
 #include "netlib/socket.hpp"
 #include "netlib/tls.hpp"
+#include "netlib/tls_transport.hpp"
 #include "netlib/wire.hpp"
 
 namespace po = boost::program_options;
@@ -46,6 +47,7 @@ class Mini {
  private:
   struct Conn {
     Channel channel;
+    bool handshake_done = false;
     bool ready = false;
     uint32_t interest = 0;
   };
@@ -55,11 +57,11 @@ class Mini {
       auto fd = tcp_accept(listener_.get());
       if (!fd || !fd->valid()) return;
       tune_data_socket(fd->get());
-      auto tls = TlsConnection::accept(ctx_, std::move(*fd));
+      auto tls = TlsTransport::accept(ctx_, std::move(*fd));
       if (!tls) continue;
-      int cfd = tls->fd();
+      int cfd = (*tls)->fd();
       auto [it, ok] = conns_.emplace(
-          cfd, std::make_unique<Conn>(Conn{Channel(std::move(*tls), SendQueue::Limits{}), false, EPOLLIN}));
+          cfd, std::make_unique<Conn>(Conn{Channel(std::move(*tls), SendQueue::Limits{}), false, false, EPOLLIN}));
       if (!ok) continue;
       loop_.add(cfd, EPOLLIN, [this, cfd](uint32_t) { on_event(cfd); });
     }
@@ -74,12 +76,13 @@ class Mini {
     auto it = conns_.find(fd);
     if (it == conns_.end()) return;
     Conn& c = *it->second;
-    if (!c.channel.tls().handshake_done()) {
-      auto st = c.channel.tls().handshake();
-      if (st == TlsConnection::Status::WantRead || st == TlsConnection::Status::WantWrite) {
-        return set_interest(fd, c, st == TlsConnection::Status::WantRead ? EPOLLIN : EPOLLOUT);
+    if (!c.handshake_done) {
+      auto st = c.channel.transport().handshake();
+      if (st == IoStatus::WantRead || st == IoStatus::WantWrite) {
+        return set_interest(fd, c, st == IoStatus::WantRead ? EPOLLIN : EPOLLOUT);
       }
-      if (st != TlsConnection::Status::Done) return close(fd);
+      if (st != IoStatus::Done) return close(fd);
+      c.handshake_done = true;
     }
     bool closed = false;
     auto out = c.channel.read_frames([&](const FrameView& f) { return on_frame(c, f); }, 256 * 1024);
@@ -106,7 +109,7 @@ class Mini {
 
   void flush(int fd, Conn& c) {
     if (c.channel.flush() == Channel::FlushStatus::Error) return close(fd);
-    if (trim_ && c.ready && c.channel.queue().empty() && !c.channel.tls().has_pending_output()) c.channel.trim();
+    if (trim_ && c.ready && c.channel.queue().empty() && !c.channel.transport().has_pending_output()) c.channel.trim();
     set_interest(fd, c, c.channel.epoll_events());
   }
 

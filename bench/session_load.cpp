@@ -27,6 +27,7 @@
 #include "netlib/event_loop.hpp"
 #include "netlib/socket.hpp"
 #include "netlib/tls.hpp"
+#include "netlib/tls_transport.hpp"
 #include "netlib/wire.hpp"
 
 namespace po = boost::program_options;
@@ -163,8 +164,8 @@ class Load {
         if (auto err = socket_error(s.fd); !err) return fail(i, "connect: " + err.error());
         tune_data_socket(s.fd);
         if (!o_.resume) ctx_.forget_session();  // every session pays a full handshake
-        auto tls = TlsConnection::connect(ctx_, std::move(s.connecting), o_.server_name);
-        if (!tls) return fail(i, "TLS setup: " + tls.error());
+        auto tls = TlsTransport::over(ctx_, std::move(s.connecting), o_.server_name, false);
+        if (!tls) return fail(i, tls.error());
         s.channel.emplace(std::move(*tls), SendQueue::Limits{.bulk_bytes = 16384, .urgent_bytes = 65536,
                                                               .batch_bytes = 65536});
         s.state = State::Handshaking;
@@ -181,7 +182,7 @@ class Load {
       switch (out.status) {
         case RS::Stopped: return;
         case RS::Closed: return fail(i, "closed by the intermediary");
-        case RS::Error: return fail(i, "TLS: " + s.channel->tls().last_error());
+        case RS::Error: return fail(i, "TLS: " + s.channel->transport().last_error());
         case RS::Malformed: return fail(i, std::string("malformed frame: ") + to_string(out.wire_error));
         default: break;
       }
@@ -191,11 +192,11 @@ class Load {
 
   void handshake(unsigned i) {
     Session& s = sessions_[i];
-    auto st = s.channel->tls().handshake();
-    using TS = TlsConnection::Status;
+    auto st = s.channel->transport().handshake();
+    using TS = IoStatus;
     if (st == TS::WantRead || st == TS::WantWrite) return set_interest(s, st == TS::WantRead ? EPOLLIN : EPOLLOUT);
-    if (st != TS::Done) return fail(i, "handshake: " + s.channel->tls().last_error());
-    if (s.channel->tls().session_reused()) ++resumed_;
+    if (st != TS::Done) return fail(i, "handshake: " + s.channel->transport().last_error());
+    if (s.channel->transport().resumed()) ++resumed_;
     s.state = State::AwaitHello;
     send(s, Hello{kProtocolVersion, 0});
     flush(i);
@@ -210,7 +211,7 @@ class Load {
   void flush(unsigned i) {
     Session& s = sessions_[i];
     if (!s.channel) return;
-    if (s.channel->flush() == Channel::FlushStatus::Error) return fail(i, "TLS write: " + s.channel->tls().last_error());
+    if (s.channel->flush() == Channel::FlushStatus::Error) return fail(i, "TLS write: " + s.channel->transport().last_error());
     if (s.state == State::Ready && s.channel->queue().empty()) s.channel->trim();  // keep this tool small too
     set_interest(s, s.channel->epoll_events());
   }

@@ -10,18 +10,6 @@
 #include "netlib/status_file.hpp"
 
 namespace dialout {
-namespace {
-
-// Datagrams up to this size take the urgent lane: pings, DNS, TCP ACKs and
-// keystrokes never queue behind bulk. Deterministic, so both ends agree.
-constexpr size_t kSmallDatagram = 256;
-
-SendQueue::Lane lane_for(size_t packet_size) {
-  return packet_size <= kSmallDatagram ? SendQueue::Lane::Urgent : SendQueue::Lane::Bulk;
-}
-
-}  // namespace
-
 Relay::Relay(EventLoop& loop, TlsContext& tls, Policy policy, const RelayConfig& config, Logger& log)
     : loop_(loop),
       tls_(tls),
@@ -204,7 +192,7 @@ void Relay::on_data(Session& s, const FrameView& f) {
                    "{}: dropped offloaded datagram: '{}' does not accept offload headers", s.peer, target->name);
     return;
   }
-  auto lane = lane_for(d->packet.size());
+  auto lane = lane_for_datagram(d->packet.size());
   // Datagrams get half the urgent lane; the other half is the control
   // frames', so a control overflow means the peer stopped reading, never
   // that others flood it with small datagrams.

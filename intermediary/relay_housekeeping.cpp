@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "intermediary/relay.hpp"
+#include "netlib/session_timing.hpp"
 
 namespace dialout {
 namespace {
@@ -99,7 +100,7 @@ void Relay::start_workers() {
 
 void Relay::arm_tick(RelayWorker& w) {
   // The loop's timers are one-shot: each tick schedules the next.
-  auto period = std::clamp(config_.keepalive / 4, std::chrono::milliseconds(20), std::chrono::milliseconds(250));
+  auto period = session_tick_period(config_.keepalive);
   w.tick_timer = w.loop->add_timer(period, [this, &w] {
     worker_tick(w);
     arm_tick(w);

@@ -16,6 +16,7 @@
 #include "intermediary/relay.hpp"
 #include "netlib/peer_identity.hpp"
 #include "netlib/socket.hpp"
+#include "netlib/tls_transport.hpp"
 
 namespace dialout {
 namespace {
@@ -53,7 +54,7 @@ void Relay::on_accept() {
     std::string peer_host = peer_ep ? peer_ep->host : "";
     auto tls = [&] {
       std::lock_guard g(tls_mu_);
-      return TlsConnection::accept(tls_, std::move(*fd));
+      return TlsTransport::accept(tls_, std::move(*fd));
     }();
     Lock lk(mu_);
     if (!tls) {
@@ -69,10 +70,10 @@ void Relay::on_accept() {
       continue;
     }
     SessionId id = next_session_++;
-    SendQueue::Limits limits{.bulk_bytes = config_.queue_bytes,
-                             .urgent_bytes = std::max<size_t>(config_.queue_bytes, kMaxControlPayload + kMaxFrameSize),
-                             .batch_bytes = 256 * 1024};
-    auto s = std::make_unique<Session>(id, Channel(std::move(*tls), limits), std::move(peer), Session::Clock::now());
+    TlsTransport* transport = tls->get();
+    auto s = std::make_unique<Session>(id, Channel(std::move(*tls), Channel::limits_for(config_.queue_bytes)),
+                                       std::move(peer), Session::Clock::now());
+    s->tls = transport;
     s->peer_host = std::move(peer_host);
     s->owner = w.index;
     sessions_.emplace(id, std::move(s));
@@ -139,7 +140,7 @@ void Relay::read_frames(RelayWorker&, Session& s, Lock& lk) {
         return !s.retired && on_frame(s, f);
       },
       kReadBudget);
-  bool wants_write = s.channel.tls().wants_write();
+  bool wants_write = s.channel.transport().wants_write();
   lk.lock();
   if (s.retired) return;
   using RS = Channel::ReadStatus;
@@ -153,7 +154,7 @@ void Relay::read_frames(RelayWorker&, Session& s, Lock& lk) {
         close_session(s, "closed by peer");
       }
       return;
-    case RS::Error: close_session(s, "TLS error: " + s.channel.tls().last_error()); return;
+    case RS::Error: close_session(s, "TLS error: " + s.channel.transport().last_error()); return;
     case RS::Malformed:
       ++counters_.drop_malformed;
       close_session(s, std::string("malformed frame: ") + to_string(out.wire_error));
@@ -168,28 +169,28 @@ void Relay::read_frames(RelayWorker&, Session& s, Lock& lk) {
 
 void Relay::drive_handshake(RelayWorker& w, Session& s, Lock& lk) {
   lk.unlock();
-  TlsConnection::Status st;
+  IoStatus st;
   Expected<PeerIdentity, std::string> who = unexpected(std::string("no client certificate"));
   {
     std::lock_guard g(tls_mu_);
-    st = s.channel.tls().handshake();
-    if (st == TlsConnection::Status::Done) {
-      if (X509* cert = SSL_get0_peer_certificate(s.channel.tls().native())) who = peer_identity_from_certificate(cert);
+    st = s.tls->handshake();
+    if (st == IoStatus::Done) {
+      if (X509* cert = s.tls->peer_certificate()) who = peer_identity_from_certificate(cert);
     }
   }
   lk.lock();
   if (s.retired) return;
-  if (st == TlsConnection::Status::WantRead || st == TlsConnection::Status::WantWrite) {
-    uint32_t want = st == TlsConnection::Status::WantRead ? EPOLLIN : EPOLLOUT;
+  if (st == IoStatus::WantRead || st == IoStatus::WantWrite) {
+    uint32_t want = st == IoStatus::WantRead ? EPOLLIN : EPOLLOUT;
     if (want != s.interest) {
       s.interest = want;
       w.loop->modify(s.channel.fd(), want);
     }
     return;
   }
-  if (st != TlsConnection::Status::Done) {
+  if (st != IoStatus::Done) {
     ++counters_.handshake_failed;
-    close_session(s, "TLS handshake failed: " + s.channel.tls().last_error());
+    close_session(s, "TLS handshake failed: " + s.channel.transport().last_error());
     return;
   }
   if (!who) {
@@ -220,7 +221,7 @@ void Relay::flush(RelayWorker& w, Session& s, Lock& lk) {
   if (close_if_stalled(s)) return;
   s.dirty = false;
   s.write_blocked = false;
-  TlsConnection& tls = s.channel.tls();
+  StreamTransport& tls = s.channel.transport();
   SendQueue& queue = s.channel.queue();
   for (int rounds = 0; rounds < 64; ++rounds) {
     auto pending = queue.pending();
@@ -230,7 +231,7 @@ void Relay::flush(RelayWorker& w, Session& s, Lock& lk) {
     lk.lock();
     if (s.retired) return;
     if (!n) {
-      if (n.error() == TlsConnection::Status::WantWrite || n.error() == TlsConnection::Status::WantRead) {
+      if (n.error() == IoStatus::WantWrite || n.error() == IoStatus::WantRead) {
         s.write_blocked = true;
         break;
       }
@@ -244,7 +245,7 @@ void Relay::flush(RelayWorker& w, Session& s, Lock& lk) {
 }
 
 void Relay::update_interest(RelayWorker& w, Session& s) {
-  bool out = s.write_blocked || !s.channel.queue().empty() || s.channel.tls().has_pending_output();
+  bool out = s.write_blocked || !s.channel.queue().empty() || s.channel.transport().has_pending_output();
   uint32_t want = EPOLLIN | (out ? EPOLLOUT : 0u);
   if (want != s.interest) {
     s.interest = want;
@@ -271,8 +272,8 @@ void Relay::finish(RelayWorker& w, Lock& lk) {
     for (auto& s : gone) {
       for (int rounds = 0; s->flush_on_close && rounds < 64; ++rounds) {
         auto pending = s->channel.queue().pending();
-        if (pending.empty() && !s->channel.tls().has_pending_output()) break;
-        auto n = s->channel.tls().write(pending);
+        if (pending.empty() && !s->channel.transport().has_pending_output()) break;
+        auto n = s->channel.transport().write(pending);
         if (!n) break;
         s->channel.queue().consume(*n);
       }

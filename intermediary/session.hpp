@@ -9,6 +9,7 @@
 #include "netlib/channel.hpp"
 #include "netlib/log.hpp"
 #include "netlib/peer_identity.hpp"
+#include "netlib/tls_transport.hpp"
 
 namespace dialout {
 
@@ -22,6 +23,7 @@ struct Session {
 
   SessionId id;
   Channel channel;
+  TlsTransport* tls = nullptr;  // channel's transport, for the peer certificate
   std::string peer;      // remote address, for logs
   std::string peer_host; // remote address without the port
   State state = State::Handshake;

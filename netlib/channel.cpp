@@ -1,5 +1,6 @@
 #include "netlib/channel.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace dialout {
@@ -7,6 +8,12 @@ namespace {
 // Room kept free for one read: a whole TLS record.
 constexpr size_t kReadChunk = 16 * 1024 + 256;
 }  // namespace
+
+SendQueue::Limits Channel::limits_for(size_t bulk_bytes) {
+  return SendQueue::Limits{.bulk_bytes = bulk_bytes,
+                           .urgent_bytes = std::max(bulk_bytes, kMaxControlPayload + kMaxFrameSize),
+                           .batch_bytes = 256 * 1024};
+}
 
 Expected<size_t, Channel::ReadStatus> Channel::fill() {
   size_t have = rx_end_ - rx_start_;
@@ -24,14 +31,14 @@ Expected<size_t, Channel::ReadStatus> Channel::fill() {
     if (want <= rx_.size()) return unexpected(ReadStatus::Error);  // cannot happen: frames are bounded
     rx_.resize(want);
   }
-  auto n = tls_.read(std::span(rx_).subspan(rx_end_));
+  auto n = transport_->read(std::span(rx_).subspan(rx_end_));
   if (!n) {
     switch (n.error()) {
-      case TlsConnection::Status::WantRead: return unexpected(ReadStatus::WouldBlock);
-      case TlsConnection::Status::WantWrite:
+      case IoStatus::WantRead: return unexpected(ReadStatus::WouldBlock);
+      case IoStatus::WantWrite:
         write_blocked_ = true;  // TLS needs to send before it can read (e.g. a key update)
         return unexpected(ReadStatus::WouldBlock);
-      case TlsConnection::Status::Closed: return unexpected(ReadStatus::Closed);
+      case IoStatus::Closed: return unexpected(ReadStatus::Closed);
       default: return unexpected(ReadStatus::Error);
     }
   }
@@ -43,10 +50,10 @@ Channel::FlushStatus Channel::flush() {
   write_blocked_ = false;
   for (int rounds = 0; rounds < 64; ++rounds) {
     auto pending = queue_.pending();
-    if (pending.empty() && !tls_.has_pending_output()) return FlushStatus::Done;
-    auto n = tls_.write(pending);  // an empty span sends what TLS still holds
+    if (pending.empty() && !transport_->has_pending_output()) return FlushStatus::Done;
+    auto n = transport_->write(pending);  // an empty span sends what TLS still holds
     if (!n) {
-      if (n.error() == TlsConnection::Status::WantWrite || n.error() == TlsConnection::Status::WantRead) {
+      if (n.error() == IoStatus::WantWrite || n.error() == IoStatus::WantRead) {
         write_blocked_ = true;
         return FlushStatus::Blocked;
       }
@@ -59,7 +66,7 @@ Channel::FlushStatus Channel::flush() {
 
 void Channel::trim() {
   queue_.trim();
-  tls_.trim();
+  transport_->trim();
   if (rx_start_ == rx_end_) {
     ByteBuffer().swap(rx_);
     rx_start_ = rx_end_ = 0;

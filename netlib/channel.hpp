@@ -1,4 +1,5 @@
-// One framed TLS connection: whole frames in, whole frames out.
+// One framed connection over a StreamTransport: whole frames in, whole
+// frames out.
 //
 // Receiving: bytes are read from TLS into one buffer and every complete
 // frame is handed over in place (no copy, no allocation per frame); a frame
@@ -13,9 +14,11 @@
 #include <cstdint>
 #include <vector>
 
-#include "netlib/send_queue.hpp"
-#include "netlib/tls.hpp"
+#include <memory>
+
 #include "netlib/byte_buffer.hpp"
+#include "netlib/send_queue.hpp"
+#include "netlib/stream_transport.hpp"
 #include "netlib/wire.hpp"
 
 namespace dialout {
@@ -30,11 +33,16 @@ class Channel {
   };
   enum class FlushStatus { Done, Blocked, Error };
 
-  Channel(TlsConnection tls, SendQueue::Limits limits) : tls_(std::move(tls)), queue_(limits) {}
+  Channel(std::unique_ptr<StreamTransport> transport, SendQueue::Limits limits)
+      : transport_(std::move(transport)), queue_(limits) {}
 
-  int fd() const { return tls_.fd(); }
-  TlsConnection& tls() { return tls_; }
-  const TlsConnection& tls() const { return tls_; }
+  // The limits every session and uplink uses: `bulk_bytes` for the bulk
+  // lane; the urgent lane always has room for a whole control frame.
+  static SendQueue::Limits limits_for(size_t bulk_bytes);
+
+  int fd() const { return transport_->fd(); }
+  StreamTransport& transport() { return *transport_; }
+  const StreamTransport& transport() const { return *transport_; }
   SendQueue& queue() { return queue_; }
 
   // Reads what TLS has (up to about `budget` bytes, for fairness between
@@ -49,7 +57,7 @@ class Channel {
   // Epoll interest: always readable; writable while something waits
   // (queued frames, or ciphertext TLS has not handed to the socket yet).
   uint32_t epoll_events() const {
-    return EPOLLIN | (write_blocked_ || !queue_.empty() || tls_.has_pending_output() ? EPOLLOUT : 0u);
+    return EPOLLIN | (write_blocked_ || !queue_.empty() || transport_->has_pending_output() ? EPOLLOUT : 0u);
   }
   // Bytes of an unfinished frame are buffered (a peer that closes now cut a frame).
   bool has_partial_frame() const { return rx_end_ > rx_start_; }
@@ -61,7 +69,7 @@ class Channel {
   // One TLS read into the buffer; returns bytes read or a terminal status.
   Expected<size_t, ReadStatus> fill();
 
-  TlsConnection tls_;
+  std::unique_ptr<StreamTransport> transport_;
   SendQueue queue_;
   ByteBuffer rx_;  // frames are read in place: growing must not zero-fill
   size_t rx_start_ = 0;
@@ -91,7 +99,7 @@ Channel::ReadOutcome Channel::read_frames(OnFrame&& on_frame, size_t budget) {
     if (rx_start_ == rx_end_) rx_start_ = rx_end_ = 0;
     // Records TLS has read ahead are invisible to epoll: the budget only
     // ends a read once they are taken too (at most one read-ahead buffer).
-    if (out.bytes >= budget && !tls_.has_buffered_input()) {
+    if (out.bytes >= budget && !transport_->has_buffered_input()) {
       out.status = ReadStatus::Budget;
       return out;
     }

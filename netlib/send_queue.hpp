@@ -71,4 +71,12 @@ class SendQueue {
   size_t reserved_base_ = 0;
 };
 
+// The lane rule, the same at every sender (sites and the intermediary), so
+// both ends agree: datagrams up to kSmallDatagram bytes (pings, DNS, TCP
+// ACKs, keystrokes) never queue behind bulk.
+inline constexpr size_t kSmallDatagram = 256;
+inline SendQueue::Lane lane_for_datagram(size_t ip_packet_size) {
+  return ip_packet_size <= kSmallDatagram ? SendQueue::Lane::Urgent : SendQueue::Lane::Bulk;
+}
+
 }  // namespace dialout

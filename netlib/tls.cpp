@@ -114,7 +114,7 @@ Expected<void, std::string> rotate_ticket_keys(SSL_CTX* ctx) {
 
 }  // namespace
 
-const char* to_string(TlsConnection::Status s) {
+const char* to_string(IoStatus s) {
   switch (s) {
     case TlsConnection::Status::Done: return "done";
     case TlsConnection::Status::WantRead: return "want-read";

@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "netlib/expected.hpp"
+#include "netlib/stream_transport.hpp"
 #include "netlib/tls_bio.hpp"
 #include "netlib/unique_fd.hpp"
 
@@ -109,7 +110,7 @@ class TlsContext {
 
 class TlsConnection {
  public:
-  enum class Status { Done, WantRead, WantWrite, Closed, Error };
+  using Status = IoStatus;
 
   static Expected<TlsConnection, std::string> accept(TlsContext& ctx, UniqueFd fd);
   // server_name non-empty: sets SNI (for names) and requires the server
@@ -181,6 +182,5 @@ class TlsConnection {
   bool read_ahead_ = false;
 };
 
-const char* to_string(TlsConnection::Status);
 
 }  // namespace dialout

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "netlib/session_timing.hpp"
+#include "netlib/tls_transport.hpp"
+
 namespace dialout {
 
 Uplink::Uplink(unsigned index, EventLoop& loop, TlsContext& tls, const Settings& settings, Handler& handler,
@@ -17,7 +20,7 @@ Uplink::Uplink(unsigned index, EventLoop& loop, TlsContext& tls, const Settings&
 Uplink::~Uplink() { stop(); }
 
 void Uplink::start() {
-  auto period = std::clamp(settings_.keepalive / 4, std::chrono::milliseconds(20), std::chrono::milliseconds(250));
+  auto period = session_tick_period(settings_.keepalive);
   tick_timer_ = loop_.add_timer(period, [this] { tick(); });
   connect_now();
 }
@@ -46,7 +49,7 @@ void Uplink::reconnect_now(const std::string& why) {
 }
 
 void Uplink::set_interest(uint32_t events) {
-  int fd = channel_ ? channel_->fd() : connecting_fd_.get();
+  int fd = channel_ ? channel_->fd() : -1;
   if (fd < 0) return;
   if (registered_fd_ != fd) {
     if (registered_fd_ >= 0) loop_.remove(registered_fd_);
@@ -62,21 +65,19 @@ void Uplink::set_interest(uint32_t events) {
 void Uplink::connect_now() {
   retry_timer_ = 0;
   if (state_ == State::Stopped) return;
-  state_ = State::Connecting;
+  state_ = State::Handshaking;
   state_since_ = loop_.now();
-  auto fd = tcp_connect_start(settings_.intermediary);
-  if (!fd) {
-    fail("connect " + settings_.intermediary.to_string() + ": " + fd.error());
+  auto transport = TlsTransport::dial(tls_, settings_.intermediary, settings_.server_name);
+  if (!transport) {
+    fail(transport.error());
     return;
   }
-  connecting_fd_ = std::move(*fd);
-  tune_data_socket(connecting_fd_.get());
+  channel_.emplace(std::move(*transport), Channel::limits_for(settings_.queue_bytes));
   set_interest(EPOLLOUT);
 }
 
 void Uplink::on_event(uint32_t events) {
   switch (state_) {
-    case State::Connecting: on_connected(); return;
     case State::Handshaking: drive_handshake(); return;
     case State::Waiting:
     case State::Stopped: return;
@@ -88,7 +89,7 @@ void Uplink::on_event(uint32_t events) {
     switch (out.status) {
       case RS::Stopped: return;
       case RS::Closed: fail("closed by the intermediary"); return;
-      case RS::Error: fail("TLS: " + channel_->tls().last_error()); return;
+      case RS::Error: fail("TLS: " + channel_->transport().last_error()); return;
       case RS::Malformed: fail(std::string("malformed frame from the intermediary: ") + to_string(out.wire_error)); return;
       default: break;
     }
@@ -97,35 +98,17 @@ void Uplink::on_event(uint32_t events) {
   flush();
 }
 
-void Uplink::on_connected() {
-  if (auto err = socket_error(connecting_fd_.get()); !err) {
-    fail("connect " + settings_.intermediary.to_string() + ": " + err.error());
-    return;
-  }
-  auto tls = TlsConnection::connect(tls_, std::move(connecting_fd_), settings_.server_name);
-  if (!tls) {
-    fail("TLS setup: " + tls.error());
-    return;
-  }
-  channel_.emplace(std::move(*tls), SendQueue::Limits{.bulk_bytes = settings_.queue_bytes,
-                                                       .urgent_bytes = kMaxControlPayload + kMaxFrameSize,
-                                                       .batch_bytes = 256 * 1024});
-  state_ = State::Handshaking;
-  state_since_ = loop_.now();
-  drive_handshake();
-}
-
 void Uplink::drive_handshake() {
-  auto st = channel_->tls().handshake();
-  if (st == TlsConnection::Status::WantRead || st == TlsConnection::Status::WantWrite) {
-    set_interest(st == TlsConnection::Status::WantRead ? EPOLLIN : EPOLLOUT);
+  auto st = channel_->transport().handshake();
+  if (st == IoStatus::WantRead || st == IoStatus::WantWrite) {
+    set_interest(st == IoStatus::WantRead ? EPOLLIN : EPOLLOUT);
     return;
   }
-  if (st != TlsConnection::Status::Done) {
-    fail("TLS handshake with " + settings_.intermediary.to_string() + " failed: " + channel_->tls().last_error());
+  if (st != IoStatus::Done) {
+    fail("connection to " + settings_.intermediary.to_string() + " failed: " + channel_->transport().last_error());
     return;
   }
-  session_reused_ = channel_->tls().session_reused();
+  session_reused_ = channel_->transport().resumed();
   state_ = State::AwaitHello;
   last_rx_ = loop_.now();
   send_control(Hello{kProtocolVersion, settings_.capabilities});
@@ -218,7 +201,7 @@ bool Uplink::on_frame(const FrameView& f) {
 void Uplink::flush() {
   if (!channel_ || state_ < State::AwaitHello) return;
   if (channel_->flush() == Channel::FlushStatus::Error) {
-    fail("TLS write: " + channel_->tls().last_error());
+    fail("TLS write: " + channel_->transport().last_error());
     return;
   }
   set_interest(channel_->epoll_events());
@@ -228,7 +211,6 @@ void Uplink::close_connection() {
   if (registered_fd_ >= 0) loop_.remove(std::exchange(registered_fd_, -1));
   interest_ = 0;
   channel_.reset();
-  connecting_fd_.reset();
 }
 
 void Uplink::fail(const std::string& why, std::optional<std::chrono::milliseconds> delay) {
@@ -250,7 +232,6 @@ void Uplink::tick() {
   tick_timer_ = 0;
   auto now = loop_.now();
   switch (state_) {
-    case State::Connecting:
     case State::Handshaking:
     case State::AwaitHello:
     case State::AwaitAccept:
@@ -270,7 +251,7 @@ void Uplink::tick() {
     default: break;
   }
   if (state_ == State::Stopped) return;
-  auto period = std::clamp(settings_.keepalive / 4, std::chrono::milliseconds(20), std::chrono::milliseconds(250));
+  auto period = session_tick_period(settings_.keepalive);
   tick_timer_ = loop_.add_timer(period, [this] { tick(); });
 }
 

@@ -67,10 +67,9 @@ class Uplink {
   void flush();
 
  private:
-  enum class State { Waiting, Connecting, Handshaking, AwaitHello, AwaitAccept, Ready, Stopped };
+  enum class State { Waiting, Handshaking, AwaitHello, AwaitAccept, Ready, Stopped };
   void connect_now();
   void on_event(uint32_t events);
-  void on_connected();
   void drive_handshake();
   bool on_frame(const FrameView& frame);
   void send_control(const auto& message);
@@ -88,7 +87,6 @@ class Uplink {
   Logger& log_;
   Backoff backoff_;
   State state_ = State::Waiting;
-  UniqueFd connecting_fd_;
   std::optional<Channel> channel_;
   int registered_fd_ = -1;
   uint32_t interest_ = 0;

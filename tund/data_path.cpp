@@ -10,8 +10,6 @@
 namespace dialout {
 namespace {
 
-// Same rule as the intermediary: small datagrams take the urgent lane.
-constexpr size_t kSmallDatagram = 256;
 // Datagrams read from the TUN device per wakeup before others get a turn.
 constexpr int kTunBatch = 256;
 
@@ -86,7 +84,7 @@ void DataPath::route_datagram(std::span<uint8_t> whole) {
       return;
     }
   }
-  auto lane = packet.size() <= kSmallDatagram ? SendQueue::Lane::Urgent : SendQueue::Lane::Bulk;
+  auto lane = lane_for_datagram(packet.size());
   send(*up, *dst, lane, vnet ? kDataVnet : 0, whole);
 }
 
@@ -100,7 +98,7 @@ void DataPath::send_finished_here(Uplink& up, SiteId dst, const VnetHeader& head
     // E.g. a tunnel packet whose inner checksum is left to "the hardware":
     // the position is in range (checked), so finish it in place.
     if (auto done = complete_checksum(header, packet); !done) return refuse(done.error());
-    auto lane = packet.size() <= kSmallDatagram ? SendQueue::Lane::Urgent : SendQueue::Lane::Bulk;
+    auto lane = lane_for_datagram(packet.size());
     send(up, dst, lane, 0, packet);
     return;
   }
