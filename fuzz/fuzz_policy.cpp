@@ -13,11 +13,11 @@
 #include <string_view>
 #include <vector>
 
-#include "netlib/access_rule.hpp"
+#include "intermediary/access_rule.hpp"
 #include "netlib/ip_address.hpp"
 #include "netlib/ip_packet.hpp"
-#include "netlib/peer_identity.hpp"
-#include "netlib/policy.hpp"
+#include "intermediary/peer_identity.hpp"
+#include "intermediary/policy.hpp"
 
 namespace {
 

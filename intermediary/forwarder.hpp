@@ -7,8 +7,8 @@
 
 #include "intermediary/registry.hpp"
 #include "netlib/expected.hpp"
-#include "netlib/peer_identity.hpp"
-#include "netlib/policy.hpp"
+#include "intermediary/peer_identity.hpp"
+#include "intermediary/policy.hpp"
 #include "netlib/wire.hpp"
 
 namespace dialout {

@@ -7,7 +7,7 @@
 #include "netlib/event_loop.hpp"
 #include "netlib/log.hpp"
 #include "netlib/option_parsing.hpp"
-#include "netlib/policy.hpp"
+#include "intermediary/policy.hpp"
 #include "netlib/privileges.hpp"
 #include "netlib/sd_notify.hpp"
 #include "netlib/tls.hpp"

@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "intermediary/forwarder.hpp"
-#include "netlib/peer_identity.hpp"
+#include "intermediary/peer_identity.hpp"
 #include "netlib/socket.hpp"
 #include "netlib/status_file.hpp"
 

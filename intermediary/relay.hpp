@@ -26,7 +26,7 @@
 #include "intermediary/session.hpp"
 #include "netlib/event_loop.hpp"
 #include "netlib/log.hpp"
-#include "netlib/policy.hpp"
+#include "intermediary/policy.hpp"
 #include "netlib/tls.hpp"
 #include "netlib/unique_fd.hpp"
 

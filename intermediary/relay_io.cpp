@@ -14,7 +14,7 @@
 #include <algorithm>
 
 #include "intermediary/relay.hpp"
-#include "netlib/peer_identity.hpp"
+#include "intermediary/peer_identity.hpp"
 #include "netlib/socket.hpp"
 #include "netlib/tls_transport.hpp"
 

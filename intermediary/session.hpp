@@ -8,7 +8,7 @@
 #include "intermediary/registry.hpp"
 #include "netlib/channel.hpp"
 #include "netlib/log.hpp"
-#include "netlib/peer_identity.hpp"
+#include "intermediary/peer_identity.hpp"
 #include "netlib/tls_transport.hpp"
 
 namespace dialout {

@@ -21,7 +21,7 @@
 #include "netlib/log.hpp"
 #include "netlib/vnet_header.hpp"
 #include "router/route_table.hpp"
-#include "router/uplink.hpp"
+#include "tund/uplink.hpp"
 #include "tund/proxy_client.hpp"
 #include "tund/site_config.hpp"
 #include "tund/tun.hpp"

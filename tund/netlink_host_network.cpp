@@ -14,7 +14,7 @@
 
 #include <fmt/format.h>
 
-#include "netlib/netlink_attr.hpp"
+#include "tund/netlink_attr.hpp"
 
 namespace dialout {
 namespace {

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "netlib/netlink.hpp"
-#include "netlib/netlink_monitor.hpp"
-#include "netlib/proxy_neighbours.hpp"
+#include "tund/netlink.hpp"
+#include "tund/netlink_monitor.hpp"
+#include "tund/proxy_neighbours.hpp"
 #include "tund/host_network.hpp"
 
 namespace dialout {

@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "netlib/netlink.hpp"
+#include "tund/netlink.hpp"
 #include "tund/route_installer.hpp"
 
 namespace dialout {

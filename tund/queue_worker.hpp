@@ -23,7 +23,7 @@
 #include "netlib/shared_snapshot.hpp"
 #include "netlib/tls.hpp"
 #include "router/route_table.hpp"
-#include "router/uplink.hpp"
+#include "tund/uplink.hpp"
 #include "tund/data_path.hpp"
 #include "tund/site_config.hpp"
 #include "tund/tun.hpp"

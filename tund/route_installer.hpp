@@ -1,5 +1,6 @@
 // Where the site engine puts kernel routes into its TUN device. The daemon
-// uses netlink (NetlinkRouteInstaller); tests use an in-memory fake.
+// uses netlink (NetlinkRouteInstaller); tests use MemoryRouteInstaller
+// (tests/support/memory_route_installer.hpp).
 #pragma once
 
 #include <set>
@@ -17,18 +18,5 @@ class RouteInstaller {
   virtual Expected<void, std::string> remove(const Prefix& prefix) = 0;
 };
 
-// Records routes; for tests and for running without a kernel (no root).
-class MemoryRouteInstaller final : public RouteInstaller {
- public:
-  Expected<void, std::string> add(const Prefix& p) override {
-    routes.insert(p);
-    return {};
-  }
-  Expected<void, std::string> remove(const Prefix& p) override {
-    routes.erase(p);
-    return {};
-  }
-  std::set<Prefix> routes;
-};
 
 }  // namespace dialout

@@ -39,11 +39,6 @@ SiteEngine::SiteEngine(EventLoop& loop, TlsContext& tls, Tun& tun, RouteInstalle
                        const SiteConfig& config, Logger& log)
     : SiteEngine(loop, tls, std::vector<Tun*>{&tun}, routes, nullptr, &host, config, log) {}
 
-SiteEngine::SiteEngine(EventLoop& loop, TlsContext& tls, Tun& tun, RouteInstaller& routes, const SiteConfig& config,
-                       Logger& log)
-    : SiteEngine(loop, tls, std::vector<Tun*>{&tun}, routes, std::make_unique<MemoryHostNetwork>(), nullptr, config,
-                 log) {}
-
 SiteEngine::SiteEngine(EventLoop& loop, TlsContext& tls, std::vector<Tun*> queues, RouteInstaller& routes,
                        HostNetwork& host, const SiteConfig& config, Logger& log)
     : SiteEngine(loop, tls, std::move(queues), routes, nullptr, &host, config, log) {}

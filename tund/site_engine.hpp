@@ -25,7 +25,7 @@
 #include "netlib/shared_snapshot.hpp"
 #include "netlib/tls.hpp"
 #include "router/route_table.hpp"
-#include "router/uplink.hpp"
+#include "tund/uplink.hpp"
 #include "tund/data_path.hpp"
 #include "tund/host_network.hpp"
 #include "tund/path_watch.hpp"
@@ -45,9 +45,6 @@ class SiteEngine final : public Uplink::Handler {
   // `host`: assigned addresses, proxy neighbours and roaming (see HostNetwork).
   SiteEngine(EventLoop& loop, TlsContext& tls, Tun& tun, RouteInstaller& routes, HostNetwork& host,
              const SiteConfig& config, Logger& log);
-  // Without a host network: an in-memory one (no roaming, nothing proxied).
-  SiteEngine(EventLoop& loop, TlsContext& tls, Tun& tun, RouteInstaller& routes, const SiteConfig& config,
-             Logger& log);
   // One worker thread per queue when there are several (the queues of one
   // multi-queue TUN device); one queue is the constructor above. Each
   // worker makes its own TLS client context from tls.files().

@@ -16,8 +16,10 @@
 #include "tests/support/packets.hpp"
 #include "tests/support/in_process.hpp"
 #include "tests/support/test_pki.hpp"
-#include "tund/fake_tun.hpp"
+#include "tests/support/fake_tun.hpp"
 #include "tund/site_engine.hpp"
+#include "tests/support/memory_host_network.hpp"
+#include "tests/support/memory_route_installer.hpp"
 
 namespace dialout::hostile {
 
@@ -49,6 +51,7 @@ constexpr auto kHandshakeTimeout = 1000ms;
 struct Site {
   std::unique_ptr<FakeTun> tun;
   MemoryRouteInstaller routes;
+  MemoryHostNetwork host;
   SiteConfig config;
   std::unique_ptr<TlsContext> tls;
   std::unique_ptr<SiteEngine> engine;
@@ -107,7 +110,7 @@ class HostileInput : public ::testing::Test {
     s->config.keepalive = 200ms;
     s->config.dead_after = 5s;
     s->tls = std::make_unique<TlsContext>(std::move(*TlsContext::client(s->config.tls)));
-    s->engine = std::make_unique<SiteEngine>(loop_, *s->tls, *s->tun, s->routes, s->config, site_log_);
+    s->engine = std::make_unique<SiteEngine>(loop_, *s->tls, *s->tun, s->routes, s->host, s->config, site_log_);
     s->engine->start();
     sites_.push_back(std::move(s));
     return *sites_.back();

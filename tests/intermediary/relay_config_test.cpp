@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "netlib/policy.hpp"
+#include "intermediary/policy.hpp"
 
 namespace dialout {
 namespace {

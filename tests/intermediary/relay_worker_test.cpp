@@ -14,8 +14,10 @@
 #include "tests/support/packets.hpp"
 #include "tests/support/in_process.hpp"
 #include "tests/support/test_pki.hpp"
-#include "tund/fake_tun.hpp"
+#include "tests/support/fake_tun.hpp"
 #include "tund/site_engine.hpp"
+#include "tests/support/memory_host_network.hpp"
+#include "tests/support/memory_route_installer.hpp"
 
 namespace dialout {
 namespace {
@@ -37,6 +39,7 @@ std::string host(int site) { return fmt::format("10.{}.0.2", site); }
 struct Site {
   std::unique_ptr<FakeTun> tun;
   MemoryRouteInstaller routes;
+  MemoryHostNetwork host;
   SiteConfig config;
   std::unique_ptr<TlsContext> tls;
   std::unique_ptr<SiteEngine> engine;
@@ -78,7 +81,7 @@ class RelayWorkers : public ::testing::Test {
     s->config.keepalive = 200ms;
     s->config.dead_after = 10s;
     s->tls = std::make_unique<TlsContext>(std::move(*TlsContext::client(s->config.tls)));
-    s->engine = std::make_unique<SiteEngine>(loop_, *s->tls, *s->tun, s->routes, s->config, site_log_);
+    s->engine = std::make_unique<SiteEngine>(loop_, *s->tls, *s->tun, s->routes, s->host, s->config, site_log_);
     s->engine->start();
     sites_.push_back(std::move(s));
   }

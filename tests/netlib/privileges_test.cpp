@@ -17,9 +17,9 @@
 
 #include <gtest/gtest.h>
 
-#include "netlib/masquerade.hpp"
-#include "netlib/netlink.hpp"
-#include "netlib/subprocess.hpp"
+#include "tund/masquerade.hpp"
+#include "tund/netlink.hpp"
+#include "tund/subprocess.hpp"
 
 namespace dialout {
 namespace {

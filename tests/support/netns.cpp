@@ -13,7 +13,7 @@
 
 #include <fmt/format.h>
 
-#include "netlib/subprocess.hpp"
+#include "tund/subprocess.hpp"
 
 namespace dialout::testing {
 namespace {

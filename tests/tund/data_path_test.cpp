@@ -17,8 +17,10 @@
 #include "tests/support/offload_packets.hpp"
 #include "tests/support/packets.hpp"
 #include "tests/support/test_pki.hpp"
-#include "tund/fake_tun.hpp"
+#include "tests/support/fake_tun.hpp"
 #include "tund/site_engine.hpp"
+#include "tests/support/memory_host_network.hpp"
+#include "tests/support/memory_route_installer.hpp"
 
 namespace dialout {
 namespace {
@@ -40,6 +42,7 @@ reach = office-a
 struct Site {
   std::unique_ptr<FakeTun> tun;
   MemoryRouteInstaller routes;
+  MemoryHostNetwork host;
   SiteConfig config;
   std::unique_ptr<TlsContext> tls;
   std::unique_ptr<SiteEngine> engine;
@@ -65,7 +68,7 @@ class RouterOffload : public ::testing::Test {
     s.config = in_process_site_config(pki_, relay_->port(), identity, name, prefix);
     s.config.connections = 1;
     s.tls = std::make_unique<TlsContext>(std::move(*TlsContext::client(s.config.tls)));
-    s.engine = std::make_unique<SiteEngine>(loop_, *s.tls, *s.tun, s.routes, s.config, log_);
+    s.engine = std::make_unique<SiteEngine>(loop_, *s.tls, *s.tun, s.routes, s.host, s.config, log_);
     s.engine->start();
   }
 

@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-#include "netlib/sysctl.hpp"
+#include "tund/sysctl.hpp"
 #include "tests/support/netns.hpp"
 #include "tund/tun_device.hpp"
 

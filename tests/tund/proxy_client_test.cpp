@@ -10,7 +10,7 @@
 #include "netlib/ip_packet.hpp"
 #include "tests/support/offload_packets.hpp"
 #include "tests/support/packets.hpp"
-#include "tund/fake_tun.hpp"
+#include "tests/support/fake_tun.hpp"
 
 namespace dialout {
 namespace {

@@ -19,7 +19,9 @@
 #include "tests/support/packets.hpp"
 #include "tests/support/in_process.hpp"
 #include "tests/support/test_pki.hpp"
-#include "tund/fake_tun.hpp"
+#include "tests/support/fake_tun.hpp"
+#include "tests/support/memory_host_network.hpp"
+#include "tests/support/memory_route_installer.hpp"
 
 namespace dialout {
 namespace {

@@ -21,7 +21,7 @@
 
 #include <gtest/gtest.h>
 
-#include "netlib/netlink.hpp"
+#include "tund/netlink.hpp"
 #include "netlib/unique_fd.hpp"
 #include "netlib/vnet_header.hpp"
 

@@ -1,4 +1,4 @@
-#include "netlib/netlink.hpp"
+#include "tund/netlink.hpp"
 
 #include <libmnl/libmnl.h>
 #include <linux/if_addr.h>
@@ -14,7 +14,7 @@
 
 #include <fmt/format.h>
 
-#include "netlib/netlink_attr.hpp"
+#include "tund/netlink_attr.hpp"
 
 namespace dialout {
 namespace {

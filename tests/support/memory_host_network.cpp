@@ -3,7 +3,7 @@
 
 #include <cstdint>
 
-#include "tund/host_network.hpp"
+#include "tests/support/memory_host_network.hpp"
 
 namespace dialout {
 

@@ -1,4 +1,4 @@
-#include "netlib/subprocess.hpp"
+#include "tund/subprocess.hpp"
 
 #include <fcntl.h>
 #include <poll.h>

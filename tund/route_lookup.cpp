@@ -9,8 +9,8 @@
 
 #include <fmt/format.h>
 
-#include "netlib/netlink.hpp"
-#include "netlib/netlink_attr.hpp"
+#include "tund/netlink.hpp"
+#include "tund/netlink_attr.hpp"
 
 namespace dialout {
 namespace {

@@ -4,7 +4,7 @@
 // not told about the remote prefixes: it can only answer A itself.
 //
 //   remote 10.200.0.5 / fd99::5 --(TUN dlmq0)--[A: lan0 10.60.0.1 fd60::1] ==veth== [B: lan1 10.60.0.2 fd60::2]
-#include "netlib/masquerade.hpp"
+#include "tund/masquerade.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -23,8 +23,8 @@
 #include <gtest/gtest.h>
 
 #include "netlib/ip_packet.hpp"
-#include "netlib/subprocess.hpp"
-#include "netlib/sysctl.hpp"
+#include "tund/subprocess.hpp"
+#include "tund/sysctl.hpp"
 #include "tests/support/netns.hpp"
 #include "tests/support/packets.hpp"
 #include "tund/tun_device.hpp"

@@ -1,4 +1,4 @@
-#include "tund/fake_tun.hpp"
+#include "tests/support/fake_tun.hpp"
 
 #include <poll.h>
 

@@ -1,4 +1,4 @@
-#include "netlib/access_rule.hpp"
+#include "intermediary/access_rule.hpp"
 
 #include <gtest/gtest.h>
 

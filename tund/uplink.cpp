@@ -1,4 +1,4 @@
-#include "router/uplink.hpp"
+#include "tund/uplink.hpp"
 
 #include <algorithm>
 

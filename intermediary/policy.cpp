@@ -1,4 +1,4 @@
-#include "netlib/policy.hpp"
+#include "intermediary/policy.hpp"
 
 #include <fmt/format.h>
 

@@ -17,7 +17,7 @@
 
 #include "netlib/expected.hpp"
 #include "netlib/ip_address.hpp"
-#include "netlib/netlink.hpp"
+#include "tund/netlink.hpp"
 
 namespace dialout {
 

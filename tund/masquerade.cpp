@@ -1,4 +1,4 @@
-#include "netlib/masquerade.hpp"
+#include "tund/masquerade.hpp"
 
 #include <net/if.h>
 
@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "netlib/subprocess.hpp"
+#include "tund/subprocess.hpp"
 
 namespace dialout {
 namespace {

@@ -1,6 +1,6 @@
 // NetlinkMonitor and Netlink::route_source in private network namespaces
 // (veth pairs: this kernel may lack the dummy link type).
-#include "netlib/netlink_monitor.hpp"
+#include "tund/netlink_monitor.hpp"
 
 #include <net/if.h>
 #include <poll.h>
@@ -11,7 +11,7 @@
 
 #include <gtest/gtest.h>
 
-#include "netlib/netlink.hpp"
+#include "tund/netlink.hpp"
 #include "tests/support/netns.hpp"
 
 namespace dialout {

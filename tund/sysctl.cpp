@@ -1,4 +1,4 @@
-#include "netlib/sysctl.hpp"
+#include "tund/sysctl.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "netlib/policy.hpp"
+#include "intermediary/policy.hpp"
 
 #include <gtest/gtest.h>
 

@@ -63,12 +63,12 @@
 #include <string_view>
 #include <vector>
 
-#include "netlib/access_rule.hpp"
+#include "intermediary/access_rule.hpp"
 #include "netlib/config_error.hpp"
 #include "netlib/expected.hpp"
 #include "netlib/ip_address.hpp"
 #include "netlib/ip_packet.hpp"
-#include "netlib/peer_identity.hpp"
+#include "intermediary/peer_identity.hpp"
 
 namespace dialout {
 

@@ -5,7 +5,7 @@
 //
 //   [B: lan1 10.50.0.2/24 fd50::2/64] ==veth== [A: lan0 10.50.0.1/24 fd50::1/64]--dlpn0 (TUN)
 //                                               laptop 10.50.0.77, fd50::77 routed into the TUN
-#include "netlib/proxy_neighbours.hpp"
+#include "tund/proxy_neighbours.hpp"
 
 #include <net/if.h>
 #include <sys/ioctl.h>
@@ -17,8 +17,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include "netlib/subprocess.hpp"
-#include "netlib/sysctl.hpp"
+#include "tund/subprocess.hpp"
+#include "tund/sysctl.hpp"
 #include "tests/support/netns.hpp"
 #include "tund/tun_device.hpp"
 

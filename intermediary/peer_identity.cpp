@@ -1,4 +1,4 @@
-#include "netlib/peer_identity.hpp"
+#include "intermediary/peer_identity.hpp"
 
 #include <fmt/format.h>
 #include <openssl/asn1.h>

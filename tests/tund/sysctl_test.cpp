@@ -1,4 +1,4 @@
-#include "netlib/sysctl.hpp"
+#include "tund/sysctl.hpp"
 
 #include <gtest/gtest.h>
 

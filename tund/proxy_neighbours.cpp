@@ -1,4 +1,4 @@
-#include "netlib/proxy_neighbours.hpp"
+#include "tund/proxy_neighbours.hpp"
 
 #include <net/if.h>
 
@@ -9,7 +9,7 @@
 
 #include <fmt/format.h>
 
-#include "netlib/sysctl.hpp"
+#include "tund/sysctl.hpp"
 
 namespace dialout {
 namespace {

@@ -1,4 +1,4 @@
-#include "netlib/peer_identity.hpp"
+#include "intermediary/peer_identity.hpp"
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>

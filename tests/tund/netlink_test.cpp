@@ -2,7 +2,7 @@
 // CLONE_NEWNET (namespaces are per thread), creates a TUN link there and
 // drives Netlink against it. When the thread ends and its fds close, the
 // namespace and everything in it disappear; nothing touches the host's.
-#include "netlib/netlink.hpp"
+#include "tund/netlink.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

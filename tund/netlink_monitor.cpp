@@ -1,4 +1,4 @@
-#include "netlib/netlink_monitor.hpp"
+#include "tund/netlink_monitor.hpp"
 
 #include <libmnl/libmnl.h>
 #include <linux/if_addr.h>
@@ -12,7 +12,7 @@
 
 #include <fmt/format.h>
 
-#include "netlib/netlink_attr.hpp"
+#include "tund/netlink_attr.hpp"
 
 namespace dialout {
 namespace {
