@@ -462,3 +462,47 @@ lab_add_lan_host() {
 # tund_has_flag FLAG : the tund under test knows --FLAG (features land one by one).
 tund_has_flag() { "$TUND_BIN" --help 2>/dev/null | grep -q -- "--$1\b"; }
 intermediary_has_flag() { "$INTERMEDIARY_BIN" --help 2>/dev/null | grep -q -- "--$1\b"; }
+
+# --- shared scenario plumbing -------------------------------------------------
+
+# lab_ping_received NS DST COUNT [ping flags...] : prints how many of COUNT
+# echo requests were answered.
+lab_ping_received() {
+  lab_exec "$1" ping -c "$3" -i 0.2 -W 1 -q "${@:4}" "$2" 2>/dev/null |
+    awk '/received/ { print $4; found = 1 } END { if (!found) print 0 }'
+}
+
+# lab_finish : the summary, logs on failure, teardown; exits with the verdict.
+lab_finish() {
+  local rc=0
+  summary || rc=1
+  if ((rc != 0)); then lab_dump_logs 30; fi
+  lab_down  # before the run directory goes: it holds the pids
+  if ((rc != 0)) || [[ "${KEEP_RUN:-0}" == 1 ]]; then
+    echo "run directory kept: $LAB_RUN"
+  else
+    rm -rf "$LAB_RUN"
+  fi
+  exit "$rc"
+}
+
+# lab_tcp_transfer FROM DST_ADDR PORT BYTES : a checksummed TCP transfer into a
+# sink on the namespace owning DST_ADDR's side (SINK_NS, default hostB); one
+# check line with sizes, sha256 and duration.
+lab_tcp_transfer() {
+  local from=$1 dst=$2 port=$3 bytes=$4 sink_ns=${SINK_NS:-hostB} res=$LAB_RUN/tcp-$3.result t0 ms sent
+  local rbytes rsha sbytes ssha
+  rm -f "$res" "$res.ready"
+  lab_start "tcp-sink-$port" "$sink_ns" "$PY" "$LAB_ROOT/integration/labnet.py" tcp-sink "$dst" "$port" 150 "$res"
+  wait_until 5 test -e "$res.ready"
+  t0=$(now_ms)
+  sent=$(lab_exec "$from" timeout 160 "$PY" "$LAB_ROOT/integration/labnet.py" tcp-send "$dst" "$port" "$bytes" 150 \
+    2>>"$LAB_RUN/logs/tcp-send.err")
+  ms=$(( $(now_ms) - t0 ))
+  wait_until 10 test -s "$res"
+  read -r rbytes rsha _ < "$res" 2>/dev/null || { rbytes=0; rsha=none; }
+  read -r sbytes ssha <<< "${sent:-0 none}"
+  check "TCP $from -> $dst:$port: sent $sbytes bytes, received $rbytes, sha256 $( [[ "$ssha" == "$rsha" ]] && echo matches || echo differs ) (${ms} ms)" \
+    test "$sbytes" -eq "$bytes" -a "$rbytes" -eq "$bytes" -a "$ssha" == "$rsha"
+  lab_stop "tcp-sink-$port"
+}
