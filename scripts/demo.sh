@@ -20,8 +20,11 @@ up() {
     echo "demo: already up (namespaces ${LAB_PREFIX}*); run '$0 down' first" >&2
     exit 1
   fi
+  # A fresh Debian machine has no compiler or libraries yet.
+  "$root/scripts/install-deps.sh" demo || { echo "demo: installing dependencies failed" >&2; exit 1; }
   echo "demo: building into $BUILD_DIR"
-  BUILD_DIR=$BUILD_DIR "$root/scripts/build.sh" >/dev/null || { echo "demo: build failed" >&2; exit 1; }
+  # Tests are not needed for the demo (and need GoogleTest).
+  BUILD_DIR=$BUILD_DIR DIALOUT_TESTS=OFF "$root/scripts/build.sh" >/dev/null || { echo "demo: build failed" >&2; exit 1; }
   lab_require_daemons || exit 1
   rm -rf "$LAB_RUN"
   lab_up

@@ -1,21 +1,33 @@
 #!/usr/bin/env bash
-# Installs everything needed to build dialout and run its tests on Debian 12.
-# Idempotent and quiet: asks dpkg first and only runs apt-get (one update, one
-# install) when a package is missing, so repeated CI runs cost nothing.
+# Installs what dialout needs on Debian 12. Idempotent and quiet: asks dpkg
+# first and only runs apt-get (one update, one install) when a package is
+# missing, so repeated CI runs cost nothing.
+#
+#   install-deps.sh          everything: build, tests, fuzzing, comparison peers
+#   install-deps.sh demo     only what scripts/demo.sh needs (build the daemons, run the lab)
 set -euo pipefail
 
-packages=(
+demo_packages=(
   build-essential cmake ninja-build pkg-config
   libssl-dev libmnl-dev libfmt-dev libboost-program-options-dev
+  iproute2 nftables iperf3 iputils-ping procps openssl python3
+)
+packages=(
+  "${demo_packages[@]}"
   libgtest-dev googletest
-  iproute2 nftables iperf3 iputils-ping procps openssl curl
-  netcat-openbsd python3 shellcheck
+  curl netcat-openbsd shellcheck
   systemd            # systemd-analyze, for scripts/check-units.sh
   clang libclang-rt-14-dev   # fuzz build (libFuzzer)
   openvpn            # comparison benchmarks
   ethtool            # bench/run.sh: GRO on the lab's veths
   conntrack          # integration/faults.sh: flush a gateway's NAT state
 )
+
+case "${1:-all}" in
+  all) ;;
+  demo) packages=("${demo_packages[@]}") ;;
+  *) echo "usage: $0 [all|demo]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do
