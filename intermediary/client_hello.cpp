@@ -241,6 +241,12 @@ HelloPeek peek_client_hello(std::span<const uint8_t> received, std::string_view 
     if (length == 0 || length > kMaxRecordPayload) {
       return verdict(HelloVerdict::Malformed, fmt::format("{}: length {} is not 1..16384", where, length));
     }
+    // Decided from the record header alone, so that the verdict never
+    // depends on how much of the record has arrived.
+    if (pos + kRecordHeader + length > kMaxClientHelloPeek) {
+      return verdict(HelloVerdict::Oversized, fmt::format("{}: a record of {} bytes does not fit in the {}-byte bound",
+                                                          where, length, kMaxClientHelloPeek));
+    }
     // The handshake header may already be readable from a partial record.
     const size_t available = std::min(length, view.size() - pos - kRecordHeader);
     const std::span<const uint8_t> fragment = view.subspan(pos + kRecordHeader, available);
@@ -263,7 +269,7 @@ HelloPeek peek_client_hello(std::span<const uint8_t> received, std::string_view 
                                                             message_size, kMaxClientHelloPeek));
       }
     }
-    if (available < length) return wait_for(pos + kRecordHeader + length);
+    if (available < length) return verdict(HelloVerdict::NeedMore);
     pos += kRecordHeader + length;
     if (message_size != 0 && message.size() >= message_size) {
       if (message.size() != message_size) {

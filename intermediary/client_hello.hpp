@@ -18,6 +18,9 @@
 //   ALPN (16)  a non-empty list of non-empty protocol names
 // All of it, record headers included, must fit in kMaxClientHelloPeek
 // bytes (real ones are 0.5-2 KiB, 16 KiB leaves room for large key shares).
+// Each verdict other than NeedMore is decided by the bytes up to some
+// position alone: more bytes never change it, so a caller may stop reading
+// at the first such verdict (the fuzz target checks this).
 #pragma once
 
 #include <cstddef>

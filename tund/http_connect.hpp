@@ -21,6 +21,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "netlib/expected.hpp"
 #include "netlib/socket.hpp"

@@ -291,6 +291,18 @@ TEST(ClientHelloTest, BoundIsExact) {
   EXPECT_EQ(peek(over).verdict, HelloVerdict::Oversized);
 }
 
+TEST(ClientHelloTest, VerdictDoesNotDependOnHowMuchHasArrived) {
+  // A record too long for the bound, carrying a broken handshake header: once
+  // the record header is in, every prefix says Oversized (found by the fuzzer:
+  // it used to say Oversized before the handshake header arrived and
+  // Malformed after).
+  const Bytes b = u8(22) + "\x03\x01" + u16(16384) + Bytes(4, '\0') + "abc";
+  for (size_t n = 5; n <= b.size(); ++n) {
+    EXPECT_EQ(peek(b.substr(0, n)).verdict, HelloVerdict::Oversized) << n;
+  }
+  EXPECT_EQ(peek(b.substr(0, 4)).verdict, HelloVerdict::NeedMore);
+}
+
 TEST(ClientHelloTest, ManySmallRecordsHitTheBound) {
   // 16000 bytes of hello in 100-byte records need 16800 bytes with headers.
   HelloSpec s = site_hello();
