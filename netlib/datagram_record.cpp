@@ -81,7 +81,7 @@ bool record_body_size_ok(RecordType type, size_t size) {
   switch (type) {
     case RecordType::Data: return size >= kMinDataRecordBody;
     case RecordType::Keepalive: return size == 0;
-    case RecordType::Probe: return size >= kProbeTokenSize;
+    case RecordType::Probe: return size >= kMinProbeBody;
     case RecordType::ProbeReply: return size == kProbeReplyBodySize;
   }
   return false;
@@ -131,7 +131,7 @@ Expected<uint64_t, RecordError> decode_probe_body(std::span<const uint8_t> body)
 }
 
 void write_probe_body(std::span<uint8_t> body, uint64_t token) {
-  if (body.size() < kProbeTokenSize) return;  // a caller bug; decode would refuse it anyway
+  if (body.size() < kMinProbeBody) return;  // a caller bug; decode would refuse it anyway
   store_u64(body.data(), token);
   std::fill(body.begin() + kProbeTokenSize, body.end(), uint8_t{0});
 }

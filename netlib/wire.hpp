@@ -114,9 +114,10 @@
 //     decode_data() parses it; the intermediary stamps the source as for
 //     DATA. At least kDataHeaderSize + 1 bytes.
 //   KEEPALIVE (0x02): empty. Needs no answer; holds a NAT binding open.
-//   PROBE (0x03): u64 token | padding (zero bytes, any length)
+//   PROBE (0x03): u64 token | padding (zero bytes, at least 2)
 //     The sender pads the record to the size it is testing (path MTU);
 //     the receiver answers every authenticated PROBE with a PROBE_REPLY.
+//     At least 10 bytes, so that no reply is larger than its probe.
 //   PROBE_REPLY (0x04), exactly 10 bytes:
 //     u64 token (the probe's) | u16 size of the probe record as received
 //   A reply is never larger than its probe, and nothing unauthenticated is
@@ -345,6 +346,7 @@ inline constexpr size_t kMaxRecordBody = kMaxRecordSize - kRecordOverhead;
 inline constexpr uint64_t kRecordCounterNever = UINT64_MAX;
 inline constexpr size_t kProbeTokenSize = 8;
 inline constexpr size_t kProbeReplyBodySize = 10;
+inline constexpr size_t kMinProbeBody = kProbeReplyBodySize;  // a reply never outgrows its probe
 inline constexpr size_t kMinDataRecordBody = kDataHeaderSize + 1;
 
 enum class RecordError : uint8_t {
@@ -394,7 +396,7 @@ struct ProbeReply {
 };
 // PROBE body: the token, padding checked to be zero.
 Expected<uint64_t, RecordError> decode_probe_body(std::span<const uint8_t> body);
-// Writes the token and zero padding over the whole of `body` (>= 8 bytes).
+// Writes the token and zero padding over the whole of `body` (>= kMinProbeBody bytes).
 void write_probe_body(std::span<uint8_t> body, uint64_t token);
 Expected<ProbeReply, RecordError> decode_probe_reply(std::span<const uint8_t> body);
 void write_probe_reply(std::span<uint8_t, kProbeReplyBodySize> at, const ProbeReply&);

@@ -92,7 +92,7 @@ void PathChoice::tick(Clock::time_point now) {
     backoff_reset_ = true;
   }
   if (now >= live_due()) {
-    send_probe(ProbeKind::Live, 0, kRecordOverhead + kProbeTokenSize, now);
+    send_probe(ProbeKind::Live, 0, kRecordOverhead + kMinProbeBody, now);
     last_live_sent_ = now;
   }
   pump_pmtu(now, pmtu_.tick(now));

@@ -158,11 +158,11 @@ TEST_F(TlsKeys, BothEndsAgreeOverRealTls13) {
         auto s = RecordSealer::make(cipher, from->send, 0, 42);
         auto o = RecordOpener::make(cipher, to->receive, 0);
         ASSERT_TRUE(s && o);
-        Bytes record(kRecordOverhead + 8, 0);
-        ASSERT_TRUE(s->seal(RecordType::Probe, record, 8).has_value());
+        Bytes record(kRecordOverhead + kMinProbeBody, 0);
+        ASSERT_TRUE(s->seal(RecordType::Probe, record, kMinProbeBody).has_value());
         auto v = decode_record(record);
         ASSERT_TRUE(v.has_value());
-        EXPECT_TRUE(o->open(*v, std::span(record).subspan(kRecordHeaderSize, 8)).has_value());
+        EXPECT_TRUE(o->open(*v, std::span(record).subspan(kRecordHeaderSize, kMinProbeBody)).has_value());
       }
     }
   }

@@ -191,6 +191,7 @@ TEST(DatagramRecord, DecodeRefusesMalformedInput) {
       {"counter 2^64-1", counter_max, RecordError::CounterExhausted},
       {"keepalive with a body", sized(RecordType::Keepalive, 1), RecordError::BadBodyLength},
       {"probe without a whole token", sized(RecordType::Probe, 7), RecordError::BadBodyLength},
+      {"probe smaller than its reply", sized(RecordType::Probe, 9), RecordError::BadBodyLength},
       {"probe reply of 9", sized(RecordType::ProbeReply, 9), RecordError::BadBodyLength},
       {"probe reply of 11", sized(RecordType::ProbeReply, 11), RecordError::BadBodyLength},
       {"data with only the header", sized(RecordType::Data, kDataHeaderSize), RecordError::BadBodyLength},
@@ -205,7 +206,7 @@ TEST(DatagramRecord, DecodeRefusesMalformedInput) {
   EXPECT_TRUE(decode_record(sized(RecordType::Data, kMaxRecordBody)).has_value());
   EXPECT_TRUE(decode_record(sized(RecordType::Probe, kMaxRecordBody)).has_value());
   EXPECT_TRUE(decode_record(sized(RecordType::Keepalive, 0)).has_value());
-  EXPECT_TRUE(decode_record(sized(RecordType::Probe, 8)).has_value());
+  EXPECT_TRUE(decode_record(sized(RecordType::Probe, 10)).has_value());
   EXPECT_TRUE(decode_record(sized(RecordType::ProbeReply, 10)).has_value());
   EXPECT_TRUE(decode_record(sized(RecordType::Data, kDataHeaderSize + 1)).has_value());
 }
@@ -214,7 +215,7 @@ TEST(DatagramRecord, BodyDecodersAreStrict) {
   Bytes padded = probe_body();
   padded.back() = 1;
   EXPECT_EQ(decode_probe_body(padded).error(), RecordError::BadPadding);
-  EXPECT_EQ(decode_probe_body(Bytes(7, 0)).error(), RecordError::BadBodyLength);
+  EXPECT_EQ(decode_probe_body(Bytes(9, 0)).error(), RecordError::BadBodyLength);
   EXPECT_EQ(decode_probe_reply(Bytes(9, 0)).error(), RecordError::BadBodyLength);
   EXPECT_EQ(decode_probe_reply(Bytes(11, 0)).error(), RecordError::BadBodyLength);
 }
@@ -261,7 +262,7 @@ TEST(DatagramRecord, SealerRefusesWhatCannotBeSent) {
   auto s = sealer(DatagramCipher::Aes256Gcm);
   Bytes buf(kRecordOverhead + 64);
   EXPECT_EQ(s.seal(RecordType::Keepalive, buf, 1).error(), SealError::BadBody);
-  EXPECT_EQ(s.seal(RecordType::Probe, buf, 7).error(), SealError::BadBody);
+  EXPECT_EQ(s.seal(RecordType::Probe, buf, 9).error(), SealError::BadBody);
   EXPECT_EQ(s.seal(RecordType::ProbeReply, buf, 11).error(), SealError::BadBody);
   EXPECT_EQ(s.seal(RecordType::Data, buf, kDataHeaderSize).error(), SealError::BadBody);
   EXPECT_EQ(s.seal(RecordType::Data, buf, kMaxRecordBody + 1).error(), SealError::BadBody);

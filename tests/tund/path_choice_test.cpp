@@ -216,7 +216,7 @@ TEST(PathChoice, LivenessProbesAreSmallAndOncePerSecond) {
   h.run_for(10s);
   int live = 0;  // the rest are PMTU probes, which never get through here
   for (const auto& s : h.sent)
-    if (s.at >= from && s.probe.record_size == kRecordOverhead + kProbeTokenSize) ++live;
+    if (s.at >= from && s.probe.record_size == kRecordOverhead + kMinProbeBody) ++live;
   EXPECT_GE(live, 9);
   EXPECT_LE(live, 11);
 }
@@ -303,7 +303,7 @@ TEST(PathChoice, StopAndStaleReplies) {
   h.start();
   h.run_for(1s);
   ASSERT_EQ(h.choice.state(), State::Datagram);
-  h.choice.on_probe_reply(h.now, ProbeReply{999999, 40});  // never sent
+  h.choice.on_probe_reply(h.now, ProbeReply{999999, 42});  // never sent
   auto last = h.sent.back().probe;
   h.choice.on_probe_reply(h.now, ProbeReply{last.token, static_cast<uint16_t>(last.record_size + 1)});  // wrong size
   EXPECT_EQ(h.choice.stats().stale_replies, 2u);
