@@ -14,6 +14,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 
 #include "netlib/expected.hpp"
 #include "netlib/wire.hpp"  // DatagramCipher, kRecordTagSize
