@@ -67,6 +67,69 @@
 //   authenticated id. Destination 0 asks the intermediary to route by the
 //   datagram's destination address. The IP datagram is at most 65535 bytes
 //   (a TSO/USO "superpacket" travels whole).
+//
+// =====================================================================
+// DATAGRAM RECORDS (the UDP path, issue 12). Not frames, and not inside
+// TLS: each UDP datagram is exactly one record, sealed with AEAD keys
+// exported from the site's authenticated TLS session (key schedule below,
+// netlib/datagram_keys.hpp; flow in docs/protocol.md "Datagram path").
+// Nothing here changes the frames above or kProtocolVersion.
+//
+// Record (the whole UDP payload):
+//   0        1        2        3
+//   +--------+--------+--------+--------+
+//   |  type  | epoch  |  reserved (0)   |
+//   +--------+--------+--------+--------+
+//   |      receiver id (u32, != 0)      |
+//   +--------+--------+--------+--------+
+//   |  counter (u64, at most 2^64 - 2)  |
+//   +                                   +
+//   |                                   |
+//   +--------+--------+--------+--------+
+//   |  sealed body (as long as the plaintext body) ...
+//   +--------+--------+--------+--------+
+//   |  AEAD tag (16 bytes)              |
+//   +--------+--------+--------+--------+
+//   The 16 header bytes travel in the clear and are the AEAD's associated
+//   data, so none of them can be altered. `type` is a RecordType (values
+//   below 0x40: never mistaken for a QUIC packet, whose fixed bit is 0x40).
+//   `epoch` is the low 8 bits of the key epoch that sealed the record (a
+//   receiver holds at most the epochs next to its current one, so 8 bits
+//   name it). `receiver id` is chosen by the receiving end and announced
+//   over TLS; it lets the intermediary find the session in O(1) before any
+//   cryptography. `counter` counts the sender's records in this direction
+//   and epoch from 0; nonce = per-direction IV XOR (0^32 || counter), as
+//   TLS 1.3 builds its record nonces (RFC 8446 5.3), so a nonce is never
+//   reused under a key. 2^64 - 1 is never sent (wrap guard); senders rekey
+//   long before (netlib/aead_limits.hpp).
+//   Whole record: kRecordOverhead (32) to kMaxRecordSize (65507, the
+//   largest IPv4 UDP payload) bytes. decode_record() checks the maximum
+//   first, then the header, then the body length the type allows, all
+//   before any cryptography; it allocates nothing.
+//
+// Bodies (after opening), by type:
+//   DATA (0x01): exactly a DATA frame's payload (see DATA above):
+//     u32 destination site id | u32 source site id | u8 flags | u8 reserved |
+//     [10-byte virtio-net header if flags & kDataVnet] | IP datagram
+//     decode_data() parses it; the intermediary stamps the source as for
+//     DATA. At least kDataHeaderSize + 1 bytes.
+//   KEEPALIVE (0x02): empty. Needs no answer; holds a NAT binding open.
+//   PROBE (0x03): u64 token | padding (zero bytes, at least 2)
+//     The sender pads the record to the size it is testing (path MTU);
+//     the receiver answers every authenticated PROBE with a PROBE_REPLY.
+//     At least 10 bytes, so that no reply is larger than its probe.
+//   PROBE_REPLY (0x04), exactly 10 bytes:
+//     u64 token (the probe's) | u16 size of the probe record as received
+//   A reply is never larger than its probe, and nothing unauthenticated is
+//   ever answered: no amplification, no oracle.
+//
+// Key schedule (both ends, per TLS session and key epoch):
+//   material = SSL_export_keying_material(label "EXPORTER-dialout-datagram",
+//              context = u32 epoch | u8 cipher, 88 bytes)
+//   material = client->server key (32) | server->client key (32) |
+//              client->server IV (12)  | server->client IV (12)
+//   The site is the TLS client. Cipher ids (DatagramCipher): 1 AES-256-GCM,
+//   2 ChaCha20-Poly1305; both use 32-byte keys, 12-byte nonces, 16-byte tags.
 #pragma once
 
 #include <cstddef>
@@ -251,5 +314,91 @@ inline constexpr size_t kDataFrameOverhead = kFrameHeaderSize + kDataHeaderSize;
 void write_data_headers(std::span<uint8_t, kDataFrameOverhead> at, const DataHeader&, size_t body_size);
 // The intermediary rewrites the source id of a frame it forwards, in place.
 void stamp_data_source(std::span<uint8_t> frame, SiteId src);
+
+// ---- Datagram records (see DATAGRAM RECORDS in the comment at the top) ----
+// Implemented in netlib/datagram_record.cpp.
+
+enum class RecordType : uint8_t {
+  Data = 0x01,
+  Keepalive = 0x02,
+  Probe = 0x03,
+  ProbeReply = 0x04,
+};
+const char* to_string(RecordType);
+
+// AEAD of the datagram path; the id goes into the exporter context and,
+// as the bit cipher_bit(id), into cipher offers.
+enum class DatagramCipher : uint8_t {
+  Aes256Gcm = 1,
+  ChaCha20Poly1305 = 2,
+};
+const char* to_string(DatagramCipher);
+constexpr uint8_t cipher_bit(DatagramCipher c) { return uint8_t(1u << (uint8_t(c) - 1)); }
+inline constexpr uint8_t kCipherBitsAll = cipher_bit(DatagramCipher::Aes256Gcm) |
+                                          cipher_bit(DatagramCipher::ChaCha20Poly1305);
+
+inline constexpr size_t kRecordHeaderSize = 16;
+inline constexpr size_t kRecordTagSize = 16;
+inline constexpr size_t kRecordOverhead = kRecordHeaderSize + kRecordTagSize;
+inline constexpr size_t kMaxRecordSize = 65507;
+inline constexpr size_t kMaxRecordBody = kMaxRecordSize - kRecordOverhead;
+// A counter value no sender may use (the wrap guard).
+inline constexpr uint64_t kRecordCounterNever = UINT64_MAX;
+inline constexpr size_t kProbeTokenSize = 8;
+inline constexpr size_t kProbeReplyBodySize = 10;
+inline constexpr size_t kMinProbeBody = kProbeReplyBodySize;  // a reply never outgrows its probe
+inline constexpr size_t kMinDataRecordBody = kDataHeaderSize + 1;
+
+enum class RecordError : uint8_t {
+  Oversized,         // more than kMaxRecordSize bytes
+  Truncated,         // fewer than kRecordOverhead bytes
+  UnknownType,       // type not a RecordType
+  BadReserved,       // reserved bytes not zero
+  ZeroReceiver,      // receiver id 0
+  CounterExhausted,  // counter 2^64 - 1
+  BadBodyLength,     // body length impossible for the type
+  BadPadding,        // PROBE padding not all zero (after opening)
+};
+const char* to_string(RecordError);
+
+struct RecordHeader {
+  RecordType type = RecordType::Keepalive;
+  uint8_t epoch = 0;  // low 8 bits of the key epoch
+  uint32_t receiver = 0;
+  uint64_t counter = 0;
+  bool operator==(const RecordHeader&) const = default;
+};
+
+// One record inside a receive buffer (no copy).
+struct RecordView {
+  RecordHeader header;
+  std::span<const uint8_t> bytes;  // the whole record
+  std::span<const uint8_t> aad() const { return bytes.first(kRecordHeaderSize); }
+  std::span<const uint8_t> body() const {
+    return bytes.subspan(kRecordHeaderSize, bytes.size() - kRecordOverhead);
+  }
+  std::span<const uint8_t, kRecordTagSize> tag() const { return bytes.last<kRecordTagSize>(); }
+};
+
+// Whether a (plaintext) body of `size` bytes is possible for `type`.
+bool record_body_size_ok(RecordType type, size_t size);
+// Checks everything that can be checked without keys (see the layout).
+Expected<RecordView, RecordError> decode_record(std::span<const uint8_t> datagram);
+void write_record_header(std::span<uint8_t, kRecordHeaderSize> at, const RecordHeader&);
+
+// DATA record bodies start with the DATA payload header (no frame header).
+void write_data_body_header(std::span<uint8_t, kDataHeaderSize> at, const DataHeader&);
+
+struct ProbeReply {
+  uint64_t token = 0;
+  uint16_t probe_size = 0;  // the probe record's size as received
+  bool operator==(const ProbeReply&) const = default;
+};
+// PROBE body: the token, padding checked to be zero.
+Expected<uint64_t, RecordError> decode_probe_body(std::span<const uint8_t> body);
+// Writes the token and zero padding over the whole of `body` (>= kMinProbeBody bytes).
+void write_probe_body(std::span<uint8_t> body, uint64_t token);
+Expected<ProbeReply, RecordError> decode_probe_reply(std::span<const uint8_t> body);
+void write_probe_reply(std::span<uint8_t, kProbeReplyBodySize> at, const ProbeReply&);
 
 }  // namespace dialout
