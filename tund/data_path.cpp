@@ -20,7 +20,7 @@ DataPath::DataPath(Tun& tun, std::vector<Prefix> served, const SiteConfig& confi
       config_(config),
       log_(log),
       drop_log_(log, 5, std::chrono::seconds(10)),
-      proxy_(tun, std::move(served), config.mtu),
+      proxy_(tun, std::move(served), config.mtu, counters_),
       rx_(kVnetHeaderSize + kMaxIpPacket) {}
 
 void DataPath::set_uplinks(std::vector<Uplink*> uplinks) {
@@ -31,7 +31,7 @@ void DataPath::set_uplinks(std::vector<Uplink*> uplinks) {
 
 void DataPath::on_data(const DataView& data) {
   if (!config_.proxy_role) {
-    ++counters_.drop_invalid;
+    counters_.add(SiteCounter::DropInvalid);
     return;
   }
   if (auto ok = proxy_.deliver(data); !ok)
@@ -54,13 +54,13 @@ void DataPath::on_tun_readable() {
 void DataPath::route_datagram(std::span<uint8_t> whole) {
   const bool vnet = tun_.vnet_hdr();
   if (vnet && whole.size() < kVnetHeaderSize) {
-    ++counters_.drop_invalid;
+    counters_.add(SiteCounter::DropInvalid);
     return;
   }
   auto packet = vnet ? whole.subspan(kVnetHeaderSize) : whole;
   auto info = parse_ip_packet(packet);
   if (!info || !config_.router_role) {
-    ++counters_.drop_invalid;
+    counters_.add(SiteCounter::DropInvalid);
     if (!info)
       drop_log_.warn(to_string(info.error()), RateLimitedLog::Clock::now(),
                      "dropped datagram from the TUN device: {}", to_string(info.error()));
@@ -68,12 +68,12 @@ void DataPath::route_datagram(std::span<uint8_t> whole) {
   }
   auto dst = routes_ != nullptr ? routes_->lookup(info->dst) : std::nullopt;
   if (!dst) {
-    ++counters_.drop_no_route;
+    counters_.add(SiteCounter::DropNoRoute);
     return;
   }
   Uplink* up = pick_uplink(flow_hash(*info));
   if (up == nullptr) {
-    ++counters_.drop_disconnected;
+    counters_.add(SiteCounter::DropDisconnected);
     return;
   }
   if (vnet) {
@@ -90,7 +90,7 @@ void DataPath::route_datagram(std::span<uint8_t> whole) {
 
 void DataPath::send_finished_here(Uplink& up, SiteId dst, const VnetHeader& header, std::span<uint8_t> packet) {
   auto refuse = [&](VnetError e) {
-    ++counters_.drop_invalid;
+    counters_.add(SiteCounter::DropInvalid);
     drop_log_.warn(to_string(e), RateLimitedLog::Clock::now(), "dropped datagram from the TUN device: {}",
                    to_string(e));
   };
@@ -127,12 +127,12 @@ void DataPath::send(Uplink& up, SiteId dst, SendQueue::Lane lane, uint8_t flags,
 void DataPath::commit(Uplink& up, SendQueue::Lane lane, size_t frame_size, size_t packet_bytes) {
   auto pushed = up.queue().commit(lane, frame_size);
   if (!pushed.ok) {
-    ++counters_.drop_queue_full;
+    counters_.add(SiteCounter::DropQueueFull);
     return;
   }
-  counters_.drop_queue_full += pushed.dropped;
-  ++counters_.tx_packets;
-  counters_.tx_bytes += packet_bytes;
+  if (pushed.dropped != 0) counters_.add(SiteCounter::DropQueueFull, pushed.dropped);
+  counters_.add(SiteCounter::TxPackets);
+  counters_.add(SiteCounter::TxBytes, packet_bytes);
   if (std::find(dirty_.begin(), dirty_.end(), &up) == dirty_.end()) dirty_.push_back(&up);
 }
 

@@ -9,9 +9,8 @@
 // to complete somewhere other than the TCP/UDP field) is finished here and
 // sent as ordinary datagrams, so legitimate traffic is never refused.
 //
-// Single-threaded: the engine runs one on its own loop when there is one
-// queue, and each queue worker runs one on its thread. The owner supplies
-// the uplinks to use and the route table to look in.
+// Single-threaded: each queue worker runs one on its thread. The owner
+// supplies the uplinks to use and the route table to look in.
 #pragma once
 
 #include <cstdint>
@@ -24,18 +23,10 @@
 #include "tund/uplink.hpp"
 #include "tund/proxy_client.hpp"
 #include "tund/site_config.hpp"
+#include "tund/site_counters.hpp"
 #include "tund/tun.hpp"
 
 namespace dialout {
-
-struct SiteCounters {
-  uint64_t tx_packets = 0;
-  uint64_t tx_bytes = 0;
-  uint64_t drop_no_route = 0;
-  uint64_t drop_invalid = 0;
-  uint64_t drop_queue_full = 0;
-  uint64_t drop_disconnected = 0;
-};
 
 class DataPath {
  public:
@@ -53,8 +44,8 @@ class DataPath {
   // A DATA frame from any uplink: checked and written to the TUN queue.
   void on_data(const DataView& data);
 
-  const SiteCounters& counters() const { return counters_; }
-  const ProxyClient::Counters& proxy_counters() const { return proxy_.counters(); }
+  // Written by the owning thread only; any thread may read.
+  const SiteCounterSet& counters() const { return counters_; }
 
  private:
   void route_datagram(std::span<uint8_t> whole);
@@ -71,12 +62,12 @@ class DataPath {
   const SiteConfig& config_;
   Logger& log_;
   RateLimitedLog drop_log_;
+  SiteCounterSet counters_;  // before proxy_, which adds to it
   ProxyClient proxy_;
   const RouteTable* routes_ = nullptr;
   std::vector<Uplink*> uplinks_;
   std::vector<Uplink*> dirty_;
   std::vector<Uplink*> flushing_;  // dirty_ while flush_dirty() runs
-  SiteCounters counters_;
   std::vector<uint8_t> rx_;
 };
 

@@ -52,7 +52,7 @@ int run(const SiteConfig& config) {
   // Loaded now, like the main context: the files may be unreadable once
   // privileges are dropped.
   std::vector<TlsContext> worker_tls;
-  for (unsigned q = 0; queues > 1 && q < queues; ++q) {
+  for (unsigned q = 0; q < queues; ++q) {
     auto t = worker_tls_context(*tls);
     if (!t) {
       log.error("{}", t.error());
@@ -141,8 +141,8 @@ int run(const SiteConfig& config) {
   EventLoop loop;
   NetlinkRouteInstaller installer(*netlink, *ifindex, tun->name());
   NetlinkHostNetwork host(*netlink, *ifindex, std::move(monitor));
-  // Views over the device's queues; the first is the device itself, so one
-  // queue is exactly the single-queue engine.
+  // Views over the device's queues; the first is the device itself. One
+  // worker thread per queue (one with queues = 1).
   std::vector<std::unique_ptr<TunQueue>> views;
   std::vector<Tun*> queue_ptrs{&*tun};
   for (size_t q = 1; q < tun->queue_count(); ++q) {

@@ -8,8 +8,8 @@
 
 namespace dialout {
 
-ProxyClient::ProxyClient(Tun& tun, std::vector<Prefix> served, unsigned mtu)
-    : tun_(tun), served_(std::move(served)), mtu_(mtu), scratch_(2 * (kVnetHeaderSize + kMaxIpPacket)) {}
+ProxyClient::ProxyClient(Tun& tun, std::vector<Prefix> served, unsigned mtu, SiteCounterSet& counters)
+    : tun_(tun), served_(std::move(served)), mtu_(mtu), counters_(counters), scratch_(2 * (kVnetHeaderSize + kMaxIpPacket)) {}
 
 bool ProxyClient::serves(const IpAddr& dst) const {
   return std::any_of(served_.begin(), served_.end(), [&](const Prefix& p) { return p.contains(dst); });
@@ -23,7 +23,7 @@ Expected<void, const char*> ProxyClient::write(std::span<const uint8_t> bytes) {
 
 Expected<void, const char*> ProxyClient::deliver(const DataView& data) {
   auto fail = [&](const char* why) -> Expected<void, const char*> {
-    ++counters_.drop_invalid;
+    counters_.add(SiteCounter::DropInvalid);
     return unexpected(why);
   };
   auto info = parse_ip_packet(data.packet);
@@ -60,8 +60,8 @@ Expected<void, const char*> ProxyClient::deliver(const DataView& data) {
     written = write(data.packet);
   }
   if (!written) return fail(written.error());
-  ++counters_.rx_packets;
-  counters_.rx_bytes += data.packet.size();
+  counters_.add(SiteCounter::RxPackets);
+  counters_.add(SiteCounter::RxBytes, data.packet.size());
   return {};
 }
 

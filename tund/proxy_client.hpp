@@ -11,26 +11,22 @@
 #include "netlib/expected.hpp"
 #include "netlib/ip_address.hpp"
 #include "netlib/wire.hpp"
+#include "tund/site_counters.hpp"
 #include "tund/tun.hpp"
 
 namespace dialout {
 
 class ProxyClient {
  public:
-  struct Counters {
-    uint64_t rx_packets = 0;
-    uint64_t rx_bytes = 0;
-    uint64_t drop_invalid = 0;
-  };
-
   // `served`: the prefixes this site advertises and its own tunnel addresses.
-  ProxyClient(Tun& tun, std::vector<Prefix> served, unsigned mtu);
+  // rx_packets, rx_bytes and drop_invalid are added to `counters` (the
+  // owning worker's set, shared with its router).
+  ProxyClient(Tun& tun, std::vector<Prefix> served, unsigned mtu, SiteCounterSet& counters);
 
   // Writes the datagram (segmenting it in software when the TUN device has no
   // offloads); the error says why it was dropped.
   Expected<void, const char*> deliver(const DataView& data);
   void set_served(std::vector<Prefix> served) { served_ = std::move(served); }
-  const Counters& counters() const { return counters_; }
 
  private:
   bool serves(const IpAddr& dst) const;
@@ -39,7 +35,7 @@ class ProxyClient {
   Tun& tun_;
   std::vector<Prefix> served_;
   unsigned mtu_;
-  Counters counters_;
+  SiteCounterSet& counters_;
   // Bounded, allocated once: software segmentation and header prepending.
   std::vector<uint8_t> scratch_;
   std::array<std::span<uint8_t>, 256> segments_{};

@@ -5,11 +5,9 @@
 namespace dialout {
 namespace {
 
-// How stale the counters in the status file may be (it is written every second).
+// How stale the reconnect count in the status file may be (it is written
+// every second); ready counts move at once, on every ACCEPT and down.
 constexpr auto kStatsPeriod = std::chrono::milliseconds(100);
-
-void put(std::atomic<uint64_t>& to, uint64_t value) { to.store(value, std::memory_order_relaxed); }
-uint64_t get(const std::atomic<uint64_t>& from) { return from.load(std::memory_order_relaxed); }
 
 }  // namespace
 
@@ -70,7 +68,7 @@ void QueueWorker::run() {
   for (auto& up : uplinks_) up->stop();
   loop_.remove(queue_.fd());
   loop_.remove(wake_.fd());
-  publish_stats();
+  publish_uplink_stats();
 }
 
 void QueueWorker::on_wake() {
@@ -83,7 +81,7 @@ void QueueWorker::on_wake() {
   if (wanted == reconnects_done_) return;
   reconnects_done_ = wanted;
   for (auto& up : uplinks_) up->reconnect_now("the path to the intermediary changed");
-  publish_stats();
+  publish_uplink_stats();
 }
 
 void QueueWorker::refresh_view() {
@@ -98,41 +96,30 @@ void QueueWorker::refresh_view() {
 
 void QueueWorker::arm_stats_timer() {
   loop_.add_timer(kStatsPeriod, [this] {
-    publish_stats();
+    publish_uplink_stats();
     arm_stats_timer();
   });
 }
 
-void QueueWorker::publish_stats() {
-  const auto& s = data_.counters();
-  const auto& p = data_.proxy_counters();
-  put(stats_.tx_packets, s.tx_packets);
-  put(stats_.tx_bytes, s.tx_bytes);
-  put(stats_.drop_no_route, s.drop_no_route);
-  put(stats_.drop_invalid, s.drop_invalid);
-  put(stats_.drop_queue_full, s.drop_queue_full);
-  put(stats_.drop_disconnected, s.drop_disconnected);
-  put(stats_.rx_packets, p.rx_packets);
-  put(stats_.rx_bytes, p.rx_bytes);
-  put(stats_.rx_drop_invalid, p.drop_invalid);
+void QueueWorker::publish_uplink_stats() {
   uint64_t reconnects = 0;
   for (const auto& u : uplinks_) reconnects += u->reconnects();
-  put(stats_.reconnects, reconnects);
-  put(stats_.ready, uint64_t(std::count_if(uplinks_.begin(), uplinks_.end(), [](const auto& u) { return u->ready(); })));
+  reconnects_.store(reconnects, std::memory_order_relaxed);
+  ready_.store(uint64_t(std::count_if(uplinks_.begin(), uplinks_.end(), [](const auto& u) { return u->ready(); })),
+               std::memory_order_relaxed);
 }
 
 QueueWorker::Stats QueueWorker::stats() const {
   Stats out;
-  out.site = SiteCounters{get(stats_.tx_packets),      get(stats_.tx_bytes),        get(stats_.drop_no_route),
-                          get(stats_.drop_invalid),    get(stats_.drop_queue_full), get(stats_.drop_disconnected)};
-  out.proxy = ProxyClient::Counters{get(stats_.rx_packets), get(stats_.rx_bytes), get(stats_.rx_drop_invalid)};
-  out.reconnects = get(stats_.reconnects);
-  out.ready = size_t(get(stats_.ready));
+  out.counters = data_.counters().snapshot();
+  out.ready = size_t(ready_.load(std::memory_order_relaxed));
+  out.counters[size_t(SiteCounter::Reconnects)] = reconnects_.load(std::memory_order_relaxed);
+  out.counters[size_t(SiteCounter::Connected)] = out.ready;
   return out;
 }
 
 void QueueWorker::on_accepted(Uplink& up, const Accept& accept) {
-  publish_stats();  // the engine's ready count moves at once, not at the next period
+  publish_uplink_stats();  // the engine's ready count moves at once, not at the next period
   shared_.control.post(ControlEvent{up.index(), accept});
 }
 
@@ -144,15 +131,15 @@ void QueueWorker::on_data(Uplink&, const DataView& data) {
 }
 
 void QueueWorker::on_refused(Uplink& up, const Refuse& refuse) {
-  // Retrying cannot fix a permanent refusal: stop ours at once (as the
-  // single-queue engine does); the engine stops the rest and exits.
+  // Retrying cannot fix a permanent refusal: stop ours at once; the engine
+  // stops the other workers and exits.
   if (is_permanent(refuse.reason))
     for (auto& u : uplinks_) u->stop();
   shared_.control.post(ControlEvent{up.index(), refuse});
 }
 
 void QueueWorker::on_down(Uplink& up) {
-  publish_stats();
+  publish_uplink_stats();
   shared_.control.post(ControlEvent{up.index(), UplinkDown{}});
 }
 

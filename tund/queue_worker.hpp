@@ -1,12 +1,12 @@
-// One worker of a multi-queue TUN device: a thread with its own event loop
-// that owns one TUN queue and its share of the uplinks, and runs the data
-// path (router and proxy client) between them. TLS for those uplinks is
-// sealed and opened on this thread, so K workers use K cores.
+// One worker per TUN queue (one with queues = 1): a thread with its own
+// event loop that owns one TUN queue and its share of the uplinks, and runs
+// the data path (router and proxy client) between them. TLS for those
+// uplinks is sealed and opened on this thread, so K workers use K cores.
 //
 // Control stays with the engine on the main thread: the worker reads the
 // route table and served prefixes from a snapshot the engine publishes, and
-// posts what its uplinks hear (ACCEPT, ROUTES, REFUSE, down) to the
-// engine's mailbox. Counters are published as atomics for the status file.
+// posts what its uplinks hear (ACCEPT, ROUTES, REFUSE, PEER_GONE, down) to
+// the engine's mailbox. Its counters are atomics any thread may read.
 #pragma once
 
 #include <atomic>
@@ -51,9 +51,8 @@ class QueueWorker final : public Uplink::Handler {
  public:
   // Read by the engine from any thread; written by the worker.
   struct Stats {
-    SiteCounters site;
-    ProxyClient::Counters proxy;
-    uint64_t reconnects = 0;
+    // The data path's counters, with Reconnects and Connected (ready uplinks) filled in.
+    SiteCounterValues counters{};
     size_t ready = 0;
   };
   struct Shared {
@@ -90,14 +89,10 @@ class QueueWorker final : public Uplink::Handler {
   void on_down(Uplink& up) override;
 
  private:
-  struct AtomicStats {
-    std::atomic<uint64_t> tx_packets{0}, tx_bytes{0}, drop_no_route{0}, drop_invalid{0}, drop_queue_full{0},
-        drop_disconnected{0}, rx_packets{0}, rx_bytes{0}, rx_drop_invalid{0}, reconnects{0}, ready{0};
-  };
   void run();
   void on_wake();
   void refresh_view();
-  void publish_stats();
+  void publish_uplink_stats();
   void arm_stats_timer();
 
   Tun& queue_;
@@ -112,7 +107,9 @@ class QueueWorker final : public Uplink::Handler {
   std::atomic<bool> stop_requested_{false};
   std::atomic<uint64_t> reconnect_requests_{0};
   uint64_t reconnects_done_ = 0;
-  AtomicStats stats_;
+  // The uplinks' own counts, mirrored for other threads (the data path's
+  // counters need no mirror: they are atomics already).
+  std::atomic<uint64_t> reconnects_{0}, ready_{0};
   std::thread thread_;
 };
 

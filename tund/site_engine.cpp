@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <stdexcept>
 #include <thread>
 
 #include "netlib/status_file.hpp"
@@ -35,28 +36,19 @@ LearnedRouteSettings learned_settings(const SiteConfig& c) {
 
 }  // namespace
 
-SiteEngine::SiteEngine(EventLoop& loop, TlsContext& tls, Tun& tun, RouteInstaller& routes, HostNetwork& host,
-                       const SiteConfig& config, Logger& log)
-    : SiteEngine(loop, tls, std::vector<Tun*>{&tun}, routes, nullptr, &host, config, log) {}
-
 SiteEngine::SiteEngine(EventLoop& loop, TlsContext& tls, std::vector<Tun*> queues, RouteInstaller& routes,
                        HostNetwork& host, const SiteConfig& config, Logger& log)
-    : SiteEngine(loop, tls, std::move(queues), routes, nullptr, &host, config, log) {}
-
-SiteEngine::SiteEngine(EventLoop& loop, TlsContext& tls, std::vector<Tun*> queues, RouteInstaller& routes,
-                       std::unique_ptr<HostNetwork> owned, HostNetwork* host, const SiteConfig& config, Logger& log)
     : loop_(loop),
       tls_(tls),
       queues_(std::move(queues)),
       installer_(routes),
-      own_host_(std::move(owned)),
-      host_(host != nullptr ? host : own_host_.get()),
+      host_(host),
       config_(config),
       log_(log),
       routes_(statics_of(config), config.advertise, learned_settings(config)),
       configured_served_(served_prefixes(config)),
-      served_(configured_served_),
-      data_(*queues_.at(0), configured_served_, config, log) {
+      served_(configured_served_) {
+  if (queues_.empty()) throw std::invalid_argument("SiteEngine: no TUN queue");
   uplink_settings_.intermediary = config.intermediary;
   uplink_settings_.server_name = config.server_name;
   uplink_settings_.registration =
@@ -76,18 +68,7 @@ void SiteEngine::start() {
   sync_kernel_routes();  // static routes go in before any connection exists
   unsigned n = uplink_count(config_, queues_.size());
   uint64_t seed = uint64_t(loop_.now().time_since_epoch().count()) ^ (uint64_t(::getpid()) << 32);
-  if (multi_queue()) {
-    start_workers(n, seed);
-  } else {
-    for (unsigned i = 0; i < n; ++i)
-      uplinks_.push_back(std::make_unique<Uplink>(i, loop_, tls_, uplink_settings_, *this, log_, seed + i));
-    std::vector<Uplink*> all;
-    for (auto& up : uplinks_) all.push_back(up.get());
-    data_.set_uplinks(std::move(all));
-    data_.set_routes(routes_);  // updated in place: same thread
-    for (auto& up : uplinks_) up->start();
-    loop_.add(queues_[0]->fd(), EPOLLIN, [this](uint32_t) { data_.on_tun_readable(); });
-  }
+  start_workers(n, seed);
   watch_path();
   arm_status_timer();
   log_.info("site '{}': {} connection(s) to {}", config_.name, n, config_.intermediary.to_string());
@@ -97,11 +78,7 @@ void SiteEngine::stop() {
   if (status_timer_ != 0) loop_.cancel_timer(std::exchange(status_timer_, 0));
   if (roam_timer_ != 0) loop_.cancel_timer(std::exchange(roam_timer_, 0));
   stop_workers();
-  for (auto& up : uplinks_) up->stop();
-  data_.set_uplinks({});
-  uplinks_.clear();
-  if (loop_.contains(queues_[0]->fd())) loop_.remove(queues_[0]->fd());
-  if (host_->change_fd() >= 0 && loop_.contains(host_->change_fd())) loop_.remove(host_->change_fd());
+  if (host_.change_fd() >= 0 && loop_.contains(host_.change_fd())) loop_.remove(host_.change_fd());
   withdraw_host_state();
   for (const auto& p : installed_)
     if (auto ok = installer_.remove(p); !ok) log_.warn("{}", ok.error());
@@ -111,14 +88,8 @@ void SiteEngine::stop() {
 size_t SiteEngine::ready_uplinks() const {
   size_t ready = 0;
   for (const auto& w : workers_) ready += w->stats().ready;
-  return ready + size_t(std::count_if(uplinks_.begin(), uplinks_.end(), [](const auto& u) { return u->ready(); }));
+  return ready;
 }
-
-void SiteEngine::on_accepted(Uplink&, const Accept& accept) { handle_accepted(accept); }
-void SiteEngine::on_routes(Uplink& up, const Routes& routes) { handle_routes(up.index(), routes); }
-void SiteEngine::on_data(Uplink&, const DataView& data) { data_.on_data(data); }
-void SiteEngine::on_refused(Uplink&, const Refuse& refuse) { handle_refused(refuse); }
-void SiteEngine::on_down(Uplink&) {}
 
 void SiteEngine::handle_accepted(const Accept& accept) {
   self_id_ = accept.id;
@@ -152,7 +123,6 @@ void SiteEngine::handle_refused(const Refuse& refuse) {
   log_.error("giving up: the intermediary refused '{}' ({}); fix the configuration or the policy", config_.name,
              refuse.text);
   exit_code_ = kExitRefused;
-  for (auto& u : uplinks_) u->stop();
   for (auto& w : workers_) w->request_stop();
   loop_.stop();
 }
@@ -197,31 +167,29 @@ void SiteEngine::arm_status_timer() {
 
 void SiteEngine::write_status() const {
   if (config_.status_file.empty()) return;
-  uint64_t reconnects = 0;
-  for (const auto& u : uplinks_) reconnects += u->reconnects();
-  for (const auto& w : workers_) reconnects += w->stats().reconnects;
-  const auto c = counters();
-  const auto p = proxy_counters();
-  size_t ready = ready_uplinks();
-  const std::pair<std::string_view, uint64_t> rows[] = {
-      {"connected", ready},
-      {"registered", ready > 0 ? 1u : 0u},
-      {"tx_packets", c.tx_packets},
-      {"rx_packets", p.rx_packets},
-      {"tx_bytes", c.tx_bytes},
-      {"rx_bytes", p.rx_bytes},
-      {"drop_no_route", c.drop_no_route},
-      {"drop_invalid", c.drop_invalid + p.drop_invalid},
-      {"drop_queue_full", c.drop_queue_full},
-      {"drop_disconnected", c.drop_disconnected},
-      {"reconnects", reconnects},
-      {"roams", roams_},
-      {"addresses", assigned_.size()},
-      {"proxy_neighbours", host_->proxy_neighbour_count()},
-      {"routes", installed_.size()},
-      {"routes_refused", routes_refused_},
-  };
+  const auto rows = counter_rows(kSiteCounters, counters());
   if (auto ok = StatusFile(config_.status_file).write(rows); !ok) log_.warn("status file: {}", ok.error());
+}
+
+SiteCounterValues SiteEngine::counters() const {
+  SiteCounterValues total{};
+  for (const auto& w : workers_) {
+    const auto s = w->stats().counters;
+    for (size_t i = 0; i < total.size(); ++i) total[i] += s[i];
+  }
+  counters_.accumulate(total);
+  auto set = [&](SiteCounter c, uint64_t v) { total[size_t(c)] = v; };
+  set(SiteCounter::Registered, total[size_t(SiteCounter::Connected)] > 0 ? 1 : 0);
+  set(SiteCounter::Addresses, assigned_.size());
+  set(SiteCounter::ProxyNeighbours, host_.proxy_neighbour_count());
+  set(SiteCounter::Routes, installed_.size());
+  return total;
+}
+
+std::vector<SiteCounterValues> SiteEngine::queue_counters() const {
+  std::vector<SiteCounterValues> out;
+  for (const auto& w : workers_) out.push_back(w->stats().counters);
+  return out;
 }
 
 }  // namespace dialout

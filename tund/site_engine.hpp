@@ -1,13 +1,11 @@
-// The site daemon's engine: one TUN device, a pool of uplinks to the
-// intermediary, and the two site roles on top of them — the modified router
-// (TUN → longest-prefix match → DATA frame on an uplink) and the proxy
-// client (DATA frame → checks → TUN), both in DataPath.
-//
-// With one TUN queue everything runs on the caller's loop. With K queues
-// (a multi-queue TUN device) each queue gets a QueueWorker thread with its
-// share of the uplinks; the engine keeps the control logic (routes, served
-// prefixes, assigned addresses, roaming, status) on the caller's loop and
-// publishes a read-only view of it to the workers.
+// The site daemon's control plane: routes, served prefixes, assigned
+// addresses, roaming and status, on the caller's loop. The data moves
+// elsewhere: each TUN queue (one, or K of a multi-queue device) gets a
+// QueueWorker thread with its share of the uplinks to the intermediary,
+// running the two site roles between them (router and proxy client, in
+// DataPath). The engine publishes a read-only view (routes, served
+// prefixes) to the workers and hears their uplinks' control events through
+// a mailbox; it never owns an uplink or a data path itself.
 #pragma once
 
 #include <cstdint>
@@ -26,31 +24,30 @@
 #include "netlib/tls.hpp"
 #include "router/route_table.hpp"
 #include "tund/uplink.hpp"
-#include "tund/data_path.hpp"
 #include "tund/host_network.hpp"
 #include "tund/path_watch.hpp"
-#include "tund/proxy_client.hpp"
 #include "tund/queue_worker.hpp"
 #include "tund/route_installer.hpp"
 #include "tund/site_config.hpp"
+#include "tund/site_counters.hpp"
 #include "tund/tun.hpp"
 
 namespace dialout {
 
-class SiteEngine final : public Uplink::Handler {
+class SiteEngine final {
  public:
   // Exit status when the intermediary refuses us for a reason retrying cannot fix.
   static constexpr int kExitRefused = 78;
 
-  // `host`: assigned addresses, proxy neighbours and roaming (see HostNetwork).
-  SiteEngine(EventLoop& loop, TlsContext& tls, Tun& tun, RouteInstaller& routes, HostNetwork& host,
-             const SiteConfig& config, Logger& log);
-  // One worker thread per queue when there are several (the queues of one
-  // multi-queue TUN device); one queue is the constructor above. Each
-  // worker makes its own TLS client context from tls.files().
+  // One worker thread per queue (the queues of one TUN device; at least
+  // one). Each worker makes its own TLS client context from tls.files()
+  // unless set_worker_tls() gave it one. `host`: assigned addresses, proxy
+  // neighbours and roaming (see HostNetwork).
   SiteEngine(EventLoop& loop, TlsContext& tls, std::vector<Tun*> queues, RouteInstaller& routes, HostNetwork& host,
              const SiteConfig& config, Logger& log);
-  ~SiteEngine() override;
+  ~SiteEngine();
+  SiteEngine(const SiteEngine&) = delete;
+  SiteEngine& operator=(const SiteEngine&) = delete;
 
   // TLS client contexts for the queue workers, one each, loaded by the
   // caller (tund loads them before dropping privileges, like the main one).
@@ -66,11 +63,11 @@ class SiteEngine final : public Uplink::Handler {
   void on_first_registration(std::function<void()> fn) { on_first_registration_ = std::move(fn); }
   int exit_code() const { return exit_code_; }
   size_t ready_uplinks() const;
-  // Totals over every queue (from the workers' last published counters).
-  SiteCounters counters() const;
-  ProxyClient::Counters proxy_counters() const;
-  // Per queue: which workers carried traffic (one entry with one queue).
-  std::vector<SiteCounters> queue_counters() const;
+  // Every status row: totals over the workers, the control plane's
+  // counters and the gauges.
+  SiteCounterValues counters() const;
+  // Per queue: which workers carried traffic (the data path's counters).
+  std::vector<SiteCounterValues> queue_counters() const;
   size_t queue_count() const { return queues_.size(); }
   const RouteTable& routes() const { return routes_; }
   // Addresses the intermediary assigned to this site (laptop mode) and that
@@ -78,25 +75,15 @@ class SiteEngine final : public Uplink::Handler {
   const std::set<Prefix>& assigned_addresses() const { return assigned_; }
   // Times the local address towards the intermediary changed and every
   // uplink was redialled.
-  uint64_t roams() const { return roams_; }
+  uint64_t roams() const { return counters_.get(SiteCounter::Roams); }
   void write_status() const;
 
-  // Uplink::Handler
-  void on_accepted(Uplink& up, const Accept& accept) override;
-  void on_routes(Uplink& up, const Routes& routes) override;
-  void on_data(Uplink& up, const DataView& data) override;
-  void on_refused(Uplink& up, const Refuse& refuse) override;
-  void on_down(Uplink& up) override;
-
  private:
-  SiteEngine(EventLoop& loop, TlsContext& tls, std::vector<Tun*> queues, RouteInstaller& routes,
-             std::unique_ptr<HostNetwork> owned, HostNetwork* host, const SiteConfig& config, Logger& log);
-  bool multi_queue() const { return queues_.size() > 1; }
-  // Control logic shared by both shapes (uplink = index in the pool).
+  // What the workers' uplinks heard (uplink = index in the pool).
   void handle_accepted(const Accept& accept);
   void handle_routes(unsigned uplink, const Routes& routes);
   void handle_refused(const Refuse& refuse);
-  // site_engine_workers.cpp: the multi-queue shape.
+  // site_engine_workers.cpp: the workers and the mailbox between us.
   void start_workers(unsigned uplinks, uint64_t seed);
   void stop_workers();
   void on_control_events();
@@ -121,17 +108,13 @@ class SiteEngine final : public Uplink::Handler {
   TlsContext& tls_;
   std::vector<Tun*> queues_;
   RouteInstaller& installer_;
-  std::unique_ptr<HostNetwork> own_host_;  // only with the constructor without one
-  HostNetwork* host_;                      // never null
+  HostNetwork& host_;
   const SiteConfig& config_;
   Logger& log_;
   Uplink::Settings uplink_settings_;
-  std::vector<std::unique_ptr<Uplink>> uplinks_;  // one queue only; workers own theirs
   RouteTable routes_;
   std::vector<Prefix> configured_served_;  // --advertise and --tun-address: what is served before any assignment
   std::vector<Prefix> served_;             // configured_served_ plus assigned_
-  DataPath data_;                          // one queue only (unused with workers)
-  // Several queues only.
   SharedSnapshot<WorkerView> view_;
   std::unique_ptr<Mailbox<ControlEvent>> control_;
   std::vector<TlsContext> worker_tls_;
@@ -146,10 +129,9 @@ class SiteEngine final : public Uplink::Handler {
   std::vector<IpAddr> intermediary_ips_;  // every address its name resolved to at start
   std::optional<IpAddr> intermediary_ip_;  // the first: the roaming check's destination
   HostFacts host_facts_;
-  uint64_t routes_refused_ = 0;
+  SiteCounterSet counters_;  // the control plane's own: roams, routes_refused
   PathWatch path_;
   EventLoop::TimerId roam_timer_ = 0;
-  uint64_t roams_ = 0;
   std::function<void()> on_first_registration_;
   bool registered_once_ = false;
   int exit_code_ = 0;

@@ -65,7 +65,7 @@ void SiteEngine::resolve_intermediary() {
 
 void SiteEngine::refresh_host_facts() {
   HostFacts facts{intermediary_ips_, host_facts_.connected};
-  if (auto connected = host_->connected_prefixes()) {
+  if (auto connected = host_.connected_prefixes()) {
     facts.connected = std::move(*connected);
     std::sort(facts.connected.begin(), facts.connected.end());
     facts.connected.erase(std::unique(facts.connected.begin(), facts.connected.end()), facts.connected.end());
@@ -80,7 +80,7 @@ void SiteEngine::refresh_host_facts() {
 }
 
 void SiteEngine::report_refusals(const std::vector<RouteTable::Refusal>& refused) {
-  routes_refused_ += refused.size();
+  counters_.add(SiteCounter::RoutesRefused, refused.size());
   for (size_t i = 0; i < refused.size() && i < kRefusalsListed; ++i) {
     const auto& r = refused[i];
     log_.warn("route {} from '{}' refused: {}", r.prefix.to_string(), r.site, r.reason);
@@ -90,9 +90,9 @@ void SiteEngine::report_refusals(const std::vector<RouteTable::Refusal>& refused
 }
 
 void SiteEngine::watch_path() {
-  if (host_->change_fd() < 0) return;
-  loop_.add(host_->change_fd(), EPOLLIN, [this](uint32_t) { on_host_changed(); });
-  if (intermediary_ip_) path_.observe(host_->route_source(*intermediary_ip_));
+  if (host_.change_fd() < 0) return;
+  loop_.add(host_.change_fd(), EPOLLIN, [this](uint32_t) { on_host_changed(); });
+  if (intermediary_ip_) path_.observe(host_.route_source(*intermediary_ip_));
 }
 
 void SiteEngine::sync_proxy_neighbours(bool force) {
@@ -110,7 +110,7 @@ void SiteEngine::sync_proxy_neighbours(bool force) {
       log_.info("proxy ARP/NDP for {} on the LAN of {}", addr.to_string(), lan.to_string());
   for (const auto& [addr, lan] : proxied_)
     if (!wanted.count(addr)) log_.info("proxy ARP/NDP for {} withdrawn", addr.to_string());
-  auto ok = host_->sync_proxy_neighbours(wanted);
+  auto ok = host_.sync_proxy_neighbours(wanted);
   proxied_ = std::move(wanted);
   proxy_sync_failed_ = !ok;
   if (ok) {
@@ -133,13 +133,13 @@ void SiteEngine::apply_assigned(const std::vector<Prefix>& addresses) {
   if (next == assigned_) return;
   for (const auto& a : assigned_) {
     if (next.count(a)) continue;
-    if (auto ok = host_->remove_tun_address(a); !ok) log_.warn("{}", ok.error());
+    if (auto ok = host_.remove_tun_address(a); !ok) log_.warn("{}", ok.error());
     log_.info("address {} withdrawn by the intermediary", a.to_string());
   }
   std::set<Prefix> kept;
   for (const auto& a : next) {
     if (!assigned_.count(a)) {
-      if (auto ok = host_->add_tun_address(a); !ok) {
+      if (auto ok = host_.add_tun_address(a); !ok) {
         log_.error("{}", ok.error());
         continue;
       }
@@ -155,17 +155,17 @@ void SiteEngine::apply_assigned(const std::vector<Prefix>& addresses) {
 
 void SiteEngine::withdraw_host_state() {
   if (!proxied_.empty() || proxy_sync_failed_) {
-    if (auto ok = host_->sync_proxy_neighbours({}); !ok) log_.warn("proxy ARP/NDP: {}", ok.error());
+    if (auto ok = host_.sync_proxy_neighbours({}); !ok) log_.warn("proxy ARP/NDP: {}", ok.error());
     proxied_.clear();
     proxy_sync_failed_ = false;
   }
   for (const auto& a : assigned_)
-    if (auto ok = host_->remove_tun_address(a); !ok) log_.warn("{}", ok.error());
+    if (auto ok = host_.remove_tun_address(a); !ok) log_.warn("{}", ok.error());
   assigned_.clear();
 }
 
 void SiteEngine::on_host_changed() {
-  if (!host_->drain_changes() || roam_timer_ != 0) return;
+  if (!host_.drain_changes() || roam_timer_ != 0) return;
   roam_timer_ = loop_.add_timer(kRoamDebounce, [this] {
     roam_timer_ = 0;
     refresh_host_facts();  // an address came or went: the connected networks may have changed
@@ -174,15 +174,14 @@ void SiteEngine::on_host_changed() {
 }
 
 void SiteEngine::check_path() {
-  auto verdict = path_.observe(host_->route_source(*intermediary_ip_));
+  auto verdict = path_.observe(host_.route_source(*intermediary_ip_));
   switch (verdict.action) {
     case PathWatch::Action::None: return;
     case PathWatch::Action::Lost: log_.warn("{}; waiting for one", verdict.text); return;
     case PathWatch::Action::Reconnect: break;
   }
-  ++roams_;
+  counters_.add(SiteCounter::Roams);
   log_.info("{}: reconnecting", verdict.text);
-  for (auto& up : uplinks_) up->reconnect_now("the path to the intermediary changed");
   for (auto& w : workers_) w->reconnect_all();
 }
 

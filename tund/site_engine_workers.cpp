@@ -1,6 +1,5 @@
-// The site engine with a multi-queue TUN device: one QueueWorker thread per
-// queue, each with the uplinks whose pool index is its own modulo the queue
-// count. The engine stays the single owner of the control state: workers
+// The site engine's workers: one QueueWorker thread per TUN queue, each
+// with the uplinks whose pool index is its own modulo the queue count. The engine stays the single owner of the control state: workers
 // post their uplinks' control events to the mailbox drained here, on the
 // engine's loop, and read routes and served prefixes from the view
 // published here whenever they change.
@@ -43,7 +42,7 @@ void SiteEngine::start_workers(unsigned uplinks, uint64_t seed) {
   for (auto& w : workers_) w->start();
   if (config_.connections != 0 && config_.connections < k)
     log_.info("connections raised from {} to {}: every TUN queue needs one of its own", config_.connections, k);
-  log_.info("{} TUN queues, one worker thread each", k);
+  if (k > 1) log_.info("{} TUN queues, one worker thread each", k);
 }
 
 void SiteEngine::stop_workers() {
@@ -70,45 +69,11 @@ void SiteEngine::on_control_events() {
 }
 
 void SiteEngine::served_changed(std::vector<Prefix> served) {
-  served_ = served;
-  data_.set_served(std::move(served));
+  served_ = std::move(served);
   publish_view();
 }
 
-SiteCounters SiteEngine::counters() const {
-  SiteCounters t = data_.counters();
-  for (const auto& w : workers_) {
-    auto s = w->stats().site;
-    t.tx_packets += s.tx_packets;
-    t.tx_bytes += s.tx_bytes;
-    t.drop_no_route += s.drop_no_route;
-    t.drop_invalid += s.drop_invalid;
-    t.drop_queue_full += s.drop_queue_full;
-    t.drop_disconnected += s.drop_disconnected;
-  }
-  return t;
-}
-
-ProxyClient::Counters SiteEngine::proxy_counters() const {
-  ProxyClient::Counters t = data_.proxy_counters();
-  for (const auto& w : workers_) {
-    auto p = w->stats().proxy;
-    t.rx_packets += p.rx_packets;
-    t.rx_bytes += p.rx_bytes;
-    t.drop_invalid += p.drop_invalid;
-  }
-  return t;
-}
-
-std::vector<SiteCounters> SiteEngine::queue_counters() const {
-  if (!multi_queue()) return {data_.counters()};
-  std::vector<SiteCounters> out;
-  for (const auto& w : workers_) out.push_back(w->stats().site);
-  return out;
-}
-
 void SiteEngine::publish_view() {
-  if (!multi_queue()) return;  // the single data path reads routes_ in place
   view_.publish(std::make_shared<const WorkerView>(WorkerView{routes_, served_}));
 }
 

@@ -110,7 +110,7 @@ class HostileInput : public ::testing::Test {
     s->config.keepalive = 200ms;
     s->config.dead_after = 5s;
     s->tls = std::make_unique<TlsContext>(std::move(*TlsContext::client(s->config.tls)));
-    s->engine = std::make_unique<SiteEngine>(loop_, *s->tls, *s->tun, s->routes, s->host, s->config, site_log_);
+    s->engine = std::make_unique<SiteEngine>(loop_, *s->tls, std::vector<Tun*>{s->tun.get()}, s->routes, s->host, s->config, site_log_);
     s->engine->start();
     sites_.push_back(std::move(s));
     return *sites_.back();

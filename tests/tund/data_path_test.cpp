@@ -68,7 +68,7 @@ class RouterOffload : public ::testing::Test {
     s.config = in_process_site_config(pki_, relay_->port(), identity, name, prefix);
     s.config.connections = 1;
     s.tls = std::make_unique<TlsContext>(std::move(*TlsContext::client(s.config.tls)));
-    s.engine = std::make_unique<SiteEngine>(loop_, *s.tls, *s.tun, s.routes, s.host, s.config, log_);
+    s.engine = std::make_unique<SiteEngine>(loop_, *s.tls, std::vector<Tun*>{s.tun.get()}, s.routes, s.host, s.config, log_);
     s.engine->start();
   }
 
@@ -116,7 +116,7 @@ TEST_F(RouterOffload, OwnSuperpacketsBeyondThePeerBoundsAreCutBeforeSending) {
     ASSERT_GT(c.segments * c.gso_size, 0u);
     const uint64_t forwarded = relay_->counters().frames_forwarded;
     const uint64_t malformed = relay_->counters().drop_malformed;
-    const uint64_t sent = a_.engine->counters().tx_packets;
+    const uint64_t sent = value_of(a_.engine->counters(), SiteCounter::TxPackets);
     auto tcp = test::ipv4_tcp("10.1.0.2", "10.2.0.2", 40000, 443, c.segments * c.gso_size, true);
     ASSERT_TRUE(a_.tun->inject(test::vnet_then(test::kernel_tcp4_header(c.gso_size), tcp)).has_value());
 
@@ -133,8 +133,8 @@ TEST_F(RouterOffload, OwnSuperpacketsBeyondThePeerBoundsAreCutBeforeSending) {
     EXPECT_TRUE(std::equal(stream.begin(), stream.end(), tcp.begin() + 40, tcp.end())) << "in order, unchanged";
     EXPECT_EQ(relay_->counters().frames_forwarded, forwarded + c.segments);
     EXPECT_EQ(relay_->counters().drop_malformed, malformed) << "the relay refused none of it";
-    EXPECT_EQ(a_.engine->counters().tx_packets, sent + c.segments);
-    EXPECT_EQ(a_.engine->counters().drop_invalid, 0u);
+    EXPECT_EQ(value_of(a_.engine->counters(), SiteCounter::TxPackets), sent + c.segments);
+    EXPECT_EQ(value_of(a_.engine->counters(), SiteCounter::DropInvalid), 0u);
   }
 }
 
@@ -172,7 +172,7 @@ TEST_F(RouterOffload, OwnChecksumOffloadAtAnotherPositionIsCompletedBeforeSendin
 TEST_F(RouterOffload, SourceRoutedDatagramsFromTheLanAreDroppedAndCounted) {
   auto lsrr = test::ipv4_udp_lsrr("10.1.0.2", "10.2.0.2", "10.2.0.9", 1, 2, "via");
   ASSERT_TRUE(a_.tun->inject(test::vnet_then(VnetHeader{}, lsrr)).has_value());
-  ASSERT_TRUE(run_until([&] { return a_.engine->counters().drop_invalid == 1; }));
+  ASSERT_TRUE(run_until([&] { return value_of(a_.engine->counters(), SiteCounter::DropInvalid) == 1; }));
   auto fine = test::ipv4_udp("10.1.0.2", "10.2.0.2", 1, 2, "fine");
   ASSERT_TRUE(a_.tun->inject(test::vnet_then(VnetHeader{}, fine)).has_value());
   auto got = receive_at_b(1);

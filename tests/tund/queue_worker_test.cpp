@@ -158,11 +158,11 @@ TEST_F(MultiQueue, FlowsFromEachQueueLeaveOnThatWorkersUplinksAndArriveBothWays)
   // a's counters: each worker sent the flows read from its own queue.
   ASSERT_TRUE(run_until([&] {
     auto per = a_->engine->queue_counters();
-    return per.size() == 2 && per[0].tx_packets == kFlows / 2 && per[1].tx_packets == kFlows / 2;
-  })) << "worker 0 sent " << a_->engine->queue_counters()[0].tx_packets << ", worker 1 "
-      << a_->engine->queue_counters()[1].tx_packets;
-  ASSERT_TRUE(run_until([&] { return b_->engine->proxy_counters().rx_packets == kFlows; }));
-  EXPECT_EQ(a_->engine->counters().tx_packets, uint64_t(kFlows));
+    return per.size() == 2 && value_of(per[0], SiteCounter::TxPackets) == kFlows / 2 && value_of(per[1], SiteCounter::TxPackets) == kFlows / 2;
+  })) << "worker 0 sent " << value_of(a_->engine->queue_counters()[0], SiteCounter::TxPackets) << ", worker 1 "
+      << value_of(a_->engine->queue_counters()[1], SiteCounter::TxPackets);
+  ASSERT_TRUE(run_until([&] { return value_of(b_->engine->counters(), SiteCounter::RxPackets) == kFlows; }));
+  EXPECT_EQ(value_of(a_->engine->counters(), SiteCounter::TxPackets), uint64_t(kFlows));
   EXPECT_EQ(relay_->counters().frames_forwarded, uint64_t(kFlows));
 
   // The way back, from both of b's queues, 1400-byte datagrams (bulk lane).
