@@ -4,7 +4,6 @@
 #include <cerrno>
 #include <cstring>
 
-#include "netlib/ip_packet.hpp"
 #include "netlib/vnet_header.hpp"
 
 namespace dialout {
@@ -20,6 +19,7 @@ DataPath::DataPath(Tun& tun, std::vector<Prefix> served, const SiteConfig& confi
       config_(config),
       log_(log),
       drop_log_(log, 5, std::chrono::seconds(10)),
+      router_(config.router_role, tun.vnet_hdr()),
       proxy_(tun, std::move(served), config.mtu, counters_),
       rx_(kVnetHeaderSize + kMaxIpPacket) {}
 
@@ -52,40 +52,24 @@ void DataPath::on_tun_readable() {
 }
 
 void DataPath::route_datagram(std::span<uint8_t> whole) {
-  const bool vnet = tun_.vnet_hdr();
-  if (vnet && whole.size() < kVnetHeaderSize) {
-    counters_.add(SiteCounter::DropInvalid);
-    return;
+  const RouteAction a = router_.route(whole);
+  switch (a.kind) {
+    case RouteAction::Kind::DropInvalid:
+      counters_.add(SiteCounter::DropInvalid);
+      if (a.why != nullptr)
+        drop_log_.warn(a.why, RateLimitedLog::Clock::now(), "dropped datagram from the TUN device: {}", a.why);
+      return;
+    case RouteAction::Kind::DropNoRoute: counters_.add(SiteCounter::DropNoRoute); return;
+    case RouteAction::Kind::Send:
+    case RouteAction::Kind::FinishHere: break;
   }
-  auto packet = vnet ? whole.subspan(kVnetHeaderSize) : whole;
-  auto info = parse_ip_packet(packet);
-  if (!info || !config_.router_role) {
-    counters_.add(SiteCounter::DropInvalid);
-    if (!info)
-      drop_log_.warn(to_string(info.error()), RateLimitedLog::Clock::now(),
-                     "dropped datagram from the TUN device: {}", to_string(info.error()));
-    return;
-  }
-  auto dst = routes_ != nullptr ? routes_->lookup(info->dst) : std::nullopt;
-  if (!dst) {
-    counters_.add(SiteCounter::DropNoRoute);
-    return;
-  }
-  Uplink* up = pick_uplink(flow_hash(*info));
+  Uplink* up = pick_uplink(a.flow);
   if (up == nullptr) {
     counters_.add(SiteCounter::DropDisconnected);
     return;
   }
-  if (vnet) {
-    // decode() only needs the 10 bytes checked above.
-    const VnetHeader header = *VnetHeader::decode(whole);
-    if (!header.validate(packet)) {
-      send_finished_here(*up, *dst, header, packet);
-      return;
-    }
-  }
-  auto lane = lane_for_datagram(packet.size());
-  send(*up, *dst, lane, vnet ? kDataVnet : 0, whole);
+  if (a.kind == RouteAction::Kind::FinishHere) return send_finished_here(*up, a.dst, a.header, a.packet);
+  send(*up, a.dst, a.lane, a.flags, whole);
 }
 
 void DataPath::send_finished_here(Uplink& up, SiteId dst, const VnetHeader& header, std::span<uint8_t> packet) {

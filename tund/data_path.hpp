@@ -1,13 +1,15 @@
-// The site's data path over one TUN queue: the modified router (TUN →
-// longest-prefix match → DATA frame on one of the given uplinks) and the
-// proxy client (DATA frame → checks → the same TUN queue).
+// The site's data path over one TUN queue: moves the bytes for the two
+// roles. TUN → the router (router/router.hpp decides: which site, which
+// flow, which lane, or why not) → a DATA frame on the flow's uplink; and a
+// DATA frame → the proxy client (checks) → the same TUN queue.
 //
-// The router sends superpackets whole, with their offload header, as long as
-// the header is one the intermediary accepts from a peer. What our own kernel
-// produced beyond those bounds (more than kMaxGsoSegments segments, a
-// gso_size below the minimum after a peer announced a small MSS, a checksum
-// to complete somewhere other than the TCP/UDP field) is finished here and
-// sent as ordinary datagrams, so legitimate traffic is never refused.
+// Superpackets go whole, with their offload header, as long as the header is
+// one the intermediary accepts from a peer. What our own kernel produced
+// beyond those bounds (more than kMaxGsoSegments segments, a gso_size below
+// the minimum after a peer announced a small MSS, a checksum to complete
+// somewhere other than the TCP/UDP field) the router marks FinishHere: it is
+// finished here and sent as ordinary datagrams, so legitimate traffic is
+// never refused.
 //
 // Single-threaded: each queue worker runs one on its thread. The owner
 // supplies the uplinks to use and the route table to look in.
@@ -20,6 +22,7 @@
 #include "netlib/log.hpp"
 #include "netlib/vnet_header.hpp"
 #include "router/route_table.hpp"
+#include "router/router.hpp"
 #include "tund/uplink.hpp"
 #include "tund/proxy_client.hpp"
 #include "tund/site_config.hpp"
@@ -36,7 +39,7 @@ class DataPath {
   // Flows are hashed onto these (in this order); they must outlive their use.
   void set_uplinks(std::vector<Uplink*> uplinks);
   // Looked up for every datagram read; must stay valid until replaced.
-  void set_routes(const RouteTable& routes) { routes_ = &routes; }
+  void set_routes(const RouteTable& routes) { router_.set_routes(&routes); }
   void set_served(std::vector<Prefix> served) { proxy_.set_served(std::move(served)); }
 
   // Reads a batch from the TUN queue, frames it onto uplinks, flushes them.
@@ -62,9 +65,9 @@ class DataPath {
   const SiteConfig& config_;
   Logger& log_;
   RateLimitedLog drop_log_;
+  Router router_;
   SiteCounterSet counters_;  // before proxy_, which adds to it
   ProxyClient proxy_;
-  const RouteTable* routes_ = nullptr;
   std::vector<Uplink*> uplinks_;
   std::vector<Uplink*> dirty_;
   std::vector<Uplink*> flushing_;  // dirty_ while flush_dirty() runs
