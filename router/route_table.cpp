@@ -33,6 +33,15 @@ void RouteTable::clear_pushed(TimePoint now) {
   rebuild(now);
 }
 
+bool RouteTable::forget_site(SiteId id, TimePoint now) {
+  auto& e = pushed_.entries;
+  auto gone = std::remove_if(e.begin(), e.end(), [&](const RouteEntry& r) { return r.id == id; });
+  if (gone == e.end()) return false;
+  e.erase(gone, e.end());
+  rebuild(now);  // refusals of its prefixes were reported when they were pushed
+  return true;
+}
+
 bool RouteTable::expire(TimePoint now) {
   if (!drop_expired(now)) return false;
   collect_tunnel_prefixes();

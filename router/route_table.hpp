@@ -63,6 +63,10 @@ class RouteTable {
   std::vector<Refusal> set_host(HostFacts facts, TimePoint now);
   // Forgets pushed routes (not the statics); they are held as if withdrawn.
   void clear_pushed(TimePoint now);
+  // Forgets one site's pushed routes (PEER_GONE), as if the snapshot no
+  // longer had it: they are held, except local ones. False when the
+  // current snapshot has no such site (nothing changed).
+  bool forget_site(SiteId id, TimePoint now);
   // Drops held prefixes not pushed for the hold time. True when
   // tunnel_prefixes() changed.
   bool expire(TimePoint now);

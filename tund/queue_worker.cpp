@@ -138,6 +138,10 @@ void QueueWorker::on_refused(Uplink& up, const Refuse& refuse) {
   shared_.control.post(ControlEvent{up.index(), refuse});
 }
 
+void QueueWorker::on_peer_gone(Uplink& up, const PeerGone& gone) {
+  shared_.control.post(ControlEvent{up.index(), gone});
+}
+
 void QueueWorker::on_down(Uplink& up) {
   publish_uplink_stats();
   shared_.control.post(ControlEvent{up.index(), UplinkDown{}});

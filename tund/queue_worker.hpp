@@ -40,7 +40,7 @@ struct UplinkDown {};
 // An uplink's control event, for the engine (uplink = its index in the pool).
 struct ControlEvent {
   unsigned uplink = 0;
-  std::variant<Accept, Routes, Refuse, UplinkDown> what;
+  std::variant<Accept, Routes, Refuse, PeerGone, UplinkDown> what;
 };
 
 // A client context like `like` (same files and I/O mode) for one worker:
@@ -87,6 +87,7 @@ class QueueWorker final : public Uplink::Handler {
   void on_data(Uplink& up, const DataView& data) override;
   void on_refused(Uplink& up, const Refuse& refuse) override;
   void on_down(Uplink& up) override;
+  void on_peer_gone(Uplink& up, const PeerGone& gone) override;
 
  private:
   void run();

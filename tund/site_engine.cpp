@@ -127,6 +127,21 @@ void SiteEngine::handle_refused(const Refuse& refuse) {
   loop_.stop();
 }
 
+void SiteEngine::handle_peer_gone(const PeerGone& gone) {
+  // Every uplink hears it (and the next snapshot says it again): only the
+  // first changes anything. Its prefixes leave the lookup at once, so the
+  // router stops framing for a site the relay would drop anyway; they are
+  // held like any withdrawn prefix (their kernel routes stay for the hold
+  // time, so the traffic is dropped here, not leaked out of the default
+  // route), except local ones (a laptop inside our LAN), whose route and
+  // proxy entry only it needed.
+  auto name = routes_.name_of(gone.id);
+  if (!routes_.forget_site(gone.id, loop_.now())) return;
+  log_.info("site '{}' gone: its routes are withdrawn", name.value_or(std::to_string(gone.id)));
+  sync_kernel_routes();
+  publish_view();
+}
+
 void SiteEngine::sync_kernel_routes() {
   // Proxy neighbours first: the LAN interface of a laptop's address is found
   // by a route lookup, which its host route into the TUN would answer.

@@ -83,6 +83,7 @@ class SiteEngine final {
   void handle_accepted(const Accept& accept);
   void handle_routes(unsigned uplink, const Routes& routes);
   void handle_refused(const Refuse& refuse);
+  void handle_peer_gone(const PeerGone& gone);
   // site_engine_workers.cpp: the workers and the mailbox between us.
   void start_workers(unsigned uplinks, uint64_t seed);
   void stop_workers();

@@ -60,6 +60,8 @@ void SiteEngine::on_control_events() {
       handle_routes(e.uplink, *r);
     } else if (const auto* f = std::get_if<Refuse>(&e.what)) {
       handle_refused(*f);
+    } else if (const auto* g = std::get_if<PeerGone>(&e.what)) {
+      handle_peer_gone(*g);
     }  // UplinkDown: nothing to do (the worker already counts it as not ready)
   });
   if (uint64_t dropped = control_->dropped(); dropped != control_dropped_) {

@@ -187,8 +187,13 @@ bool Uplink::on_frame(const FrameView& f) {
           send_control(Pong{p->token});
           return true;
         }
-        case MsgType::Pong:
-        case MsgType::PeerGone: return true;  // liveness is any byte; routes follow in a snapshot
+        case MsgType::Pong: return true;  // liveness is any byte
+        case MsgType::PeerGone: {
+          auto g = decode_peer_gone(f.payload);
+          if (!g) break;
+          handler_.on_peer_gone(*this, *g);
+          return state_ == State::Ready;
+        }
         default: break;
       }
       break;

@@ -31,6 +31,8 @@ class Uplink {
     // Called for every refusal; the uplink retries unless the handler stops it.
     virtual void on_refused(Uplink& up, const Refuse& refuse) = 0;
     virtual void on_down(Uplink& up) = 0;
+    // PEER_GONE: a site lost its last connection to the intermediary.
+    virtual void on_peer_gone(Uplink& /*up*/, const PeerGone& /*gone*/) {}
   };
   struct Settings {
     Endpoint intermediary;

@@ -57,6 +57,37 @@ TEST(RouteTable, SnapshotReplacesButTunnelPrefixesStay) {
   EXPECT_EQ(t.held_count(), 2u);
 }
 
+// PEER_GONE: one site's routes go at once, as if the next snapshot had
+// dropped it; the other sites' routes and the statics are untouched.
+TEST(RouteTable, ForgettingAGoneSiteDropsOnlyItsRoutes) {
+  RouteTable t({{P("172.16.0.0/12"), "office-b"}}, {P("10.1.0.0/24")});
+  t.apply(Routes{{RouteEntry{2, "office-b", {P("10.2.0.0/24")}}, RouteEntry{3, "office-c", {P("10.3.0.0/24")}},
+                  RouteEntry{4, "laptop", {P("10.1.0.50/32")}}}},
+          t0);
+  struct Case {
+    SiteId gone;
+    bool changed;
+    const char* gone_address;  // no longer resolves
+    std::set<Prefix> tunnel;   // what stays routed into the TUN device
+  };
+  const Case cases[] = {
+      {2, true, "10.2.0.9", {P("172.16.0.0/12"), P("10.2.0.0/24"), P("10.3.0.0/24"), P("10.1.0.50/32")}},
+      {2, false, "10.2.0.9", {P("172.16.0.0/12"), P("10.2.0.0/24"), P("10.3.0.0/24"), P("10.1.0.50/32")}},
+      {4, true, "10.1.0.50", {P("172.16.0.0/12"), P("10.2.0.0/24"), P("10.3.0.0/24")}},
+      {99, false, "10.2.0.9", {P("172.16.0.0/12"), P("10.2.0.0/24"), P("10.3.0.0/24")}},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.gone);
+    EXPECT_EQ(t.forget_site(c.gone, t0 + 1s), c.changed);
+    EXPECT_EQ(t.lookup(A(c.gone_address)), std::nullopt);
+    EXPECT_EQ(t.lookup(A("10.3.0.9")), std::optional<SiteId>(3)) << "another site's route stays";
+    EXPECT_EQ(t.tunnel_prefixes(), c.tunnel)
+        << "a gone site's LAN stays held in the tunnel (no leak out of the default route); "
+           "a laptop's host route inside our LAN goes at once";
+  }
+  EXPECT_EQ(t.lookup(A("172.16.1.1")), std::optional<SiteId>(0)) << "the static route falls back to the relay";
+}
+
 TEST(RouteTable, PrefixesInsideOwnLanComeAndGoWithTheSnapshot) {
   RouteTable t({}, {P("10.1.0.0/24"), P("fd00:1::/64")});
   auto refused = t.apply(Routes{{RouteEntry{2, "office-b", {P("10.2.0.0/24")}},

@@ -217,5 +217,31 @@ TEST_F(MultiQueue, StopJoinsTheWorkersAndRemovesTheRoutes) {
   a_->engine->stop();  // idempotent
 }
 
+// PEER_GONE heard by any of a worker's uplinks goes to the engine's mailbox
+// (the engine withdraws that site's routes; see site_engine_test).
+TEST(QueueWorkerControl, PeerGoneIsPostedToTheEngine) {
+  TestPki pki;
+  Logger log{"test", LogLevel::Warn};
+  SiteConfig config = in_process_site_config(pki, 9, "site-a", "office-a", "10.1.0.0/24");
+  Uplink::Settings settings;
+  SharedSnapshot<WorkerView> view;
+  Mailbox<ControlEvent> control(EventFd::create_or_throw(), 4);
+  auto tun = FakeTun::create(false);
+  ASSERT_TRUE(tun.has_value());
+  auto tls = TlsContext::client(config.tls);
+  ASSERT_TRUE(tls.has_value());
+  QueueWorker worker(*tun, std::move(*tls), QueueWorker::Shared{config, settings, view, control, log}, {3}, 1);
+  EventLoop loop;
+  auto up_tls = TlsContext::client(config.tls);
+  Uplink up(3, loop, *up_tls, settings, worker, log, 1);  // never started: only its index is used
+  worker.on_peer_gone(up, PeerGone{42});
+  std::vector<ControlEvent> got;
+  control.drain([&](ControlEvent&& e) { got.push_back(std::move(e)); });
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].uplink, 3u);
+  ASSERT_TRUE(std::holds_alternative<PeerGone>(got[0].what));
+  EXPECT_EQ(std::get<PeerGone>(got[0].what).id, 42u);
+}
+
 }  // namespace
 }  // namespace dialout

@@ -223,6 +223,26 @@ TEST_F(InProcess, SitesComeBackAfterTheRelayRestarts) {
   EXPECT_EQ(*got, again);
 }
 
+// PEER_GONE: when a site's last connection closes the relay says so at
+// once; the others stop routing to it then, not at the next route snapshot
+// (which the relay debounces). Its LAN stays held in the kernel (sticky, so
+// nothing leaks out of the default route) and its traffic is dropped here.
+TEST_F(InProcess, AGoneSitesRoutesAreWithdrawnAtOnce) {
+  Site& a = start_site("site-a", "office-a", "10.1.0.0/24", {}, [](Site& s) { s.log->set_level(LogLevel::Info); });
+  Site& b = start_site("site-b", "office-b", "10.2.0.0/24");
+  ASSERT_TRUE(run_until([&] { return a.engine->routes().lookup(*IpAddr::parse("10.2.0.2")).has_value(); }));
+  b.engine->stop();
+  ASSERT_TRUE(run_until([&] { return !a.engine->routes().lookup(*IpAddr::parse("10.2.0.2")).has_value(); }));
+  std::lock_guard lock(a.log_mu);
+  EXPECT_EQ(std::count_if(a.log_lines.begin(), a.log_lines.end(),
+                          [](const std::string& l) {
+                            return l.find("site 'office-b' gone: its routes are withdrawn") != std::string::npos;
+                          }),
+            1)
+      << "acted on PEER_GONE (once, although both uplinks heard it)";
+  EXPECT_EQ(a.routes.routes.count(*Prefix::parse("10.2.0.0/24")), 1u) << "held in the kernel";
+}
+
 // Laptop mode and the laptop on the HQ subnet: the laptop asks for an
 // address, gets one inside HQ's LAN, puts it on its TUN device and serves
 // it; HQ routes that /32 into its tunnel and proxies ARP for it while the
