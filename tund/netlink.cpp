@@ -231,12 +231,18 @@ nlmsghdr* put_route(std::array<char, kRequestSize>& buf, uint16_t type, uint16_t
   return nlh;
 }
 
+std::string with_source(const std::optional<IpAddr>& prefsrc) {
+  return prefsrc ? " src " + prefsrc->to_string() : std::string();
+}
+
 }  // namespace
 
-Expected<void, std::string> Netlink::add_route(int ifindex, const Prefix& prefix, unsigned metric) {
+Expected<void, std::string> Netlink::add_route(int ifindex, const Prefix& prefix, unsigned metric,
+                                               const std::optional<IpAddr>& prefsrc) {
   std::array<char, kRequestSize> buf{};
   auto* nlh = put_route(buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, ifindex, prefix, metric, RT_SCOPE_LINK);
-  return transact(nlh, fmt::format("add route {} dev {}", prefix.to_string(), link_name(ifindex)));
+  if (prefsrc) mnl_attr_put(nlh, RTA_PREFSRC, prefsrc->size(), prefsrc->bytes.data());
+  return transact(nlh, fmt::format("add route {} dev {}{}", prefix.to_string(), link_name(ifindex), with_source(prefsrc)));
 }
 
 Expected<void, std::string> Netlink::del_route(int ifindex, const Prefix& prefix, unsigned metric) {

@@ -47,7 +47,11 @@ class Netlink {
   Expected<void, std::string> add_address(int ifindex, const IpAddr& addr, unsigned prefix_len);
   // Unicast, scope link, protocol kRouteProtocolDialout, main table;
   // replaces an existing route so a restart is idempotent.
-  Expected<void, std::string> add_route(int ifindex, const Prefix& prefix, unsigned metric);
+  // `prefsrc`: the source address the host uses for what it sends itself
+  // along this route (RTA_PREFSRC); it must be a local address of the
+  // route's family.
+  Expected<void, std::string> add_route(int ifindex, const Prefix& prefix, unsigned metric,
+                                        const std::optional<IpAddr>& prefsrc = std::nullopt);
   // Deletes only our own route; a missing one is not an error.
   Expected<void, std::string> del_route(int ifindex, const Prefix& prefix, unsigned metric);
   // Answer ARP/NDP for addr on ifindex (a remote laptop numbered inside this LAN).

@@ -7,8 +7,8 @@ namespace {
 constexpr unsigned kRouteMetric = 50;
 }  // namespace
 
-Expected<void, std::string> NetlinkRouteInstaller::add(const Prefix& prefix) {
-  return netlink_.add_route(ifindex_, prefix, kRouteMetric);
+Expected<void, std::string> NetlinkRouteInstaller::add(const Prefix& prefix, const std::optional<IpAddr>& prefsrc) {
+  return netlink_.add_route(ifindex_, prefix, kRouteMetric, prefsrc);
 }
 
 Expected<void, std::string> NetlinkRouteInstaller::remove(const Prefix& prefix) {

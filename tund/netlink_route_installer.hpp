@@ -12,7 +12,7 @@ class NetlinkRouteInstaller final : public RouteInstaller {
  public:
   NetlinkRouteInstaller(Netlink& netlink, int ifindex, std::string device)
       : netlink_(netlink), ifindex_(ifindex), device_(std::move(device)) {}
-  Expected<void, std::string> add(const Prefix& prefix) override;
+  Expected<void, std::string> add(const Prefix& prefix, const std::optional<IpAddr>& prefsrc) override;
   Expected<void, std::string> remove(const Prefix& prefix) override;
 
  private:

@@ -3,7 +3,7 @@
 // (tests/support/memory_route_installer.hpp).
 #pragma once
 
-#include <set>
+#include <optional>
 #include <string>
 
 #include "netlib/expected.hpp"
@@ -14,7 +14,9 @@ namespace dialout {
 class RouteInstaller {
  public:
   virtual ~RouteInstaller() = default;
-  virtual Expected<void, std::string> add(const Prefix& prefix) = 0;
+  // Adds or replaces. `prefsrc`: the source the host prefers for what it
+  // sends itself along the route (see tund/preferred_source.hpp).
+  virtual Expected<void, std::string> add(const Prefix& prefix, const std::optional<IpAddr>& prefsrc) = 0;
   virtual Expected<void, std::string> remove(const Prefix& prefix) = 0;
 };
 

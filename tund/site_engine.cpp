@@ -64,6 +64,7 @@ SiteEngine::~SiteEngine() { stop(); }
 
 void SiteEngine::start() {
   resolve_intermediary();
+  refresh_preferred_sources();  // before the first route goes in
   refresh_host_facts();
   sync_kernel_routes();  // static routes go in before any connection exists
   unsigned n = uplink_count(config_, queues_.size());
@@ -162,7 +163,7 @@ void SiteEngine::sync_kernel_routes() {
   }
   for (const auto& p : wanted) {
     if (installed_.count(p)) continue;
-    if (auto ok = installer_.add(p); !ok) {
+    if (auto ok = installer_.add(p, sources_.for_route(p)); !ok) {
       log_.error("{}", ok.error());
       continue;
     }

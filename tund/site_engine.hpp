@@ -26,6 +26,7 @@
 #include "tund/uplink.hpp"
 #include "tund/host_network.hpp"
 #include "tund/path_watch.hpp"
+#include "tund/preferred_source.hpp"
 #include "tund/queue_worker.hpp"
 #include "tund/route_installer.hpp"
 #include "tund/site_config.hpp"
@@ -91,6 +92,7 @@ class SiteEngine final {
   void publish_view();
   void served_changed(std::vector<Prefix> served);
   void sync_kernel_routes();
+  void refresh_preferred_sources();
   // site_engine_host.cpp: what learned routes must not cover (the
   // intermediary's addresses, the connected networks), and the log line per
   // refused prefix.
@@ -122,6 +124,7 @@ class SiteEngine final {
   std::vector<std::unique_ptr<QueueWorker>> workers_;
   uint64_t control_dropped_ = 0;
   std::set<Prefix> installed_;
+  PreferredSources sources_;  // of the routes in installed_
   SiteId self_id_ = 0;
   std::set<Prefix> assigned_;
   std::map<IpAddr, Prefix> proxied_;  // last set handed to host_.sync_proxy_neighbours

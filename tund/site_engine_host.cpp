@@ -79,6 +79,21 @@ void SiteEngine::refresh_host_facts() {
   publish_view();
 }
 
+void SiteEngine::refresh_preferred_sources() {
+  // The host's source towards each advertised prefix: its own address on
+  // that LAN, when it has one there.
+  std::vector<IpAddr> lan;
+  for (const auto& p : config_.advertise)
+    if (auto source = host_.route_source(p.addr)) lan.push_back(*source);
+  auto next = choose_preferred_sources(config_.advertise, config_.tun_addresses, lan);
+  if (next == sources_) return;
+  sources_ = next;
+  auto text = [](const std::optional<IpAddr>& a) { return a ? a->to_string() : std::string("none"); };
+  log_.info("routes into the tunnel: preferred source {} (IPv4), {} (IPv6)", text(sources_.v4), text(sources_.v6));
+  for (const auto& p : installed_)  // replaced in place
+    if (auto ok = installer_.add(p, sources_.for_route(p)); !ok) log_.warn("{}", ok.error());
+}
+
 void SiteEngine::report_refusals(const std::vector<RouteTable::Refusal>& refused) {
   counters_.add(SiteCounter::RoutesRefused, refused.size());
   for (size_t i = 0; i < refused.size() && i < kRefusalsListed; ++i) {
@@ -168,6 +183,7 @@ void SiteEngine::on_host_changed() {
   if (!host_.drain_changes() || roam_timer_ != 0) return;
   roam_timer_ = loop_.add_timer(kRoamDebounce, [this] {
     roam_timer_ = 0;
+    refresh_preferred_sources();
     refresh_host_facts();  // an address came or went: the connected networks may have changed
     if (intermediary_ip_) check_path();
   });

@@ -202,6 +202,31 @@ TEST(Netlink, RoutesAddReplaceListDelete) {
   });
 }
 
+// What the gateway itself sends along a route into the TUN device leaves
+// from the route's preferred source (the address the far side accepts).
+TEST(Netlink, RoutesCarryAPreferredSource) {
+  REQUIRE_CAPS();
+  in_fresh_netns([](Netlink& nl, int index) {
+    ASSERT_TRUE(nl.set_link(index, true, std::nullopt));
+    ASSERT_TRUE(nl.add_address(index, A("10.9.0.1"), 24));
+    ASSERT_TRUE(nl.add_address(index, A("10.1.0.254"), 32));
+    ASSERT_TRUE(nl.add_route(index, P("10.2.0.0/24"), 50));
+    auto plain = nl.route_source(A("10.2.0.5"));
+    ASSERT_TRUE(plain) << plain.error();
+    EXPECT_EQ(*plain, A("10.9.0.1")) << "without one, the kernel picks the primary address";
+    auto with = nl.add_route(index, P("10.2.0.0/24"), 50, A("10.1.0.254"));  // replaced in place
+    ASSERT_TRUE(with) << with.error();
+    auto chosen = nl.route_source(A("10.2.0.5"));
+    ASSERT_TRUE(chosen) << chosen.error();
+    EXPECT_EQ(*chosen, A("10.1.0.254"));
+    EXPECT_EQ(sorted_routes(nl, index, kRouteProtocolDialout), std::vector<Prefix>{P("10.2.0.0/24")});
+    auto foreign = nl.add_route(index, P("10.3.0.0/24"), 50, A("10.77.0.1"));
+    ASSERT_FALSE(foreign) << "a preferred source must be a local address";
+    EXPECT_NE(foreign.error().find("add route 10.3.0.0/24 dev dlnl0 src 10.77.0.1: "), std::string::npos)
+        << foreign.error();
+  });
+}
+
 TEST(Netlink, ProxyNeighbours) {
   REQUIRE_CAPS();
   in_fresh_netns([](Netlink& nl, int index) {
