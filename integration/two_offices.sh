@@ -3,7 +3,8 @@
 # drop every inbound connection; the intermediary on the relay joins them.
 # Topology: see the drawing at the top of integration/lib.sh.
 #
-# Proves, in order: the lab's firewalls (before any daemon); ping both ways;
+# Proves, in order: the lab's firewalls (before any daemon); ping both ways,
+# and from each gateway itself;
 # 100 MB over TCP with matching sha256; UDP both ways with payload checks; a
 # rogue site with a valid certificate cannot take office-b's name (tund exits
 # 78); expired and foreign-CA certificates are rejected; spoofed inner sources are dropped by the intermediary; SIGKILL + restart
@@ -85,6 +86,15 @@ n=$(ping_received hostB 10.1.0.2 10)
 check "ping hostB -> hostA: $n/10 answered" test "$n" -eq 10
 n=$(ping_received hostA 10.2.0.2 5 -s 4000)
 check "ping hostA -> hostB with 4000-byte (fragmented) echo: $n/5 answered" test "$n" -eq 5
+# The gateways' own traffic: tund's routes into dl0 carry the gateway's LAN
+# address as preferred source, which the intermediary accepts (without it
+# the kernel picks another address and the datagrams are dropped as spoofed).
+src=$(lab_exec gwA ip -o route get 10.2.0.2 2>/dev/null | sed -n 's/.* src \([^ ]*\).*/\1/p')
+check "gwA's route to office B's LAN prefers source 10.1.0.1 (got ${src:-none})" test "$src" = 10.1.0.1
+n=$(ping_received gwA 10.2.0.2 5)
+check "ping from gwA itself -> hostB: $n/5 answered" test "$n" -eq 5
+n=$(ping_received gwB 10.1.0.2 5)
+check "ping from gwB itself -> hostA: $n/5 answered" test "$n" -eq 5
 
 # --- 2. TCP bulk transfer ----------------------------------------------------
 rm -f "$LAB_RUN/tcp.result"
