@@ -11,6 +11,9 @@
 namespace dialout {
 namespace {
 
+// How often the status file is written and held routes are expired.
+constexpr auto kStatusPeriod = std::chrono::seconds(1);
+
 unsigned uplink_count(const SiteConfig& c, size_t queues) {
   unsigned n = c.connections != 0 ? c.connections : std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
   // Every queue worker needs at least one uplink of its own.
@@ -173,7 +176,7 @@ void SiteEngine::sync_kernel_routes() {
 }
 
 void SiteEngine::arm_status_timer() {
-  status_timer_ = loop_.add_timer(std::chrono::seconds(1), [this] {
+  status_timer_ = loop_.add_timer(kStatusPeriod, [this] {
     if (routes_.expire(loop_.now())) sync_kernel_routes();
     sync_proxy_neighbours(true);  // retries a failed sync (forwarding switched on meanwhile)
     write_status();
