@@ -9,7 +9,8 @@
 # rogue site with a valid certificate cannot take office-b's name (tund exits
 # 78); expired and foreign-CA certificates are rejected; spoofed inner sources are dropped by the intermediary; SIGKILL + restart
 # of the intermediary heals without restarting tund; SIGTERM makes tund remove
-# its device and routes.
+# its device and routes; a tun-address inside the LAN (the example config's)
+# becomes the source of the gateway's own traffic.
 #
 # Env: BUILD_DIR (default build), OFFLOAD=on|off, LOG_LEVEL, TCP_BYTES,
 # KEEP_RUN=1 keeps the run directory (logs, status files) even on success.
@@ -234,5 +235,17 @@ fi
 check "tund-a's dl0 device is gone" eval '! lab_exec gwA ip link show dl0 >/dev/null 2>&1'
 check "gwA has no route to office-b left ($(lab_exec gwA ip route show 10.2.0.0/24 | tr '\n' ' '))" \
   test -z "$(lab_exec gwA ip route show 10.2.0.0/24)"
+
+# --- 8. a tun-address inside the LAN, as in docs/examples/office-a.conf ------
+# It is preferred over the LAN interface's address as the routes' source.
+lab_start_tund tund-a gwA gw-a office-a --advertise 10.1.0.0/24 --tun-address 10.1.0.254/32
+route_src() { lab_exec gwA ip -o route show 10.2.0.0/24 dev dl0 2>/dev/null | sed -n 's/.* src \([^ ]*\).*/\1/p'; }
+if wait_until 20 eval '[[ "$(route_src)" == 10.1.0.254 ]]'; then
+  pass "tund-a with tun-address 10.1.0.254/32: its route to 10.2.0.0/24 prefers that source"
+else
+  fail "tund-a with tun-address 10.1.0.254/32: route to 10.2.0.0/24 with src 10.1.0.254 (got $(route_src))"
+fi
+n=$(ping_received gwA 10.2.0.2 5)
+check "ping from gwA itself (source 10.1.0.254) -> hostB: $n/5 answered" test "$n" -eq 5
 
 finish
