@@ -176,6 +176,8 @@ TEST_F(InProcess, ForbiddenAndSpoofedDatagramsAreDroppedAndCounted) {
            relay_->site_count() == 3;
   }));
   ASSERT_TRUE(run_until([&] { return b.routes.routes.count(*Prefix::parse("10.3.0.0/24")) > 0; }));
+  // a's worker frames for b once a's table knows b (it reads the view the engine publishes with it).
+  ASSERT_TRUE(run_until([&] { return a.engine->routes().lookup(*IpAddr::parse("10.2.0.2")).has_value(); }));
 
   // b may not reach office-c: its static route sends it, the relay refuses it.
   ASSERT_TRUE(b.tun->inject(test::ipv4_udp("10.2.0.2", "10.3.0.2", 1, 2, "forbidden")).has_value());
