@@ -1,8 +1,11 @@
 #include "netlib/log.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
+#include <cstdlib>
 #include <utility>
 
 namespace dialout {
@@ -25,16 +28,102 @@ Expected<LogLevel, std::string> parse_log_level(std::string_view s) {
   return unexpected(fmt::format("unknown log level \"{}\" (expected debug, info, warn, error)", s));
 }
 
+int syslog_priority(LogLevel l) {
+  switch (l) {
+    case LogLevel::Debug: return 7;  // LOG_DEBUG
+    case LogLevel::Info: return 6;   // LOG_INFO
+    case LogLevel::Warn: return 4;   // LOG_WARNING
+    case LogLevel::Error: return 3;  // LOG_ERR
+  }
+  return 6;
+}
+
+std::string format_log_line(LogStyle style, std::chrono::system_clock::time_point t, LogLevel l,
+                            std::string_view component, std::string_view message) {
+  switch (style) {
+    case LogStyle::Plain: break;
+    case LogStyle::Journal:
+      return fmt::format("<{}>{} {}: {}\n", syslog_priority(l), to_string(l), component, message);
+    case LogStyle::Timestamped: {
+      // Civil-from-days arithmetic (no gmtime_r, no time zone files): UTC.
+      using namespace std::chrono;
+      auto ms = floor<milliseconds>(t);
+      auto day = floor<days>(ms);
+      year_month_day ymd{day};
+      hh_mm_ss hms{ms - day};
+      return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z {} {}: {}\n", static_cast<int>(ymd.year()),
+                         static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()), hms.hours().count(),
+                         hms.minutes().count(), hms.seconds().count(), hms.subseconds().count(), to_string(l),
+                         component, message);
+    }
+  }
+  return fmt::format("{} {}: {}\n", to_string(l), component, message);
+}
+
+LogEnvironment process_log_environment() {
+  return LogEnvironment{
+      .getenv = [](const char* name) -> std::optional<std::string> {
+        const char* v = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): read once at startup
+        if (!v) return std::nullopt;
+        return std::string(v);
+      },
+      .stderr_identity = []() -> std::optional<LogEnvironment::FileIdentity> {
+        struct stat st {};
+        if (::fstat(STDERR_FILENO, &st) != 0) return std::nullopt;
+        return LogEnvironment::FileIdentity{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+      },
+  };
+}
+
+namespace {
+
+// "<dev>:<inode>", both decimal, nothing else (systemd's DEV_FMT ":" INO_FMT).
+std::optional<LogEnvironment::FileIdentity> parse_journal_stream(std::string_view s) {
+  auto colon = s.find(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  auto number = [](std::string_view part) -> std::optional<uint64_t> {
+    uint64_t v = 0;
+    auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
+    if (part.empty() || ec != std::errc{} || end != part.data() + part.size()) return std::nullopt;
+    return v;
+  };
+  auto dev = number(s.substr(0, colon));
+  auto ino = number(s.substr(colon + 1));
+  if (!dev || !ino) return std::nullopt;
+  return LogEnvironment::FileIdentity{*dev, *ino};
+}
+
+}  // namespace
+
+LogStyle choose_log_style(const LogEnvironment& env) {
+  auto stream = env.getenv ? env.getenv("JOURNAL_STREAM") : std::nullopt;
+  if (stream) {
+    auto named = parse_journal_stream(*stream);
+    auto actual = env.stderr_identity ? env.stderr_identity() : std::nullopt;
+    if (named && actual && *named == *actual) return LogStyle::Journal;
+  }
+  return LogStyle::Timestamped;
+}
+
 Logger::Logger(std::string component, LogLevel min_level, Sink sink)
-    : component_(std::move(component)), min_level_(min_level), sink_(std::move(sink)) {}
+    : component_(std::move(component)),
+      min_level_(min_level),
+      sink_(std::move(sink)),
+      style_(sink_ ? LogStyle::Plain : choose_log_style(process_log_environment())) {}
+
+Logger::Logger(std::string component, LogLevel min_level, Sink sink, const LogEnvironment& env)
+    : Logger(std::move(component), min_level, std::move(sink), choose_log_style(env)) {}
+
+Logger::Logger(std::string component, LogLevel min_level, Sink sink, LogStyle style)
+    : component_(std::move(component)), min_level_(min_level), sink_(std::move(sink)), style_(style) {}
 
 Logger Logger::child(std::string component) const {
-  return Logger(std::move(component), min_level_, sink_);
+  return Logger(std::move(component), min_level_, sink_, style_);
 }
 
 void Logger::emit(LogLevel l, std::string_view message) {
   if (!enabled(l)) return;
-  std::string line = fmt::format("{} {}: {}\n", to_string(l), component_, message);
+  std::string line = format_log_line(style_, std::chrono::system_clock::now(), l, component_, message);
   if (sink_) {
     sink_(line);
     return;

@@ -1,4 +1,5 @@
-// Logging: one line per message, "LEVEL component: message".
+// Logging: one line per message, "LEVEL component: message", with a prefix
+// that depends on where stderr goes (LogStyle).
 //
 // Not global: each daemon builds a Logger at startup and passes it by
 // reference, so tests can capture output through a sink instead of stderr.
@@ -10,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -24,14 +26,47 @@ const char* to_string(LogLevel);
 // "debug", "info", "warn"/"warning", "error" (lower case, as in config files).
 Expected<LogLevel, std::string> parse_log_level(std::string_view);
 
+// How a line starts. Chosen once per Logger, from where its lines go.
+enum class LogStyle {
+  Plain,        // "WARN tund: ..."           (a sink: tests compare exact lines)
+  Timestamped,  // "2026-12-01T08:26:03.123Z WARN tund: ..." (a terminal or a file, UTC)
+  Journal,      // "<4>WARN tund: ..."        (journald takes the priority and adds the time)
+};
+
+// syslog(3) priority of a level, as sd-daemon(3) prefixes: 3, 4, 6, 7.
+int syslog_priority(LogLevel);
+
+// One complete line including '\n'. Pure: the time is passed in.
+std::string format_log_line(LogStyle, std::chrono::system_clock::time_point, LogLevel,
+                            std::string_view component, std::string_view message);
+
+// The facts about the process the style depends on, injected so tests need
+// neither setenv nor a journal.
+struct LogEnvironment {
+  using FileIdentity = std::pair<uint64_t, uint64_t>;  // st_dev, st_ino
+  std::function<std::optional<std::string>(const char* name)> getenv;
+  std::function<std::optional<FileIdentity>()> stderr_identity;  // of fd 2, if open
+};
+// getenv(3) and fstat(2) of fd 2.
+LogEnvironment process_log_environment();
+
+// Journal if JOURNAL_STREAM ("<dev>:<inode>", set by systemd) names the file
+// stderr still is; a process whose stderr was redirected elsewhere (a shell
+// started from a service, say) inherits the variable but not the journal, so
+// the variable alone is not enough (systemd.exec(5)). Otherwise Timestamped.
+LogStyle choose_log_style(const LogEnvironment&);
+
 class Logger {
  public:
   // Receives one complete line including the trailing '\n'.
   using Sink = std::function<void(std::string_view line)>;
 
   // Without a sink, lines go to stderr with one write(2) each, so lines from
-  // several threads never interleave mid-line.
+  // several threads never interleave mid-line, in the style
+  // choose_log_style(process_log_environment()) picks. A sink gets Plain lines.
   explicit Logger(std::string component, LogLevel min_level = LogLevel::Info, Sink sink = {});
+  // The style chosen from `env` instead (whether or not there is a sink).
+  Logger(std::string component, LogLevel min_level, Sink sink, const LogEnvironment& env);
 
   // Same level and sink, other component name (e.g. "intermediary" → "tls").
   Logger child(std::string component) const;
@@ -40,6 +75,7 @@ class Logger {
   LogLevel level() const { return min_level_; }
   bool enabled(LogLevel l) const { return l >= min_level_; }
   const std::string& component() const { return component_; }
+  LogStyle style() const { return style_; }
 
   template <class... Args>
   void log(LogLevel l, fmt::format_string<Args...> f, Args&&... args) {
@@ -67,9 +103,12 @@ class Logger {
   void emit(LogLevel l, std::string_view message);
 
  private:
+  Logger(std::string component, LogLevel min_level, Sink sink, LogStyle style);
+
   std::string component_;
   LogLevel min_level_;
   Sink sink_;
+  LogStyle style_;
 };
 
 // One throttled stream of log lines: at most `max_lines` per `interval`,

@@ -17,6 +17,9 @@ packages=(
   libgtest-dev googletest
   curl netcat-openbsd shellcheck
   systemd            # systemd-analyze, for scripts/check-units.sh
+  go-md2man          # man pages (cmake/packaging.cmake)
+  dpkg-dev           # dpkg-shlibdeps: the package's Depends (cpack, scripts/package-check.sh)
+  man-db             # scripts/package-check.sh renders the man pages
   clang libclang-rt-14-dev   # fuzz build (libFuzzer)
   openvpn            # comparison benchmarks
   ethtool            # bench/run.sh: GRO on the lab's veths

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README "Quick start"; .ci/run runs exactly this):
 # installs dependencies, builds, runs the unit tests, checks the systemd units
-# and runs the namespace integration tests (those need root; without it they
-# report themselves skipped). Exits non-zero if any step fails and ends with
+# and the Debian package, and runs the namespace integration tests (those need
+# root; without it they report themselves skipped). Exits non-zero if any step fails and ends with
 # "N passed, N failed". Env: BUILD_DIR (default build), JOBS.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,6 +36,7 @@ step "install dependencies" "$root/scripts/install-deps.sh" || finish
 step "build ($BUILD_DIR)" "$root/scripts/build.sh" || finish
 step "unit tests (ctest)" bash -c "cd '$BUILD_DIR' && ctest --output-on-failure -j\"\${JOBS:-\$(nproc)}\" --timeout 300"
 step "systemd units" "$root/scripts/check-units.sh"
+step "Debian package (cpack: contents, man pages, units)" "$root/scripts/package-check.sh"
 step "shell scripts (shellcheck)" bash -c "cd '$root' && shellcheck -x scripts/*.sh integration/*.sh .ci/run"
 # TSan runs by default since both daemons have worker threads (relay
 # `workers`, tund `queues`); TSAN=0 skips it (~3 minutes of the budget).

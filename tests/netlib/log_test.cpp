@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -79,6 +80,86 @@ TEST(RateLimitedLog, FilteredLevelsCostNothing) {
   EXPECT_EQ(log.key_count(), 0u);
   log.info("k", t0, "shown");
   EXPECT_EQ(c.lines, std::vector<std::string>{"INFO relay: shown\n"});
+}
+
+TEST(LogLine, PrefixPerStyle) {
+  using namespace std::chrono;
+  // 2026-12-01T08:26:03.045Z
+  auto t = sys_days{year{2026} / December / 1} + 8h + 26min + 3s + 45ms + 999us;
+  struct Case {
+    LogStyle style;
+    LogLevel level;
+    const char* want;
+  };
+  for (const Case& c : {
+           Case{LogStyle::Plain, LogLevel::Warn, "WARN tund: m\n"},
+           Case{LogStyle::Timestamped, LogLevel::Info, "2026-12-01T08:26:03.045Z INFO tund: m\n"},
+           Case{LogStyle::Journal, LogLevel::Error, "<3>ERROR tund: m\n"},
+           Case{LogStyle::Journal, LogLevel::Warn, "<4>WARN tund: m\n"},
+           Case{LogStyle::Journal, LogLevel::Info, "<6>INFO tund: m\n"},
+           Case{LogStyle::Journal, LogLevel::Debug, "<7>DEBUG tund: m\n"},
+       }) {
+    EXPECT_EQ(format_log_line(c.style, t, c.level, "tund", "m"), c.want);
+  }
+  auto epoch = system_clock::time_point{};
+  EXPECT_EQ(format_log_line(LogStyle::Timestamped, epoch, LogLevel::Debug, "x", "y"),
+            "1970-01-01T00:00:00.000Z DEBUG x: y\n");
+}
+
+LogEnvironment fake_environment(std::optional<std::string> journal_stream,
+                                std::optional<LogEnvironment::FileIdentity> stderr_id) {
+  return LogEnvironment{
+      .getenv = [journal_stream](const char* name) -> std::optional<std::string> {
+        if (std::string_view(name) == "JOURNAL_STREAM") return journal_stream;
+        return std::nullopt;
+      },
+      .stderr_identity = [stderr_id] { return stderr_id; },
+  };
+}
+
+TEST(LogStyleChoice, JournalOnlyWhileStderrIsTheNamedStream) {
+  using Id = LogEnvironment::FileIdentity;
+  struct Case {
+    std::optional<std::string> journal_stream;
+    std::optional<Id> stderr_id;
+    LogStyle want;
+  };
+  for (const Case& c : {
+           Case{"8:12345", Id{8, 12345}, LogStyle::Journal},
+           Case{"18446744073709551615:1", Id{UINT64_MAX, 1}, LogStyle::Journal},
+           Case{std::nullopt, Id{8, 12345}, LogStyle::Timestamped},
+           Case{"8:12345", Id{8, 99}, LogStyle::Timestamped},  // stderr redirected, variable inherited
+           Case{"8:12345", std::nullopt, LogStyle::Timestamped},  // stderr closed
+           Case{"", Id{0, 0}, LogStyle::Timestamped},
+           Case{"8:", Id{8, 0}, LogStyle::Timestamped},
+           Case{":5", Id{0, 5}, LogStyle::Timestamped},
+           Case{"8:12345x", Id{8, 12345}, LogStyle::Timestamped},
+           Case{"8;12345", Id{8, 12345}, LogStyle::Timestamped},
+           Case{"-8:12345", Id{8, 12345}, LogStyle::Timestamped},
+       }) {
+    EXPECT_EQ(choose_log_style(fake_environment(c.journal_stream, c.stderr_id)), c.want)
+        << (c.journal_stream ? *c.journal_stream : "(unset)");
+  }
+  EXPECT_EQ(choose_log_style(LogEnvironment{}), LogStyle::Timestamped) << "nothing to look up";
+}
+
+TEST(LoggerStyle, ChosenOnceAtConstructionAndKeptByChildren) {
+  std::vector<std::string> lines;
+  auto sink = [&](std::string_view l) { lines.emplace_back(l); };
+  Logger journal("tund", LogLevel::Debug, sink, fake_environment("3:7", LogEnvironment::FileIdentity{3, 7}));
+  journal.warn("link {}", "down");
+  journal.child("tls").debug("hello");
+  EXPECT_EQ(lines, (std::vector<std::string>{"<4>WARN tund: link down\n", "<7>DEBUG tls: hello\n"}));
+
+  lines.clear();
+  Logger elsewhere("tund", LogLevel::Info, sink, fake_environment(std::nullopt, std::nullopt));
+  elsewhere.child("tls").error("bad");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_TRUE(std::regex_match(lines[0], std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ERROR tls: bad\n)")))
+      << lines[0];
+
+  Logger plain("tund", LogLevel::Info, sink);
+  EXPECT_EQ(plain.style(), LogStyle::Plain) << "a sink without an environment gets exact lines";
 }
 
 }  // namespace
