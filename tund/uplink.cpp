@@ -1,51 +1,161 @@
 #include "tund/uplink.hpp"
 
-#include <algorithm>
+#include <type_traits>
+#include <utility>
 
 #include "netlib/session_timing.hpp"
-#include "netlib/tls_transport.hpp"
 
 namespace dialout {
+namespace {
+
+SiteSessionSettings session_settings(const Uplink::Settings& s, uint64_t seed) {
+  SiteSessionSettings out;
+  out.registration = s.registration;
+  out.capabilities = s.capabilities;
+  out.keepalive = s.keepalive;
+  out.dead_after = s.dead_after;
+  out.handshake_timeout = s.dead_after;  // connect + TLS + HELLO + REGISTER, as a silent peer
+  out.reconnect_min = s.reconnect_min;
+  out.reconnect_max = s.reconnect_max;
+  out.seed = seed;
+  return out;
+}
+
+}  // namespace
 
 Uplink::Uplink(unsigned index, EventLoop& loop, TlsContext& tls, const Settings& settings, Handler& handler,
-               Logger& log, uint64_t seed)
+               Logger& log, uint64_t seed, Seams seams)
     : index_(index),
       loop_(loop),
-      tls_(tls),
       settings_(settings),
       handler_(handler),
       log_(log),
-      backoff_(settings.reconnect_min, settings.reconnect_max, seed) {}
+      session_(session_settings(settings, seed)),
+      own_dialer_(seams.dialer ? nullptr : std::make_unique<TlsDialer>(tls)),
+      dialer_(seams.dialer ? *seams.dialer : *own_dialer_) {
+  if (auto ip = IpAddr::parse(settings.intermediary.host)) {
+    addresses_.push_back(*ip);
+  } else {
+    auto on_result = [this](const std::string&, Resolver::Result r) { on_resolved(std::move(r)); };
+    resolver_ = seams.lookup ? std::make_unique<Resolver>(loop_, on_result, std::move(seams.lookup))
+                             : std::make_unique<Resolver>(loop_, on_result);
+  }
+}
 
 Uplink::~Uplink() { stop(); }
 
 void Uplink::start() {
   auto period = session_tick_period(settings_.keepalive);
   tick_timer_ = loop_.add_timer(period, [this] { tick(); });
-  connect_now();
+  session_.start(loop_.now());
+  pump();
 }
 
 void Uplink::stop() {
-  if (state_ == State::Stopped) return;
+  if (session_.state() == SiteSession::State::Stopped) return;
+  session_.stop();
   close_connection();
-  state_ = State::Stopped;
+  awaiting_addresses_ = false;
   if (retry_timer_ != 0) loop_.cancel_timer(std::exchange(retry_timer_, 0));
   if (tick_timer_ != 0) loop_.cancel_timer(std::exchange(tick_timer_, 0));
 }
 
 void Uplink::reconnect_now(const std::string& why) {
-  if (state_ == State::Stopped) return;
-  bool was_ready = state_ == State::Ready;
-  close_connection();
-  state_ = State::Waiting;
-  state_since_ = loop_.now();
+  session_.reconnect_now(loop_.now(), why);
+  pump();
+}
+
+void Uplink::pump() {
+  while (auto action = session_.next_action()) {
+    std::visit(
+        [this](auto& a) {
+          using A = std::decay_t<decltype(a)>;
+          using S = SiteSession;
+          if constexpr (std::is_same_v<A, S::Dial>) {
+            dial();
+          } else if constexpr (std::is_same_v<A, S::Send>) {
+            if (channel_ && !channel_->queue().push(SendQueue::Lane::Urgent, a.frame).ok)
+              session_.transport_failed(loop_.now(), "control frames pile up: the intermediary does not read");
+          } else if constexpr (std::is_same_v<A, S::Accepted>) {
+            reached_ready_ = true;
+            handler_.on_accepted(*this, a.accept);
+          } else if constexpr (std::is_same_v<A, S::RoutesChanged>) {
+            handler_.on_routes(*this, a.routes);
+          } else if constexpr (std::is_same_v<A, S::Refused>) {
+            handler_.on_refused(*this, a.refuse);  // may stop this uplink (pending actions are dropped)
+          } else if constexpr (std::is_same_v<A, S::Gone>) {
+            handler_.on_peer_gone(*this, a.gone);
+          } else if constexpr (std::is_same_v<A, S::Close>) {
+            close_connection();
+            awaiting_addresses_ = false;
+            if (a.was_ready) handler_.on_down(*this);
+          } else if constexpr (std::is_same_v<A, S::ReconnectAfter>) {
+            if (retry_timer_ != 0) loop_.cancel_timer(retry_timer_);
+            retry_timer_ = loop_.add_timer(a.delay, [this] {
+              retry_timer_ = 0;
+              session_.retry_due(loop_.now());
+              pump();
+            });
+          } else if constexpr (std::is_same_v<A, S::Note>) {
+            log_.log(a.level, "uplink {}: {}", index_, a.text);
+          }
+        },
+        *action);
+  }
+}
+
+void Uplink::dial() {
   if (retry_timer_ != 0) loop_.cancel_timer(std::exchange(retry_timer_, 0));
-  backoff_.reset();
-  ++reconnects_;
-  roamed_ = true;  // the next REGISTER tells the intermediary to retire our old connections
-  log_.info("uplink {}: {}; reconnecting now", index_, why);
-  if (was_ready) handler_.on_down(*this);
-  connect_now();
+  close_connection();
+  // A fresh answer for the next attempt; this one does not wait for it.
+  if (resolver_) resolver_->request(settings_.intermediary.host);
+  if (addresses_.empty()) {
+    awaiting_addresses_ = true;  // the first answer dials
+    return;
+  }
+  // Stay on an address that worked; after a failed attempt try the next.
+  if (attempted_ && !reached_ready_) ++cursor_;
+  reached_ready_ = false;
+  connect_to(addresses_[cursor_ % addresses_.size()]);
+}
+
+void Uplink::connect_to(const IpAddr& address) {
+  attempted_ = true;
+  Endpoint to{address.to_string(), settings_.intermediary.port};
+  auto transport = dialer_.dial(to, settings_.server_name);
+  if (!transport) {
+    session_.transport_failed(loop_.now(), transport.error());
+    pump();
+    return;
+  }
+  channel_.emplace(std::move(*transport), Channel::limits_for(settings_.queue_bytes));
+  set_interest(EPOLLOUT);
+}
+
+void Uplink::on_resolved(Resolver::Result result) {
+  if (!result || result->empty()) {
+    std::string why = result ? std::string("no addresses") : std::move(result.error());
+    if (std::exchange(awaiting_addresses_, false)) {
+      session_.transport_failed(loop_.now(), "resolve " + settings_.intermediary.host + ": " + why);
+      pump();
+    } else {
+      log_.debug("uplink {}: resolve {}: {}; dialling the last known addresses", index_,
+                 settings_.intermediary.host, why);
+    }
+    return;
+  }
+  if (*result != addresses_) {
+    std::string list;
+    for (const auto& a : *result) list += (list.empty() ? "" : ", ") + a.to_string();
+    log_.log(index_ == 0 ? LogLevel::Info : LogLevel::Debug, "uplink {}: {} is {}", index_,
+             settings_.intermediary.host, list);
+    addresses_ = std::move(*result);
+    cursor_ = 0;
+    attempted_ = false;
+    reached_ready_ = false;
+  }
+  if (std::exchange(awaiting_addresses_, false) && session_.state() == SiteSession::State::Connecting && !channel_)
+    connect_to(addresses_[cursor_ % addresses_.size()]);
 }
 
 void Uplink::set_interest(uint32_t events) {
@@ -62,38 +172,30 @@ void Uplink::set_interest(uint32_t events) {
   }
 }
 
-void Uplink::connect_now() {
-  retry_timer_ = 0;
-  if (state_ == State::Stopped) return;
-  state_ = State::Handshaking;
-  state_since_ = loop_.now();
-  auto transport = TlsTransport::dial(tls_, settings_.intermediary, settings_.server_name);
-  if (!transport) {
-    fail(transport.error());
+void Uplink::on_event(uint32_t events) {
+  if (!channel_) return;
+  if (session_.state() == SiteSession::State::Connecting) {
+    drive_handshake();
     return;
   }
-  channel_.emplace(std::move(*transport), Channel::limits_for(settings_.queue_bytes));
-  set_interest(EPOLLOUT);
-}
-
-void Uplink::on_event(uint32_t events) {
-  switch (state_) {
-    case State::Handshaking: drive_handshake(); return;
-    case State::Waiting:
-    case State::Stopped: return;
-    default: break;
-  }
+  if (!session_.connected()) return;
   if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
     auto out = channel_->read_frames([this](const FrameView& f) { return on_frame(f); }, 512 * 1024);
     using RS = Channel::ReadStatus;
+    auto now = loop_.now();
     switch (out.status) {
-      case RS::Stopped: return;
-      case RS::Closed: fail("closed by the intermediary"); return;
-      case RS::Error: fail("TLS: " + channel_->transport().last_error()); return;
-      case RS::Malformed: fail(std::string("malformed frame from the intermediary: ") + to_string(out.wire_error)); return;
-      default: break;
+      case RS::Stopped: return;  // the connection (or more) is gone: touch nothing
+      case RS::Closed: session_.transport_failed(now, "closed by the intermediary"); break;
+      case RS::Error: session_.transport_failed(now, "TLS: " + channel_->transport().last_error()); break;
+      case RS::Malformed:
+        session_.transport_failed(now, std::string("malformed frame from the intermediary: ") +
+                                           to_string(out.wire_error));
+        break;
+      default:
+        if (out.bytes > 0) session_.received(now);
+        break;
     }
-    if (out.bytes > 0) last_rx_ = loop_.now();
+    pump();
   }
   flush();
 }
@@ -105,108 +207,37 @@ void Uplink::drive_handshake() {
     return;
   }
   if (st != IoStatus::Done) {
-    fail("connection to " + settings_.intermediary.to_string() + " failed: " + channel_->transport().last_error());
-    return;
+    session_.transport_failed(loop_.now(), "connection to " + settings_.intermediary.to_string() + " failed: " +
+                                               channel_->transport().last_error());
+  } else {
+    session_.transport_up(loop_.now(), channel_->transport().resumed());
   }
-  session_reused_ = channel_->transport().resumed();
-  state_ = State::AwaitHello;
-  last_rx_ = loop_.now();
-  send_control(Hello{kProtocolVersion, settings_.capabilities});
+  pump();
   flush();
 }
 
-void Uplink::send_control(const auto& message) {
-  scratch_.clear();
-  if (encode(message, scratch_)) channel_->queue().push(SendQueue::Lane::Urgent, scratch_);
-}
-
 bool Uplink::on_frame(const FrameView& f) {
-  if (f.type == MsgType::Refuse) {
-    auto r = decode_refuse(f.payload);
-    Refuse refuse = r ? *r : Refuse{RefuseReason::Malformed, "unreadable refusal"};
-    log_.error("uplink {}: the intermediary refused us: {}: {}", index_, to_string(refuse.reason), refuse.text);
-    handler_.on_refused(*this, refuse);  // may stop this uplink for good
-    if (state_ != State::Stopped) fail("refused");
-    return false;
-  }
-  if (f.type == MsgType::Restarting) {
-    auto r = decode_restarting(f.payload);
-    auto hint = std::chrono::milliseconds(r ? std::min<uint32_t>(r->reconnect_after_ms, 60000) : 1000);
-    log_.info("uplink {}: intermediary restarting; reconnecting in {} ms", index_, hint.count());
-    fail("intermediary restarting", hint);
-    return false;
-  }
-  switch (state_) {
-    case State::AwaitHello: {
-      if (f.type != MsgType::Hello) break;
-      auto h = decode_hello(f.payload);
-      if (!h || h->version != kProtocolVersion) break;
-      state_ = State::AwaitAccept;
-      if (roamed_) {
-        Register r = settings_.registration;
-        r.flags |= kRegisterRoamed;
-        send_control(r);
-      } else {
-        send_control(settings_.registration);
-      }
+  uint64_t generation = generation_;
+  if (f.type == MsgType::Data && session_.ready()) {
+    auto d = decode_data(f.payload);
+    if (!d) {
+      log_.warn("uplink {}: dropped malformed DATA: {}", index_, to_string(d.error()));
       return true;
     }
-    case State::AwaitAccept: {
-      if (f.type != MsgType::Accept) break;
-      auto a = decode_accept(f.payload);
-      if (!a) break;
-      roamed_ = false;
-      state_ = State::Ready;
-      was_ready_ = true;
-      backoff_.reset();
-      log_.info("uplink {}: registered '{}' as site {}{}", index_, settings_.registration.name, a->id,
-                session_reused_ ? " (TLS session resumed)" : "");
-      handler_.on_accepted(*this, *a);
-      return state_ == State::Ready;
-    }
-    case State::Ready:
-      switch (f.type) {
-        case MsgType::Data: {
-          auto d = decode_data(f.payload);
-          if (!d) {
-            log_.warn("uplink {}: dropped malformed DATA: {}", index_, to_string(d.error()));
-            return true;
-          }
-          handler_.on_data(*this, *d);
-          return state_ == State::Ready;
-        }
-        case MsgType::Routes: {
-          auto r = decode_routes(f.payload);
-          if (!r) break;
-          handler_.on_routes(*this, *r);
-          return state_ == State::Ready;
-        }
-        case MsgType::Ping: {
-          auto p = decode_ping(f.payload);
-          if (!p) break;
-          send_control(Pong{p->token});
-          return true;
-        }
-        case MsgType::Pong: return true;  // liveness is any byte
-        case MsgType::PeerGone: {
-          auto g = decode_peer_gone(f.payload);
-          if (!g) break;
-          handler_.on_peer_gone(*this, *g);
-          return state_ == State::Ready;
-        }
-        default: break;
-      }
-      break;
-    default: break;
+    handler_.on_data(*this, *d);
+  } else {
+    session_.on_frame(loop_.now(), f);
+    pump();
   }
-  fail(fmt::format("unexpected frame type {} from the intermediary", unsigned(f.type)));
-  return false;
+  // A handler or the session may have closed this channel (or opened another).
+  return generation == generation_ && session_.connected();
 }
 
 void Uplink::flush() {
-  if (!channel_ || state_ < State::AwaitHello) return;
+  if (!channel_ || !session_.connected()) return;
   if (channel_->flush() == Channel::FlushStatus::Error) {
-    fail("TLS write: " + channel_->transport().last_error());
+    session_.transport_failed(loop_.now(), "TLS write: " + channel_->transport().last_error());
+    pump();
     return;
   }
   set_interest(channel_->epoll_events());
@@ -215,47 +246,19 @@ void Uplink::flush() {
 void Uplink::close_connection() {
   if (registered_fd_ >= 0) loop_.remove(std::exchange(registered_fd_, -1));
   interest_ = 0;
-  channel_.reset();
-}
-
-void Uplink::fail(const std::string& why, std::optional<std::chrono::milliseconds> delay) {
-  if (state_ == State::Stopped) return;
-  bool was_ready = state_ == State::Ready;
-  close_connection();
-  state_ = State::Waiting;
-  state_since_ = loop_.now();
-  auto wait = delay ? *delay : backoff_.next();
-  ++reconnects_;
-  if (was_ready || !was_ready_ || reconnects_ % 10 == 1)
-    log_.warn("uplink {}: {}; reconnecting in {} ms", index_, why, wait.count());
-  if (retry_timer_ != 0) loop_.cancel_timer(retry_timer_);
-  retry_timer_ = loop_.add_timer(wait, [this] { connect_now(); });
-  if (was_ready) handler_.on_down(*this);
+  if (channel_) {
+    channel_.reset();
+    ++generation_;
+  }
 }
 
 void Uplink::tick() {
   tick_timer_ = 0;
-  auto now = loop_.now();
-  switch (state_) {
-    case State::Handshaking:
-    case State::AwaitHello:
-    case State::AwaitAccept:
-      if (now - state_since_ > settings_.dead_after) fail("no answer from the intermediary");
-      break;
-    case State::Ready:
-      if (now - last_rx_ > settings_.dead_after) {
-        fail(fmt::format("nothing heard for {} ms", settings_.dead_after.count()));
-      } else if (now - last_ping_ >= settings_.keepalive) {
-        last_ping_ = now;
-        send_control(Ping{++ping_token_});
-        flush();
-      } else if (channel_->queue().empty()) {
-        channel_->trim();
-      }
-      break;
-    default: break;
-  }
-  if (state_ == State::Stopped) return;
+  session_.tick(loop_.now());
+  pump();
+  if (session_.state() == SiteSession::State::Stopped) return;
+  if (channel_ && session_.ready() && channel_->queue().empty()) channel_->trim();
+  flush();
   auto period = session_tick_period(settings_.keepalive);
   tick_timer_ = loop_.add_timer(period, [this] { tick(); });
 }

@@ -1,23 +1,38 @@
-// One outbound TLS connection from a site to the intermediary, with its
-// whole life: connect, handshake, HELLO, REGISTER, keepalive, and reconnect
-// with jittered exponential backoff. A site keeps several of these (the
-// connection pool); flows are hashed onto the ready ones.
+// One outbound connection from a site to the intermediary, driven on an
+// event loop. The protocol (HELLO, REGISTER, keepalive, backoff, restart
+// hints, roaming) is the I/O-free SiteSession (tund/site_session.hpp); this
+// driver only resolves the intermediary's name off the loop
+// (tund/resolver.hpp), dials through a Dialer (tund/dialer.hpp), moves bytes
+// through a Channel, arms timers, applies the session's actions and calls
+// the Handler. DATA takes a fast path straight to the handler (no copy, no
+// allocation). A site keeps several of these (the connection pool); flows
+// are hashed onto the ready ones.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
-#include "netlib/backoff.hpp"
 #include "netlib/channel.hpp"
 #include "netlib/event_loop.hpp"
 #include "netlib/log.hpp"
 #include "netlib/socket.hpp"
 #include "netlib/tls.hpp"
-#include "netlib/unique_fd.hpp"
 #include "netlib/wire.hpp"
+#include "tund/dialer.hpp"
+#include "tund/resolver.hpp"
+#include "tund/site_session.hpp"
 
 namespace dialout {
+
+// Test seams of an Uplink; the defaults are the real thing.
+struct UplinkSeams {
+  Dialer* dialer = nullptr;  // null: TCP + TLS with the uplink's TlsContext
+  Resolver::Lookup lookup;   // empty: the system resolver
+};
 
 class Uplink {
  public:
@@ -28,7 +43,9 @@ class Uplink {
     virtual void on_accepted(Uplink& up, const Accept& accept) = 0;
     virtual void on_routes(Uplink& up, const Routes& routes) = 0;
     virtual void on_data(Uplink& up, const DataView& data) = 0;
-    // Called for every refusal; the uplink retries unless the handler stops it.
+    // Called for every refusal. The uplink retries temporary ones with
+    // backoff (unless the handler stops it) and stops by itself after a
+    // permanent one (is_permanent()).
     virtual void on_refused(Uplink& up, const Refuse& refuse) = 0;
     virtual void on_down(Uplink& up) = 0;
     // PEER_GONE: a site lost its last connection to the intermediary.
@@ -45,9 +62,10 @@ class Uplink {
     // datagrams take the urgent lane, so this does not add latency to them.
     size_t queue_bytes = 1024 * 1024;
   };
+  using Seams = UplinkSeams;
 
   Uplink(unsigned index, EventLoop& loop, TlsContext& tls, const Settings& settings, Handler& handler,
-         Logger& log, uint64_t seed);
+         Logger& log, uint64_t seed, Seams seams = {});
   ~Uplink();
   Uplink(const Uplink&) = delete;
   Uplink& operator=(const Uplink&) = delete;
@@ -57,49 +75,49 @@ class Uplink {
   // Drops the connection (in any state) and dials again at once with the
   // backoff reset, counting a reconnect: the path changed (roaming), so the
   // old connection is presumed dead and waiting for a timeout would only
-  // add delay. A no-op once stopped.
+  // add delay. The name is resolved afresh (the dial does not wait for
+  // it). A no-op once stopped.
   void reconnect_now(const std::string& why);
-  bool ready() const { return state_ == State::Ready; }
+  bool ready() const { return session_.ready(); }
   unsigned index() const { return index_; }
-  uint64_t reconnects() const { return reconnects_; }
-  bool session_reused() const { return session_reused_; }
+  uint64_t reconnects() const { return session_.reconnects(); }
+  bool session_reused() const { return session_.resumed(); }
   // Only while ready().
   SendQueue& queue() { return channel_->queue(); }
   // Writes what is queued (call after a batch of enqueues).
   void flush();
 
  private:
-  enum class State { Waiting, Handshaking, AwaitHello, AwaitAccept, Ready, Stopped };
-  void connect_now();
+  void pump();  // applies the session's actions
+  void dial();
+  void connect_to(const IpAddr& address);
+  void on_resolved(Resolver::Result result);
   void on_event(uint32_t events);
   void drive_handshake();
   bool on_frame(const FrameView& frame);
-  void send_control(const auto& message);
-  // Closes the connection and schedules the next attempt (after `delay`, or backoff).
-  void fail(const std::string& why, std::optional<std::chrono::milliseconds> delay = std::nullopt);
   void close_connection();
   void set_interest(uint32_t events);
   void tick();
 
   unsigned index_;
   EventLoop& loop_;
-  TlsContext& tls_;
   const Settings& settings_;
   Handler& handler_;
   Logger& log_;
-  Backoff backoff_;
-  State state_ = State::Waiting;
+  SiteSession session_;
+  std::unique_ptr<Dialer> own_dialer_;
+  Dialer& dialer_;
+  std::unique_ptr<Resolver> resolver_;  // none when the intermediary is an IP literal
+  std::vector<IpAddr> addresses_;       // the last answer; dialled in turn
+  size_t cursor_ = 0;                   // the address the next dial uses
+  bool awaiting_addresses_ = false;     // a dial waits for the first answer
+  bool attempted_ = false;              // addresses_[cursor_] was dialled
+  bool reached_ready_ = false;          // ... and worked: keep it
   std::optional<Channel> channel_;
+  uint64_t generation_ = 0;  // bumped whenever channel_ goes away
   int registered_fd_ = -1;
   uint32_t interest_ = 0;
-  Clock::time_point state_since_{}, last_rx_{}, last_ping_{};
   EventLoop::TimerId retry_timer_ = 0, tick_timer_ = 0;
-  uint64_t reconnects_ = 0;
-  uint64_t ping_token_ = 0;
-  bool session_reused_ = false;
-  bool was_ready_ = false;
-  bool roamed_ = false;  // set by reconnect_now(): the next REGISTER carries kRegisterRoamed
-  std::vector<uint8_t> scratch_;
 };
 
 }  // namespace dialout

@@ -1,0 +1,260 @@
+#include "tund/site_session.hpp"
+
+#include <gtest/gtest.h>
+
+#include "tests/tund/site_session_harness.hpp"
+
+namespace dialout {
+namespace {
+
+using namespace site_session_test;
+
+TEST(SiteSession, HandshakeHappyPath) {
+  Harness h;
+  h.session.start(h.now);
+  EXPECT_TRUE(one<SiteSession::Dial>(h.take()));
+  EXPECT_EQ(h.session.state(), State::Connecting);
+
+  h.session.transport_up(h.now, true);
+  auto a = h.take();
+  ASSERT_EQ(sent_types(a), std::vector<MsgType>{MsgType::Hello});
+  auto hello = decode_hello(frame_of(all<SiteSession::Send>(a)[0].frame).payload);
+  EXPECT_EQ(hello->version, kProtocolVersion);
+  EXPECT_EQ(hello->capabilities, kCapAll);
+  EXPECT_EQ(h.session.state(), State::AwaitHello);
+
+  auto reg = sent_register(h.feed(Hello{kProtocolVersion, kCapAll}));
+  ASSERT_TRUE(reg);
+  EXPECT_EQ(reg->name, "office-a");
+  EXPECT_EQ(reg->flags, 0);
+  EXPECT_EQ(reg->prefixes, settings().registration.prefixes);
+  EXPECT_EQ(h.session.state(), State::AwaitAccept);
+
+  a = h.feed(Accept{7, {*Prefix::parse("100.64.0.9/32")}});
+  auto acc = one<SiteSession::Accepted>(a);
+  ASSERT_TRUE(acc);
+  EXPECT_EQ(acc->accept.id, 7u);
+  ASSERT_EQ(acc->accept.addresses.size(), 1u);
+  auto note = one<SiteSession::Note>(a);
+  ASSERT_TRUE(note);
+  EXPECT_NE(note->text.find("registered 'office-a' as site 7 (TLS session resumed)"), std::string::npos);
+  EXPECT_TRUE(h.session.ready());
+  EXPECT_EQ(h.session.reconnects(), 0u);
+
+  Routes routes{{RouteEntry{9, "office-b", {*Prefix::parse("10.2.0.0/24")}}}};
+  auto r = one<SiteSession::RoutesChanged>(h.feed(routes));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->routes.entries.at(0).name, "office-b");
+
+  a = h.feed(Ping{0xfeed});
+  ASSERT_EQ(sent_types(a), std::vector<MsgType>{MsgType::Pong});
+  EXPECT_EQ(decode_pong(frame_of(all<SiteSession::Send>(a)[0].frame).payload)->token, 0xfeedu);
+  EXPECT_TRUE(h.feed(Pong{1}).empty());
+  EXPECT_TRUE(h.session.ready());
+}
+
+TEST(SiteSession, EachRefusalIsRetriedOrFatalByItsReason) {
+  struct Case {
+    uint16_t reason;
+    bool permanent;
+  };
+  const Case cases[] = {
+      {1, true},   {2, true},   {3, true},   {4, false},  {5, false},  {6, false},  {7, false},
+      {8, false},  {9, false},  {10, false}, {11, false}, {12, false}, {999, false},  // unknown: temporary
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.reason);
+    Harness h;
+    h.session.start(h.now);
+    h.session.transport_up(h.now, false);
+    h.feed(Hello{});
+    auto a = h.feed(Refuse{RefuseReason(c.reason), "because"});
+    auto refused = one<SiteSession::Refused>(a);
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(uint16_t(refused->refuse.reason), c.reason);
+    EXPECT_EQ(refused->refuse.text, "because");
+    EXPECT_EQ(refused->permanent, c.permanent);
+    auto close = one<SiteSession::Close>(a);
+    ASSERT_TRUE(close);
+    EXPECT_FALSE(close->was_ready);
+    auto notes = all<SiteSession::Note>(a);
+    ASSERT_FALSE(notes.empty());
+    EXPECT_EQ(notes[0].level, LogLevel::Error);
+    if (c.permanent) {
+      EXPECT_EQ(h.session.state(), State::Stopped);
+      EXPECT_FALSE(one<SiteSession::ReconnectAfter>(a)) << "retrying cannot fix it";
+      h.session.retry_due(h.now);
+      h.session.tick(h.now + 1h);
+      EXPECT_TRUE(h.take().empty()) << "stopped for good";
+    } else {
+      EXPECT_EQ(h.session.state(), State::Waiting);
+      auto r = one<SiteSession::ReconnectAfter>(a);
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->delay, kMin) << "first delay of a fresh backoff";
+    }
+  }
+}
+
+TEST(SiteSession, AnUnreadableRefusalIsTemporary) {
+  Harness h;
+  h.session.start(h.now);
+  h.session.transport_up(h.now, false);
+  auto a = h.feed_raw(MsgType::Refuse, {0, 1});  // reason BadVersion, text length missing
+  auto refused = one<SiteSession::Refused>(a);
+  ASSERT_TRUE(refused);
+  EXPECT_FALSE(refused->permanent);
+  EXPECT_EQ(h.session.state(), State::Waiting);
+}
+
+TEST(SiteSession, DuplicateNameRetriesUntilTheOtherSiteIsGone) {
+  Harness h;
+  h.session.start(h.now);
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    h.take();
+    h.session.transport_up(h.now, false);
+    auto reg = sent_register(h.feed(Hello{}));
+    ASSERT_TRUE(reg);
+    EXPECT_EQ(reg->name, "office-a");
+    auto a = h.feed(Refuse{RefuseReason::NameTaken, "'office-a' is registered by another identity"});
+    EXPECT_FALSE(one<SiteSession::Refused>(a)->permanent);
+    auto r = one<SiteSession::ReconnectAfter>(a);
+    ASSERT_TRUE(r);
+    h.now += r->delay;
+    h.session.retry_due(h.now);
+  }
+  EXPECT_EQ(h.session.reconnects(), 3u);
+  h.connect(11);
+  EXPECT_TRUE(h.session.ready());
+}
+
+TEST(SiteSession, RoamFlagGoesOnTheRegistersAfterReconnectNowUntilOneIsAccepted) {
+  Harness h;
+  EXPECT_EQ(h.connect().flags & kRegisterRoamed, 0);
+
+  h.session.reconnect_now(h.now, "the path changed");
+  auto a = h.take();
+  auto close = one<SiteSession::Close>(a);
+  ASSERT_TRUE(close);
+  EXPECT_TRUE(close->was_ready);
+  EXPECT_TRUE(one<SiteSession::Dial>(a));
+  EXPECT_FALSE(one<SiteSession::ReconnectAfter>(a)) << "at once, no backoff";
+  EXPECT_EQ(h.session.reconnects(), 1u);
+  EXPECT_TRUE(h.session.roam_pending());
+
+  // This attempt dies before ACCEPT: the next REGISTER still says roamed.
+  h.session.transport_up(h.now, false);
+  h.take();
+  auto reg = sent_register(h.feed(Hello{}));
+  ASSERT_TRUE(reg);
+  EXPECT_EQ(reg->flags & kRegisterRoamed, kRegisterRoamed);
+  h.fail_and_retry();
+
+  EXPECT_EQ(h.connect().flags & kRegisterRoamed, kRegisterRoamed);
+  EXPECT_FALSE(h.session.roam_pending());
+  // An ordinary reconnect afterwards does not claim a roam.
+  h.fail_and_retry();
+  EXPECT_EQ(h.connect().flags & kRegisterRoamed, 0);
+}
+
+TEST(SiteSession, ReconnectNowWhileWaitingDialsAtOnce) {
+  Harness h;
+  h.connect();
+  h.session.transport_failed(h.now, "reset");
+  h.take();
+  h.session.reconnect_now(h.now, "the path changed");
+  auto a = h.take();
+  EXPECT_FALSE(one<SiteSession::Close>(a)) << "nothing open to close";
+  EXPECT_TRUE(one<SiteSession::Dial>(a));
+  EXPECT_EQ(h.session.state(), State::Connecting);
+  h.session.retry_due(h.now);  // the old timer firing late changes nothing
+  EXPECT_TRUE(h.take().empty());
+}
+
+TEST(SiteSession, RestartHintIsTheNextDelay) {
+  struct Case {
+    std::vector<uint8_t> payload;
+    std::chrono::milliseconds delay;
+  };
+  const Case cases[] = {
+      {{0, 0, 0x04, 0xd2}, 1234ms},
+      {{0, 0, 0, 0}, 0ms},
+      {{0xff, 0xff, 0xff, 0xff}, 60000ms},  // capped
+      {{0, 1}, 1000ms},                     // unreadable: a default
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.delay.count());
+    Harness h;
+    h.connect();
+    auto a = h.feed_raw(MsgType::Restarting, c.payload);
+    auto r = one<SiteSession::ReconnectAfter>(a);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->delay, c.delay);
+    EXPECT_TRUE(one<SiteSession::Close>(a)->was_ready);
+    bool said = false;
+    for (const auto& n : all<SiteSession::Note>(a))
+      said |= n.text.find(fmt::format("reconnecting in {} ms", c.delay.count())) != std::string::npos;
+    EXPECT_TRUE(said);
+  }
+}
+
+TEST(SiteSession, PeerGoneIsAnEvent) {
+  Harness h;
+  h.connect();
+  auto gone = one<SiteSession::Gone>(h.feed(PeerGone{9}));
+  ASSERT_TRUE(gone);
+  EXPECT_EQ(gone->gone.id, 9u);
+  EXPECT_TRUE(h.session.ready());
+}
+
+TEST(SiteSession, UnexpectedOrMalformedFramesCloseTheSession) {
+  struct Case {
+    int stage;  // 0 await hello, 1 await accept, 2 ready
+    MsgType type;
+    std::vector<uint8_t> payload;
+  };
+  const Case cases[] = {
+      {0, MsgType::Accept, {0, 0, 0, 7, 0}},
+      {0, MsgType::Data, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x45}},
+      {0, MsgType::Hello, {0, 2, 0, 0, 0, 0, 0, 1}},  // another version
+      {1, MsgType::Ping, {0, 0, 0, 0, 0, 0, 0, 1}},
+      {1, MsgType::Accept, {0, 0, 0, 0, 0}},  // site id 0
+      {2, MsgType::Accept, {0, 0, 0, 7, 0}},
+      {2, MsgType::Register, {}},
+      {2, MsgType::Routes, {0, 9}},
+      {2, MsgType::PeerGone, {0, 0}},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(testing::Message() << c.stage << " " << unsigned(c.type));
+    Harness h;
+    if (c.stage == 2) {
+      h.connect();
+    } else {
+      h.session.start(h.now);
+      h.session.transport_up(h.now, false);
+      if (c.stage == 1) h.feed(Hello{});
+      h.take();
+    }
+    auto a = h.feed_raw(c.type, c.payload);
+    auto close = one<SiteSession::Close>(a);
+    ASSERT_TRUE(close);
+    EXPECT_EQ(close->was_ready, c.stage == 2);
+    EXPECT_EQ(h.session.state(), State::Waiting);
+  }
+}
+
+TEST(SiteSession, StopDropsPendingActionsAndIgnoresEverythingAfter) {
+  Harness h;
+  h.connect();
+  h.session.tick(h.now + kKeepalive);  // a PING waits
+  h.session.stop();
+  EXPECT_TRUE(h.take().empty());
+  h.session.reconnect_now(h.now, "x");
+  h.session.transport_failed(h.now, "x");
+  h.feed(Ping{1});
+  h.session.tick(h.now + 1h);
+  EXPECT_TRUE(h.take().empty());
+  EXPECT_EQ(h.session.state(), State::Stopped);
+}
+
+}  // namespace
+}  // namespace dialout

@@ -1,0 +1,220 @@
+// Uplink driven over in-memory transports (tests/support/fake_transport)
+// from a fake Dialer: the test plays the intermediary on the other end.
+#include "tund/uplink.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+
+#include "tests/support/fake_transport.hpp"
+#include "tests/support/in_process.hpp"
+#include "tests/support/test_pki.hpp"
+
+namespace dialout {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Hands out fake transports and keeps the test's ends.
+class FakeDialer final : public Dialer {
+ public:
+  Expected<std::unique_ptr<StreamTransport>, std::string> dial(const Endpoint& to,
+                                                               const std::string& server_name) override {
+    dialled.push_back(to);
+    names.push_back(server_name);
+    auto [t, peer] = FakeTransport::make();
+    peers.push_back(std::move(peer));
+    return std::unique_ptr<StreamTransport>(std::move(t));
+  }
+  std::vector<Endpoint> dialled;
+  std::vector<std::string> names;
+  std::vector<UniqueFd> peers;
+};
+
+struct Recorder final : Uplink::Handler {
+  void on_accepted(Uplink&, const Accept& a) override { accepted.push_back(a.id); }
+  void on_routes(Uplink&, const Routes& r) override { routes += r.entries.size(); }
+  void on_data(Uplink&, const DataView& d) override { data.emplace_back(d.packet.begin(), d.packet.end()); }
+  void on_refused(Uplink&, const Refuse& r) override { refused.push_back(r.reason); }
+  void on_down(Uplink&) override { ++downs; }
+  void on_peer_gone(Uplink&, const PeerGone& g) override { gone.push_back(g.id); }
+  std::vector<SiteId> accepted, gone;
+  std::vector<RefuseReason> refused;
+  std::vector<std::vector<uint8_t>> data;
+  size_t routes = 0, downs = 0;
+};
+
+// The intermediary's end of one connection: frames in, frames out.
+struct PeerEnd {
+  explicit PeerEnd(int f) : fd(f) {}
+  int fd;
+  std::vector<uint8_t> rx;
+  std::vector<MsgType> types;
+  std::vector<Register> registers;
+  void pump() {
+    auto bytes = read_available(fd);
+    rx.insert(rx.end(), bytes.begin(), bytes.end());
+    for (;;) {
+      auto f = next_frame(rx);
+      if (!f || !f->has_value()) break;
+      types.push_back((*f)->type);
+      if ((*f)->type == MsgType::Register) registers.push_back(*decode_register((*f)->payload));
+      rx.erase(rx.begin(), rx.begin() + std::ptrdiff_t((*f)->size()));
+    }
+  }
+  void send(const auto& message) {
+    std::vector<uint8_t> bytes;
+    ASSERT_TRUE(encode(message, bytes));
+    ASSERT_TRUE(write_all(fd, bytes));
+  }
+};
+
+class UplinkTest : public ::testing::Test {
+ protected:
+  UplinkTest() : tls_(std::move(*TlsContext::client(pki_.client_files("office-a")))) {
+    settings_.intermediary = *Endpoint::parse("192.0.2.1:443", 443);
+    settings_.server_name = "intermediary";
+    settings_.registration.name = "office-a";
+    settings_.registration.prefixes = {*Prefix::parse("10.1.0.0/24")};
+    settings_.keepalive = 1000ms;
+    settings_.dead_after = 3000ms;
+    settings_.reconnect_min = 10ms;
+    settings_.reconnect_max = 20ms;
+  }
+  void make(Resolver::Lookup lookup = {}) {
+    up_ = std::make_unique<Uplink>(0, loop_, tls_, settings_, handler_, log_, 1, Uplink::Seams{&dialer_, lookup});
+  }
+  template <class Pred>
+  bool run_until(Pred pred) {
+    return run_loop_until(loop_, pred, 5s, 5ms);
+  }
+  PeerEnd peer(size_t i) { return PeerEnd(dialer_.peers.at(i).get()); }
+  // Plays HELLO / ACCEPT on connection i until the uplink is ready.
+  void register_on(PeerEnd& p, SiteId id) {
+    ASSERT_TRUE(run_until([&] { return p.pump(), !p.types.empty(); }));
+    EXPECT_EQ(p.types.front(), MsgType::Hello);
+    p.send(Hello{kProtocolVersion, kCapAll});
+    ASSERT_TRUE(run_until([&] { return p.pump(), p.registers.size() == 1; }));
+    p.send(Accept{id, {}});
+    ASSERT_TRUE(run_until([&] { return up_->ready(); }));
+  }
+
+  TestPki pki_;
+  TlsContext tls_;
+  EventLoop loop_;
+  Logger log_{"test", LogLevel::Error};
+  Uplink::Settings settings_;
+  FakeDialer dialer_;
+  Recorder handler_;
+  std::unique_ptr<Uplink> up_;
+};
+
+TEST_F(UplinkTest, ConnectsRegistersAndReconnectsAfterThePeerCloses) {
+  make();
+  up_->start();
+  ASSERT_EQ(dialer_.dialled.size(), 1u) << "an IP literal is dialled at once";
+  EXPECT_EQ(dialer_.dialled[0], (Endpoint{"192.0.2.1", 443}));
+  EXPECT_EQ(dialer_.names[0], "intermediary");
+
+  auto p = peer(0);
+  register_on(p, 7);
+  EXPECT_EQ(p.registers[0].name, "office-a");
+  EXPECT_EQ(p.registers[0].flags, 0);
+  EXPECT_EQ(handler_.accepted, std::vector<SiteId>{7});
+
+  p.send(Routes{{RouteEntry{9, "office-b", {*Prefix::parse("10.2.0.0/24")}}}});
+  p.send(PeerGone{9});
+  p.send(Ping{5});
+  // DATA on the fast path.
+  std::vector<uint8_t> packet(20, 0);
+  packet[0] = 0x45;
+  std::vector<uint8_t> frame(kDataFrameOverhead + packet.size());
+  write_data_headers(std::span<uint8_t, kDataFrameOverhead>(frame.data(), kDataFrameOverhead), DataHeader{7, 9, 0},
+                     packet.size());
+  std::copy(packet.begin(), packet.end(), frame.begin() + kDataFrameOverhead);
+  ASSERT_TRUE(write_all(p.fd, frame));
+  ASSERT_TRUE(run_until([&] { return p.pump(), handler_.data.size() == 1 && !handler_.gone.empty(); }));
+  EXPECT_EQ(handler_.routes, 1u);
+  EXPECT_EQ(handler_.gone, std::vector<SiteId>{9});
+  EXPECT_EQ(handler_.data[0], packet);
+  ASSERT_TRUE(run_until([&] { return p.pump(), p.types.back() == MsgType::Pong; }));
+
+  dialer_.peers[0].reset();  // the intermediary goes away
+  ASSERT_TRUE(run_until([&] { return handler_.downs == 1; }));
+  EXPECT_FALSE(up_->ready());
+  ASSERT_TRUE(run_until([&] { return dialer_.dialled.size() == 2; })) << "redialled after the backoff";
+  auto q = peer(1);
+  register_on(q, 7);
+  EXPECT_EQ(q.registers[0].flags & kRegisterRoamed, 0) << "a plain reconnect is not a roam";
+  EXPECT_EQ(up_->reconnects(), 1u);
+  EXPECT_EQ(handler_.accepted.size(), 2u);
+}
+
+TEST_F(UplinkTest, APermanentRefusalStopsIt) {
+  make();
+  up_->start();
+  auto p = peer(0);
+  ASSERT_TRUE(run_until([&] { return p.pump(), !p.types.empty(); }));
+  p.send(Hello{});
+  ASSERT_TRUE(run_until([&] { return p.pump(), p.registers.size() == 1; }));
+  p.send(Refuse{RefuseReason::NameNotAllowed, "no"});
+  ASSERT_TRUE(run_until([&] { return !handler_.refused.empty(); }));
+  for (int i = 0; i < 10; ++i) loop_.run_once(5ms);  // longer than the reconnect delay
+  EXPECT_EQ(dialer_.dialled.size(), 1u);
+  EXPECT_EQ(handler_.downs, 0u);
+}
+
+// A look-up that answers only when the test lets it.
+struct GatedLookup {
+  std::mutex mu;
+  std::condition_variable cv;
+  int allowed = 0, started = 0;
+  Resolver::Result answer = Resolver::Addresses{*IpAddr::parse("192.0.2.7")};
+  Resolver::Result operator()(const std::string&) {
+    std::unique_lock lock(mu);
+    ++started;
+    cv.wait(lock, [&] { return allowed > 0; });
+    --allowed;
+    return answer;
+  }
+  void allow() {
+    std::lock_guard lock(mu);
+    ++allowed;
+    cv.notify_all();
+  }
+  int started_count() {
+    std::lock_guard lock(mu);
+    return started;
+  }
+};
+
+TEST_F(UplinkTest, ResolvesOffTheLoopAndRedialsWithoutWaitingForAFreshAnswer) {
+  settings_.intermediary = *Endpoint::parse("relay.test:8443", 443);
+  auto gate = std::make_shared<GatedLookup>();
+  make([gate](const std::string& h) { return (*gate)(h); });
+  up_->start();
+  EXPECT_TRUE(dialer_.dialled.empty()) << "nothing to dial before the first answer";
+  gate->allow();
+  ASSERT_TRUE(run_until([&] { return dialer_.dialled.size() == 1; }));
+  EXPECT_EQ(dialer_.dialled[0], (Endpoint{"192.0.2.7", 8443}));
+  auto p = peer(0);
+  register_on(p, 3);
+
+  // Roam: a fresh look-up starts (and hangs), the dial does not wait for it.
+  up_->reconnect_now("the path changed");
+  ASSERT_EQ(dialer_.dialled.size(), 2u) << "dialled the last answer at once";
+  EXPECT_EQ(dialer_.dialled[1], (Endpoint{"192.0.2.7", 8443}));
+  EXPECT_EQ(handler_.downs, 1u);
+  auto q = peer(1);
+  register_on(q, 3);
+  EXPECT_EQ(q.registers[0].flags & kRegisterRoamed, kRegisterRoamed);
+  EXPECT_TRUE(run_until([&] { return gate->started_count() == 2; }));
+  gate->allow();  // lets the thread finish before the resolver goes
+  up_.reset();
+}
+
+}  // namespace
+}  // namespace dialout

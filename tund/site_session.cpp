@@ -1,0 +1,251 @@
+#include "tund/site_session.hpp"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <utility>
+
+namespace dialout {
+namespace {
+
+// Hint used when a RESTARTING frame cannot be read: long enough for a
+// restart to get under way, short enough not to matter.
+constexpr std::chrono::milliseconds kUnreadableRestartHint{1000};
+
+const char* frame_name(MsgType t) {
+  switch (t) {
+    case MsgType::Hello: return "HELLO";
+    case MsgType::Register: return "REGISTER";
+    case MsgType::Accept: return "ACCEPT";
+    case MsgType::Refuse: return "REFUSE";
+    case MsgType::Routes: return "ROUTES";
+    case MsgType::Ping: return "PING";
+    case MsgType::Pong: return "PONG";
+    case MsgType::PeerGone: return "PEER_GONE";
+    case MsgType::Restarting: return "RESTARTING";
+    case MsgType::Data: return "DATA";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+const char* to_string(SiteSession::State s) {
+  using S = SiteSession::State;
+  switch (s) {
+    case S::Waiting: return "waiting";
+    case S::Connecting: return "connecting";
+    case S::AwaitHello: return "await-hello";
+    case S::AwaitAccept: return "await-accept";
+    case S::Ready: return "ready";
+    case S::Stopped: return "stopped";
+  }
+  return "unknown";
+}
+
+SiteSession::SiteSession(SiteSessionSettings settings)
+    : settings_(std::move(settings)), backoff_(settings_.reconnect_min, settings_.reconnect_max, settings_.seed) {}
+
+std::optional<SiteSession::Action> SiteSession::next_action() {
+  if (taken_ == actions_.size()) {
+    actions_.clear();  // keeps its capacity
+    taken_ = 0;
+    return std::nullopt;
+  }
+  return std::move(actions_[taken_++]);
+}
+
+void SiteSession::enter(State s, Clock::time_point now) {
+  state_ = s;
+  since_ = now;
+}
+
+void SiteSession::send(const auto& message) {
+  Send s;
+  // Encoding fails only on a message we built wrongly (a caller bug the
+  // settings parser already rules out); nothing useful to send then.
+  if (encode(message, s.frame)) actions_.emplace_back(std::move(s));
+}
+
+void SiteSession::note(LogLevel level, std::string text) { actions_.emplace_back(Note{level, std::move(text)}); }
+
+void SiteSession::start(Clock::time_point now) {
+  if (state_ != State::Waiting) return;
+  enter(State::Connecting, now);
+  actions_.emplace_back(Dial{});
+}
+
+void SiteSession::stop() {
+  state_ = State::Stopped;
+  actions_.clear();
+  taken_ = 0;
+}
+
+void SiteSession::reconnect_now(Clock::time_point now, std::string_view why) {
+  if (state_ == State::Stopped) return;
+  bool was_ready = state_ == State::Ready;
+  note(LogLevel::Info, fmt::format("{}; reconnecting now", why));
+  if (state_ != State::Waiting) actions_.emplace_back(Close{std::string(why), was_ready});
+  backoff_.reset();
+  ++reconnects_;
+  roamed_ = true;  // the next REGISTER tells the intermediary to retire our old connections
+  enter(State::Connecting, now);
+  actions_.emplace_back(Dial{});
+}
+
+void SiteSession::retry_due(Clock::time_point now) {
+  if (state_ != State::Waiting) return;
+  enter(State::Connecting, now);
+  actions_.emplace_back(Dial{});
+}
+
+void SiteSession::transport_up(Clock::time_point now, bool resumed) {
+  if (state_ != State::Connecting) return;
+  resumed_ = resumed;
+  state_ = State::AwaitHello;  // since_ stays: the handshake timeout covers the whole set-up
+  last_rx_ = now;
+  send(Hello{kProtocolVersion, settings_.capabilities});
+}
+
+void SiteSession::transport_failed(Clock::time_point now, std::string_view why) {
+  if (state_ == State::Connecting || connected()) fail(now, std::string(why));
+}
+
+void SiteSession::received(Clock::time_point now) {
+  if (connected()) last_rx_ = std::max(last_rx_, now);
+}
+
+void SiteSession::fail(Clock::time_point now, std::string why, std::optional<std::chrono::milliseconds> delay) {
+  bool was_ready = state_ == State::Ready;
+  enter(State::Waiting, now);
+  auto wait = delay ? *delay : backoff_.next();
+  ++reconnects_;
+  // A site that cannot reach the intermediary would log every attempt; one
+  // line per ten is enough once it has been up before.
+  if (was_ready || !ever_ready_ || reconnects_ % 10 == 1)
+    note(LogLevel::Warn, fmt::format("{}; reconnecting in {} ms", why, wait.count()));
+  actions_.emplace_back(Close{std::move(why), was_ready});
+  actions_.emplace_back(ReconnectAfter{wait});
+}
+
+void SiteSession::on_frame(Clock::time_point now, const FrameView& f) {
+  if (!connected()) return;  // nothing can arrive without a transport
+  last_rx_ = std::max(last_rx_, now);
+  if (f.type == MsgType::Refuse) return on_refuse(now, f);
+  if (f.type == MsgType::Restarting) return on_restarting(now, f);
+  switch (state_) {
+    case State::AwaitHello: {
+      if (f.type != MsgType::Hello) break;
+      auto h = decode_hello(f.payload);
+      if (!h) return fail(now, fmt::format("malformed HELLO from the intermediary: {}", to_string(h.error())));
+      if (h->version != kProtocolVersion)
+        return fail(now, fmt::format("the intermediary speaks protocol version {}, we speak {}", h->version,
+                                     kProtocolVersion));
+      state_ = State::AwaitAccept;
+      Register r = settings_.registration;
+      if (roamed_) r.flags |= kRegisterRoamed;
+      send(r);
+      return;
+    }
+    case State::AwaitAccept: {
+      if (f.type != MsgType::Accept) break;
+      auto a = decode_accept(f.payload);
+      if (!a) return fail(now, fmt::format("malformed ACCEPT from the intermediary: {}", to_string(a.error())));
+      roamed_ = false;
+      ever_ready_ = true;
+      backoff_.reset();
+      enter(State::Ready, now);
+      last_ping_ = now;
+      note(LogLevel::Info, fmt::format("registered '{}' as site {}{}", settings_.registration.name, a->id,
+                                       resumed_ ? " (TLS session resumed)" : ""));
+      actions_.emplace_back(Accepted{std::move(*a)});
+      return;
+    }
+    case State::Ready: return on_ready_frame(now, f);
+    default: break;
+  }
+  fail(now, fmt::format("unexpected {} frame (type {}) from the intermediary while {}", frame_name(f.type),
+                        unsigned(f.type), to_string(state_)));
+}
+
+void SiteSession::on_ready_frame(Clock::time_point now, const FrameView& f) {
+  auto malformed = [&](WireError e) {
+    fail(now, fmt::format("malformed {} from the intermediary: {}", frame_name(f.type), to_string(e)));
+  };
+  switch (f.type) {
+    case MsgType::Data: return;  // the driver's fast path; only liveness here
+    case MsgType::Routes: {
+      auto r = decode_routes(f.payload);
+      if (!r) return malformed(r.error());
+      actions_.emplace_back(RoutesChanged{std::move(*r)});
+      return;
+    }
+    case MsgType::Ping: {
+      auto p = decode_ping(f.payload);
+      if (!p) return malformed(p.error());
+      send(Pong{p->token});
+      return;
+    }
+    case MsgType::Pong: {
+      auto p = decode_pong(f.payload);
+      if (!p) return malformed(p.error());
+      return;  // liveness is any byte
+    }
+    case MsgType::PeerGone: {
+      auto g = decode_peer_gone(f.payload);
+      if (!g) return malformed(g.error());
+      actions_.emplace_back(Gone{*g});
+      return;
+    }
+    default: break;
+  }
+  fail(now, fmt::format("unexpected {} frame (type {}) from the intermediary while ready", frame_name(f.type),
+                        unsigned(f.type)));
+}
+
+void SiteSession::on_refuse(Clock::time_point now, const FrameView& f) {
+  auto r = decode_refuse(f.payload);
+  Refuse refuse = r ? std::move(*r) : Refuse{RefuseReason::Malformed, "unreadable refusal"};
+  // An unreadable refusal is still a refusal, but not proof that our
+  // configuration is wrong: treat it as temporary.
+  bool permanent = r && is_permanent(refuse.reason);
+  note(LogLevel::Error,
+       fmt::format("the intermediary refused us: {}: {}", to_string(refuse.reason), refuse.text));
+  std::string why = fmt::format("refused ({})", to_string(refuse.reason));
+  actions_.emplace_back(Refused{std::move(refuse), permanent});
+  if (!permanent) return fail(now, std::move(why));
+  bool was_ready = state_ == State::Ready;
+  enter(State::Stopped, now);
+  actions_.emplace_back(Close{std::move(why), was_ready});
+}
+
+void SiteSession::on_restarting(Clock::time_point now, const FrameView& f) {
+  auto r = decode_restarting(f.payload);
+  auto hint = r ? std::min(std::chrono::milliseconds(r->reconnect_after_ms), settings_.restart_hint_max)
+                : kUnreadableRestartHint;
+  note(LogLevel::Info, fmt::format("intermediary restarting; reconnecting in {} ms", hint.count()));
+  fail(now, "intermediary restarting", hint);
+}
+
+void SiteSession::tick(Clock::time_point now) {
+  switch (state_) {
+    case State::Connecting:
+    case State::AwaitHello:
+    case State::AwaitAccept:
+      if (now - since_ >= settings_.handshake_timeout)
+        fail(now, fmt::format("no answer from the intermediary within {} ms ({})",
+                              settings_.handshake_timeout.count(), to_string(state_)));
+      break;
+    case State::Ready:
+      if (now - last_rx_ >= settings_.dead_after) {
+        fail(now, fmt::format("nothing heard for {} ms", settings_.dead_after.count()));
+      } else if (now - std::max(last_rx_, last_ping_) >= settings_.keepalive) {
+        last_ping_ = now;
+        send(Ping{++ping_token_});
+      }
+      break;
+    default: break;
+  }
+}
+
+}  // namespace dialout

@@ -1,0 +1,151 @@
+// The site's side of one session with the intermediary, without any I/O (in
+// the spirit of boringtun's Tunn): the driver (tund/uplink.hpp) passes in
+// `now`, transport outcomes, decoded frames and ticks; the session answers
+// with actions, oldest first: frames to send, events for the site, the
+// transport to drop, when to dial again, and log lines. No sockets, TLS,
+// clock reads or logging in here, so every edge is table-tested with a fake
+// clock (tests/tund/site_session_test.cpp).
+//
+//   Waiting      no transport; a ReconnectAfter delay runs (retry_due ends it)
+//   Connecting   Dial was asked for: the driver resolves, connects, sets up
+//                TLS (transport_up / transport_failed end it)
+//   AwaitHello   our HELLO is out; waiting for the intermediary's
+//   AwaitAccept  our REGISTER is out; waiting for ACCEPT or REFUSE
+//   Ready        registered: DATA, ROUTES, PING/PONG, PEER_GONE flow
+//   Stopped      for good (stop(), or a refusal retrying cannot fix)
+//
+// Timers (tick): Connecting, AwaitHello and AwaitAccept together may last
+// `handshake_timeout`; in Ready a PING goes out after `keepalive` of silence
+// (nothing received and no PING sent), and the session is dead after
+// `dead_after` of silence. Any failure closes and schedules the next attempt
+// after the jittered backoff (reset once ready) or after the delay a
+// RESTARTING frame announces. DATA in Ready is the driver's fast path: it
+// stays zero-copy and never passes through here.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "netlib/backoff.hpp"
+#include "netlib/log.hpp"  // LogLevel only: notes are returned, never written here
+#include "netlib/wire.hpp"
+
+namespace dialout {
+
+struct SiteSessionSettings {
+  Register registration;
+  uint32_t capabilities = kCapAll;
+  std::chrono::milliseconds keepalive{5000}, dead_after{15000}, handshake_timeout{15000};
+  std::chrono::milliseconds reconnect_min{200}, reconnect_max{10000};
+  // A RESTARTING hint above this is capped (a hostile or buggy relay cannot park us).
+  std::chrono::milliseconds restart_hint_max{60000};
+  uint64_t seed = 0;  // backoff jitter
+};
+
+class SiteSession {
+ public:
+  using Clock = std::chrono::steady_clock;
+  enum class State : uint8_t { Waiting, Connecting, AwaitHello, AwaitAccept, Ready, Stopped };
+
+  // Set up a new transport now (resolve, connect, TLS), then report it.
+  struct Dial {};
+  // One whole control frame for the urgent lane.
+  struct Send {
+    std::vector<uint8_t> frame;
+  };
+  struct Accepted {
+    Accept accept;
+  };
+  struct RoutesChanged {
+    Routes routes;
+  };
+  // permanent: retrying cannot help; the session is Stopped.
+  struct Refused {
+    Refuse refuse;
+    bool permanent = false;
+  };
+  struct Gone {
+    PeerGone gone;
+  };
+  // Drop the transport. was_ready: the site lost a ready session (on_down).
+  struct Close {
+    std::string why;
+    bool was_ready = false;
+  };
+  // Call retry_due() after this delay.
+  struct ReconnectAfter {
+    std::chrono::milliseconds delay{0};
+  };
+  // A line for the driver's log.
+  struct Note {
+    LogLevel level = LogLevel::Info;
+    std::string text;
+  };
+  using Action = std::variant<Dial, Send, Accepted, RoutesChanged, Refused, Gone, Close, ReconnectAfter, Note>;
+
+  explicit SiteSession(SiteSessionSettings settings);
+
+  // Waiting → Connecting (Dial). Only from Waiting.
+  void start(Clock::time_point now);
+  // For good; actions not yet taken are dropped. The driver closes.
+  void stop();
+  // The path changed (roaming): the connection is presumed dead. Close it in
+  // any state, dial again at once with the backoff reset, and flag the next
+  // REGISTER kRegisterRoamed (until one is accepted).
+  void reconnect_now(Clock::time_point now, std::string_view why);
+  // The ReconnectAfter delay is over: Waiting → Connecting (Dial).
+  void retry_due(Clock::time_point now);
+  // The transport is set up: send HELLO.
+  void transport_up(Clock::time_point now, bool resumed);
+  // Set-up failed, or the stream broke (closed, TLS error, malformed bytes).
+  void transport_failed(Clock::time_point now, std::string_view why);
+  // Bytes arrived (liveness); the driver calls it once per read batch.
+  void received(Clock::time_point now);
+  // A whole frame from the intermediary (not DATA in Ready: see the top).
+  void on_frame(Clock::time_point now, const FrameView& frame);
+  // Timers; call at least every session_tick_period(keepalive).
+  void tick(Clock::time_point now);
+
+  // The next action, oldest first; nullopt when there is none.
+  std::optional<Action> next_action();
+
+  State state() const { return state_; }
+  bool ready() const { return state_ == State::Ready; }
+  // A transport exists and frames may arrive (AwaitHello..Ready).
+  bool connected() const { return state_ == State::AwaitHello || state_ == State::AwaitAccept || state_ == State::Ready; }
+  uint64_t reconnects() const { return reconnects_; }
+  bool resumed() const { return resumed_; }
+  bool roam_pending() const { return roamed_; }
+
+ private:
+  // Closes and schedules the next attempt (after `delay`, else the backoff).
+  void fail(Clock::time_point now, std::string why, std::optional<std::chrono::milliseconds> delay = std::nullopt);
+  void enter(State s, Clock::time_point now);
+  void send(const auto& message);
+  void note(LogLevel level, std::string text);
+  void on_refuse(Clock::time_point now, const FrameView& f);
+  void on_restarting(Clock::time_point now, const FrameView& f);
+  void on_ready_frame(Clock::time_point now, const FrameView& f);
+
+  SiteSessionSettings settings_;
+  Backoff backoff_;
+  State state_ = State::Waiting;
+  Clock::time_point since_{}, last_rx_{}, last_ping_{};
+  uint64_t reconnects_ = 0;
+  uint64_t ping_token_ = 0;
+  bool resumed_ = false;
+  bool ever_ready_ = false;
+  bool roamed_ = false;
+  std::vector<Action> actions_;
+  size_t taken_ = 0;
+};
+
+const char* to_string(SiteSession::State);
+
+}  // namespace dialout
