@@ -19,8 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "intermediary/address_pool.hpp"
-#include "intermediary/registry.hpp"
+#include "intermediary/registrar.hpp"
 #include "intermediary/relay_config.hpp"
 #include "intermediary/relay_worker.hpp"
 #include "intermediary/session.hpp"
@@ -104,14 +103,17 @@ class Relay {
   void mark_dirty(Session& s);
   RelayWorker& owner(const Session& s) { return *workers_[s.owner]; }
 
-  // relay.cpp: the protocol, all under mu_.
-  bool on_frame(Session& s, const FrameView& frame);  // false: the session was closed
-  bool on_hello(Session& s, const FrameView& frame);
-  bool on_register(Session& s, const FrameView& frame);
-  void on_data(Session& s, const FrameView& frame);
-  // After a roam: close the site's sessions that still come from its old address.
-  void retire_other_addresses(Session& fresh);
-  void refuse(Session& s, RefuseReason reason, const std::string& text);
+  // relay.cpp: applying the sessions' events, all under mu_. `now` is
+  // read once by the loop callback that got here.
+  bool on_frame(Session& s, const FrameView& frame, Session::Clock::time_point now);  // false: the session was closed
+  // Applies what the session core returned; its frames are in scratch_.
+  bool apply(Session& s, RelaySession::Event&& e, const FrameView* frame, Session::Clock::time_point now);
+  bool on_register(Session& s, const Register& r, Session::Clock::time_point now);
+  void on_data(Session& s, const FrameView& frame, const DataView& d, Session::Clock::time_point now);
+  // Refuses for the relay (a registration decision, a session limit).
+  void refuse(Session& s, RefuseReason reason, std::string text);
+  // Logs and closes a session whose REFUSE is in scratch_.
+  void close_refused(Session& s, const RelaySession::Event& e);
   // Closes `s` if its control frames overflowed (Session::stalled); true if it did.
   bool close_if_stalled(Session& s);
   // Any thread: the session leaves every shared table at once; its owner
@@ -120,20 +122,9 @@ class Relay {
   void send(Session& s, SendQueue::Lane lane, std::span<const uint8_t> frame);
   void push_routes();
   void send_route_snapshots();
-  struct Refusal {
-    RefuseReason reason;
-    std::string text;
-  };
-  // One lease per pool as it stood before a REGISTER: what revert_addresses() restores.
-  using PriorLeases = std::vector<std::optional<AddressPool::Lease>>;
-  // Addresses for a laptop (REGISTER with kRegisterWantAddress), one per
-  // pool, leased to `key` and counted against `owner` (the identity). On
-  // failure nothing stays leased.
-  Expected<std::vector<Prefix>, Refusal> assign_addresses(const std::string& key, const std::string& owner,
-                                                          PriorLeases& before);
-  // Undoes assign_addresses() for a registration refused after it.
-  void revert_addresses(const std::string& key, const PriorLeases& before);
-  size_t pool_leases_locked() const;
+  RelaySessionTiming timing() const {
+    return {config_.handshake_timeout, config_.keepalive, config_.dead_after};
+  }
   // Small datagrams may fill this much of a session's urgent lane; the rest
   // is kept for control frames (see on_data).
   static size_t urgent_data_bytes(Session& s) { return s.channel.queue().limits().urgent_bytes / 2; }
@@ -155,14 +146,12 @@ class Relay {
   mutable std::mutex mu_;
   Policy policy_;
   RateLimitedLog drop_log_;
-  Registry registry_;
+  Registrar registrar_;  // registry and address pools
   RelayCounters counters_;
   SessionId next_session_ = 1;
   std::unordered_map<SessionId, std::unique_ptr<Session>> sessions_;
   std::unordered_map<std::string, unsigned> sessions_per_identity_;
   std::vector<uint8_t> scratch_;
-  std::vector<AddressPool> pools_;
-  std::unordered_map<SiteId, std::string> pool_keys_;  // sites holding pool addresses
   bool routes_due_ = false;  // a route snapshot must go out (armed on the main loop)
   bool restarting_ = false;
   // Filled by start(), fixed afterwards. Declared last: the threads are

@@ -56,11 +56,13 @@ Expected<void, std::string> Relay::listen() {
 Expected<void, std::string> Relay::start() {
   {
     Lock lk(mu_);
+    std::vector<AddressPool> pools;
     for (const auto& range : config_.address_pools) {
       auto pool = AddressPool::make(range, AddressPool::kDefaultGrace, config_.max_addresses_per_identity);
       if (!pool) return unexpected("address pool " + range.to_string() + ": " + pool.error());
-      pools_.push_back(std::move(*pool));
+      pools.push_back(std::move(*pool));
     }
+    registrar_ = Registrar(std::move(pools));
   }
   crl_mtime_ns_ = mtime_ns(config_.tls.crl);
   if (auto ok = listen(); !ok) return ok;
@@ -110,43 +112,33 @@ void Relay::arm_tick(RelayWorker& w) {
 void Relay::worker_tick(RelayWorker& w) {
   w.graveyard.clear();  // closed sessions die here, never inside their own callback
   Lock lk(mu_);
-  auto now = Session::Clock::now();
-  std::vector<std::pair<SessionId, std::string>> doomed;
+  auto now = w.loop->now();
+  std::vector<std::pair<SessionId, RelaySession::Event>> doomed;
   for (auto& [id, s] : sessions_) {
     if (s->owner != w.index) continue;
-    if (s->state != Session::State::Ready) {
-      if (now - s->opened > config_.handshake_timeout) {
-        ++counters_.handshake_failed;  // stuck in TLS, or authenticated but never registered
-        doomed.emplace_back(id, "no completed registration within the handshake timeout");
-      }
+    scratch_.clear();
+    auto e = s->core.tick(now, scratch_);
+    if (e.kind != RelaySession::Event::Kind::None) {
+      doomed.emplace_back(id, std::move(e));
       continue;
     }
-    if (now - s->last_rx > config_.dead_after) {
-      doomed.emplace_back(id, "nothing received for too long (dead peer)");
-      continue;
-    }
-    if (now - s->last_ping >= config_.keepalive) {
-      s->last_ping = now;
-      scratch_.clear();
-      (void)encode(Ping{uint64_t(now.time_since_epoch().count())}, scratch_);
-      send(*s, SendQueue::Lane::Urgent, scratch_);
-    }
-    if (!s->dirty && s->channel.queue().empty()) s->channel.trim();
+    if (!scratch_.empty()) send(*s, SendQueue::Lane::Urgent, scratch_);
+    if (s->core.ready() && !s->dirty && s->channel.queue().empty()) s->channel.trim();
   }
-  for (auto& [id, why] : doomed)
-    if (Session* s = find(id)) close_session(*s, why);
+  for (auto& [id, e] : doomed)
+    if (Session* s = find(id)) apply(*s, std::move(e), nullptr, now);
   finish(w, lk);
   lk.unlock();
   if (w.index == 0) global_housekeeping();
 }
 
 void Relay::global_housekeeping() {
-  auto now = Session::Clock::now();
+  auto now = loop_.now();
   if (now - last_status_ < std::chrono::seconds(1)) return;
   last_status_ = now;
   {
     Lock lk(mu_);
-    for (auto& pool : pools_) pool.expire(now);
+    registrar_.expire(now);
   }
   reload_crl_if_changed();
   write_status();
@@ -182,7 +174,7 @@ void Relay::announce_restart() {
   scratch_.clear();
   (void)encode(Restarting{uint32_t(config_.restart_hint.count())}, scratch_);
   for (auto& [id, s] : sessions_) {
-    if (s->state == Session::State::Handshake) continue;
+    if (s->core.state() == RelaySession::State::Handshake) continue;
     s->channel.queue().push(SendQueue::Lane::Urgent, scratch_);
     mark_dirty(*s);  // other workers flush theirs when woken (before they stop)
   }

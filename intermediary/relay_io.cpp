@@ -72,7 +72,7 @@ void Relay::on_accept() {
     SessionId id = next_session_++;
     TlsTransport* transport = tls->get();
     auto s = std::make_unique<Session>(id, Channel(std::move(*tls), Channel::limits_for(config_.queue_bytes)),
-                                       std::move(peer), Session::Clock::now());
+                                       std::move(peer), timing(), loop_.now());
     s->tls = transport;
     s->peer_host = std::move(peer_host);
     s->owner = w.index;
@@ -119,7 +119,7 @@ void Relay::on_event(RelayWorker& w, SessionId id, uint32_t events) {
     finish(w, lk);
     return;
   }
-  if (s->state == Session::State::Handshake) {
+  if (s->core.state() == RelaySession::State::Handshake) {
     drive_handshake(w, *s, lk);
     finish(w, lk);
     return;
@@ -129,15 +129,16 @@ void Relay::on_event(RelayWorker& w, SessionId id, uint32_t events) {
   finish(w, lk);
 }
 
-void Relay::read_frames(RelayWorker&, Session& s, Lock& lk) {
+void Relay::read_frames(RelayWorker& w, Session& s, Lock& lk) {
   // Decryption runs unlocked; each whole frame is handled under the lock.
   // `s` stays alive even if another thread retires it meanwhile: only this
   // thread frees it, at a later tick.
   lk.unlock();
+  auto now = w.loop->now();
   auto out = s.channel.read_frames(
       [&](const FrameView& f) {
         Lock g(mu_);
-        return !s.retired && on_frame(s, f);
+        return !s.retired && on_frame(s, f, now);
       },
       kReadBudget);
   bool wants_write = s.channel.transport().wants_write();
@@ -164,7 +165,7 @@ void Relay::read_frames(RelayWorker&, Session& s, Lock& lk) {
       break;
     case RS::Budget: break;
   }
-  if (out.bytes > 0) s.last_rx = Session::Clock::now();
+  if (out.bytes > 0) s.core.received(now);
 }
 
 void Relay::drive_handshake(RelayWorker& w, Session& s, Lock& lk) {
@@ -199,8 +200,7 @@ void Relay::drive_handshake(RelayWorker& w, Session& s, Lock& lk) {
     return;
   }
   s.who = std::move(*who);
-  s.state = Session::State::AwaitHello;
-  s.last_rx = Session::Clock::now();
+  s.core.authenticated(w.loop->now());
   unsigned& count = sessions_per_identity_[s.who.name];
   ++count;
   s.counted = true;
