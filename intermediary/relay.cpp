@@ -6,6 +6,7 @@
 
 #include "intermediary/forwarder.hpp"
 #include "intermediary/peer_identity.hpp"
+#include "intermediary/route_snapshot.hpp"
 #include "netlib/socket.hpp"
 #include "netlib/status_file.hpp"
 
@@ -44,15 +45,15 @@ bool Relay::apply(Session& s, RelaySession::Event&& e, const FrameView* f, Sessi
       on_data(s, *f, e.data, now);
       return true;
     case Kind::DropMalformed:
-      ++counters_.drop_malformed;
+      counters_.add(RelayCounter::DropMalformed);
       drop_log_.warn("malformed", s.drop_log, now, "{}: dropped DATA: {}", s.peer, to_string(e.wire_error));
       return true;
     case Kind::Refused:
-      if (e.reason == RefuseReason::OutOfOrder) ++counters_.drop_malformed;  // an unexpected or malformed frame
+      if (e.reason == RefuseReason::OutOfOrder) counters_.add(RelayCounter::DropMalformed);  // an unexpected or malformed frame
       close_refused(s, e);
       return false;
     case Kind::HandshakeTimeout:
-      ++counters_.handshake_failed;  // stuck in TLS, or authenticated but never registered
+      counters_.add(RelayCounter::HandshakeFailed);  // stuck in TLS, or authenticated but never registered
       close_session(s, e.text);
       return false;
     case Kind::Dead: close_session(s, e.text); return false;
@@ -63,7 +64,7 @@ bool Relay::apply(Session& s, RelaySession::Event&& e, const FrameView* f, Sessi
 bool Relay::on_register(Session& s, const Register& r, Session::Clock::time_point now) {
   auto got = registrar_.admit(policy_, RegistrationRequest{s.id, &s.who, s.peer_host, &r}, now);
   if (!got) {
-    ++counters_.refused_register;
+    counters_.add(RelayCounter::RefusedRegister);
     refuse(s, got.error().reason, std::move(got.error().text));
     return false;
   }
@@ -88,11 +89,11 @@ void Relay::on_data(Session& s, const FrameView& f, const DataView& d, Session::
     switch (fwd.error()) {
       case DropReason::Malformed:
       case DropReason::SourceRouted:
-      case DropReason::BadOffloadHeader: ++counters_.drop_malformed; break;
-      case DropReason::SpoofedSource: ++counters_.drop_spoofed_source; break;
-      case DropReason::NoRoute: ++counters_.drop_no_route; break;
+      case DropReason::BadOffloadHeader: counters_.add(RelayCounter::DropMalformed); break;
+      case DropReason::SpoofedSource: counters_.add(RelayCounter::DropSpoofedSource); break;
+      case DropReason::NoRoute: counters_.add(RelayCounter::DropNoRoute); break;
       case DropReason::Policy:
-      case DropReason::Denied: ++counters_.drop_policy; break;
+      case DropReason::Denied: counters_.add(RelayCounter::DropPolicy); break;
     }
     drop_log_.warn(to_string(fwd.error()), s.drop_log, now, "{} ('{}', user '{}'): dropped datagram: {}", s.peer,
                    sender->name, s.who.name, to_string(fwd.error()));
@@ -103,11 +104,11 @@ void Relay::on_data(Session& s, const FrameView& f, const DataView& d, Session::
                      ? nullptr
                      : find(target->sessions[fwd->flow_hash % target->sessions.size()]);
   if (out == nullptr) {
-    ++counters_.drop_no_route;
+    counters_.add(RelayCounter::DropNoRoute);
     return;
   }
   if (!d.vnet.empty() && !(out->core.capabilities() & kCapVnetHeader)) {
-    ++counters_.drop_malformed;
+    counters_.add(RelayCounter::DropMalformed);
     drop_log_.warn("no-offload", s.drop_log, now,
                    "{}: dropped offloaded datagram: '{}' does not accept offload headers", s.peer, target->name);
     return;
@@ -118,7 +119,7 @@ void Relay::on_data(Session& s, const FrameView& f, const DataView& d, Session::
   // that others flood it with small datagrams.
   if (lane == SendQueue::Lane::Urgent &&
       out->channel.queue().lane_bytes(lane) + f.size() > urgent_data_bytes(*out)) {
-    ++counters_.drop_queue_full;
+    counters_.add(RelayCounter::DropQueueFull);
     return;
   }
   auto room = out->channel.queue().reserve(lane, f.size());
@@ -126,12 +127,12 @@ void Relay::on_data(Session& s, const FrameView& f, const DataView& d, Session::
   stamp_data_source(room.first(f.size()), sender->id);
   auto pushed = out->channel.queue().commit(lane, f.size());
   if (!pushed.ok) {
-    ++counters_.drop_queue_full;
+    counters_.add(RelayCounter::DropQueueFull);
     return;
   }
-  counters_.drop_queue_full += pushed.dropped;
-  ++counters_.frames_forwarded;
-  counters_.bytes_forwarded += d.packet.size();
+  counters_.add(RelayCounter::DropQueueFull, pushed.dropped);
+  counters_.add(RelayCounter::FramesForwarded);
+  counters_.add(RelayCounter::BytesForwarded, d.packet.size());
   mark_dirty(*out);
 }
 
@@ -147,7 +148,7 @@ void Relay::send(Session& s, SendQueue::Lane lane, std::span<const uint8_t> fram
 
 bool Relay::close_if_stalled(Session& s) {
   if (!s.stalled || s.retired) return false;
-  ++counters_.closed_slow_reader;
+  counters_.add(RelayCounter::ClosedSlowReader);
   log_.warn("{} ('{}'): control queue overflow with {} bytes unsent: the peer sends but does not read", s.peer,
             s.who.name, s.channel.queue().queued_bytes());
   close_session(s, "control queue overflow (slow reader)");
@@ -205,21 +206,15 @@ void Relay::push_routes() {
 }
 
 void Relay::send_route_snapshots() {
-  // Full snapshot per session (what its identity may reach), so a lost or
-  // reordered update can never leave a stale route behind. Sessions of one
-  // site see the same view: build it once per site.
+  // Sessions of one site see the same view: built once per site.
   std::unordered_map<SiteId, std::vector<uint8_t>> by_site;
   for (auto& entry : sessions_) {
-    Session& s = *entry.second;  // a plain reference: lambdas may not capture structured bindings (clang 14)
+    Session& s = *entry.second;
     if (!s.core.ready()) continue;
     auto [it, fresh] = by_site.try_emplace(s.core.site());
-    if (fresh) {
-      Routes routes;
-      registrar_.registry().for_each_site([&](const Site& site) {
-        if (site.id != s.core.site() && policy_.may_reach(s.who, site.name))
-          routes.entries.push_back(RouteEntry{site.id, site.name, site.prefixes});
-      });
-      if (!encode(routes, it->second)) log_.error("route table for '{}' does not fit one frame; not sent", s.who.name);
+    if (fresh && !encode_route_snapshot(registrar_.registry(), policy_, s.who, s.core.site(), it->second)) {
+      it->second.clear();
+      log_.error("route table for '{}' does not fit one frame; not sent", s.who.name);
     }
     if (!it->second.empty()) send(s, SendQueue::Lane::Urgent, it->second);
   }
@@ -235,10 +230,7 @@ void Relay::replace_policy(Policy policy) {
   policy_ = std::move(policy);
 }
 
-RelayCounters Relay::counters() const {
-  Lock lk(mu_);
-  return counters_;
-}
+uint64_t Relay::counter(RelayCounter c) const { return counters_.get(c); }
 
 size_t Relay::session_count() const {
   Lock lk(mu_);
@@ -274,23 +266,16 @@ std::vector<unsigned> Relay::site_workers(std::string_view name) const {
 
 void Relay::write_status() const {
   if (config_.status_file.empty()) return;
-  Lock lk(mu_);
-  const std::pair<std::string_view, uint64_t> rows[] = {
-      {"sessions", sessions_.size()},
-      {"sites", registrar_.registry().site_count()},
-      {"frames_forwarded", counters_.frames_forwarded},
-      {"bytes_forwarded", counters_.bytes_forwarded},
-      {"drop_spoofed_source", counters_.drop_spoofed_source},
-      {"drop_policy", counters_.drop_policy},
-      {"drop_no_route", counters_.drop_no_route},
-      {"drop_queue_full", counters_.drop_queue_full},
-      {"drop_malformed", counters_.drop_malformed},
-      {"refused_register", counters_.refused_register},
-      {"handshake_failed", counters_.handshake_failed},
-      {"closed_slow_reader", counters_.closed_slow_reader},
-      {"assigned_addresses", registrar_.assigned_sites()},
-      {"pool_leases", registrar_.pool_leases()},
-  };
+  std::vector<std::pair<std::string_view, uint64_t>> rows;
+  {
+    Lock lk(mu_);
+    rows.emplace_back("sessions", sessions_.size());
+    rows.emplace_back("sites", registrar_.registry().site_count());
+    for (auto& row : counter_rows(kRelayCounters, counters_.snapshot())) rows.push_back(row);
+    rows.emplace_back("assigned_addresses", registrar_.assigned_sites());
+    rows.emplace_back("pool_leases", registrar_.pool_leases());
+  }
+  // Written unlocked: a slow disk must not stall the workers.
   if (auto ok = StatusFile(config_.status_file).write(rows); !ok) log_.warn("status file: {}", ok.error());
 }
 

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "intermediary/registrar.hpp"
+#include "intermediary/relay_counters.hpp"
 #include "intermediary/relay_config.hpp"
 #include "intermediary/relay_worker.hpp"
 #include "intermediary/session.hpp"
@@ -30,19 +31,6 @@
 #include "netlib/unique_fd.hpp"
 
 namespace dialout {
-
-struct RelayCounters {
-  uint64_t frames_forwarded = 0;
-  uint64_t bytes_forwarded = 0;
-  uint64_t drop_spoofed_source = 0;
-  uint64_t drop_policy = 0;
-  uint64_t drop_no_route = 0;
-  uint64_t drop_queue_full = 0;
-  uint64_t drop_malformed = 0;
-  uint64_t refused_register = 0;
-  uint64_t handshake_failed = 0;
-  uint64_t closed_slow_reader = 0;  // sessions closed: their control frames overflowed (they do not read)
-};
 
 class Relay {
  public:
@@ -66,7 +54,9 @@ class Relay {
   // SIGHUP: re-read the CRL while no handshake is verifying against it.
   Expected<void, std::string> reload_crl();
 
-  RelayCounters counters() const;
+  // Any thread, without a lock.
+  uint64_t counter(RelayCounter c) const;
+  RelayCounters counters() const { return RelayCounters(counters_.snapshot()); }
   size_t session_count() const;
   size_t site_count() const;
   // Pool addresses held, live or kept for reconnects (every pool together).
@@ -147,7 +137,7 @@ class Relay {
   Policy policy_;
   RateLimitedLog drop_log_;
   Registrar registrar_;  // registry and address pools
-  RelayCounters counters_;
+  RelayCounterSet counters_;  // written under mu_, read by anyone
   SessionId next_session_ = 1;
   std::unordered_map<SessionId, std::unique_ptr<Session>> sessions_;
   std::unordered_map<std::string, unsigned> sessions_per_identity_;

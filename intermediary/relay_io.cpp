@@ -58,14 +58,14 @@ void Relay::on_accept() {
     }();
     Lock lk(mu_);
     if (!tls) {
-      ++counters_.handshake_failed;
+      counters_.add(RelayCounter::HandshakeFailed);
       log_.warn("{}: TLS setup failed: {}", peer, tls.error());
       continue;
     }
     RelayWorker& w = **std::min_element(workers_.begin(), workers_.end(),
                                         [](const auto& a, const auto& b) { return a->sessions < b->sessions; });
     if (w.adopt.size() >= RelayWorker::kMaxHandoff) {
-      ++counters_.handshake_failed;
+      counters_.add(RelayCounter::HandshakeFailed);
       log_.warn("{}: refused: worker {} has {} connections waiting to start", peer, w.index, w.adopt.size());
       continue;
     }
@@ -149,7 +149,7 @@ void Relay::read_frames(RelayWorker& w, Session& s, Lock& lk) {
     case RS::Stopped: return;  // session closed inside on_frame
     case RS::Closed:
       if (s.channel.has_partial_frame()) {
-        ++counters_.drop_malformed;
+        counters_.add(RelayCounter::DropMalformed);
         close_session(s, "closed by peer in the middle of a frame");
       } else {
         close_session(s, "closed by peer");
@@ -157,7 +157,7 @@ void Relay::read_frames(RelayWorker& w, Session& s, Lock& lk) {
       return;
     case RS::Error: close_session(s, "TLS error: " + s.channel.transport().last_error()); return;
     case RS::Malformed:
-      ++counters_.drop_malformed;
+      counters_.add(RelayCounter::DropMalformed);
       close_session(s, std::string("malformed frame: ") + to_string(out.wire_error));
       return;
     case RS::WouldBlock:
@@ -190,12 +190,12 @@ void Relay::drive_handshake(RelayWorker& w, Session& s, Lock& lk) {
     return;
   }
   if (st != IoStatus::Done) {
-    ++counters_.handshake_failed;
+    counters_.add(RelayCounter::HandshakeFailed);
     close_session(s, "TLS handshake failed: " + s.channel.transport().last_error());
     return;
   }
   if (!who) {
-    ++counters_.handshake_failed;
+    counters_.add(RelayCounter::HandshakeFailed);
     close_session(s, "unusable client certificate: " + who.error());
     return;
   }
@@ -206,7 +206,7 @@ void Relay::drive_handshake(RelayWorker& w, Session& s, Lock& lk) {
   s.counted = true;
   log_.info("{}: authenticated as '{}'{}", s.peer, s.who.name, s.who.groups.empty() ? "" : fmt::format(" (groups {})", fmt::join(s.who.groups, ",")));
   if (count > config_.max_sessions_per_identity) {
-    ++counters_.refused_register;
+    counters_.add(RelayCounter::RefusedRegister);
     refuse(s, RefuseReason::TooManySessions,
            fmt::format("identity '{}' already has {} sessions", s.who.name, count - 1));
     return;
