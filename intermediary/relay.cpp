@@ -221,8 +221,27 @@ void Relay::send_route_snapshots() {
 }
 
 Expected<void, std::string> Relay::reload_crl() {
-  std::lock_guard g(tls_mu_);
-  return tls_.try_reload_crl();
+  // Fresh ticket keys with every reload, so a revoked client cannot skip the
+  // check by resuming; the same keys for every worker, so resumption keeps
+  // working across them.
+  auto keys = TlsContext::random_ticket_keys();
+  if (!keys) return unexpected(keys.error());
+  // Worker 0's context is this thread's; its result stands for all (same files).
+  if (auto ok = tls_.try_reload_crl(*keys); !ok) return ok;
+  Lock lk(mu_);
+  for (auto& w : workers_) {
+    if (w->index == 0) continue;
+    w->reload_crl = *keys;
+    wake(*w);
+  }
+  return {};
+}
+
+void Relay::apply_crl_reload(RelayWorker& w, const TlsContext::TicketKeys& keys) {
+  if (auto ok = w.tls->try_reload_crl(keys); !ok) {
+    log_.error("worker {}: CRL reload failed, keeping the old CRL: {}", w.index, ok.error());
+    (void)w.tls->set_ticket_keys(keys);  // resumption across workers needs the same keys
+  }
 }
 
 void Relay::replace_policy(Policy policy) {

@@ -72,9 +72,11 @@ class Relay {
   // relay_io.cpp and relay_housekeeping.cpp: threads, sockets, TLS, timers.
   // `lk` holds mu_ on entry and exit
   // where a function takes it; it may be released around TLS calls.
-  void start_workers();
+  Expected<void, std::string> start_workers();
   void on_accept();
-  void adopt(RelayWorker& w, SessionId id);
+  void adopt(RelayWorker& w, Accepted a);
+  // On w's thread: its context takes the new CRL and ticket keys.
+  void apply_crl_reload(RelayWorker& w, const TlsContext::TicketKeys& keys);
   void on_wake(RelayWorker& w);
   void on_event(RelayWorker& w, SessionId id, uint32_t events);
   void read_frames(RelayWorker& w, Session& s, Lock& lk);
@@ -121,14 +123,7 @@ class Relay {
   Session* find(SessionId id);
 
   EventLoop& loop_;
-  TlsContext& tls_;
-  // Held for every use of the shared SSL_CTX: creating a connection, a
-  // handshake step, a CRL reload (which frees the store handshakes verify
-  // against and rotates ticket keys). Handshakes are serialised, not shared:
-  // OpenSSL 3.0 caches a shared certificate's extensions on first use in a
-  // way TSan reports as a race between concurrent verifications. They are
-  // not on the data path.
-  std::mutex tls_mu_;
+  TlsContext& tls_;  // worker 0's; the others have their own (RelayWorker::tls)
   const RelayConfig& config_;
   Logger& log_;
 
@@ -150,6 +145,7 @@ class Relay {
 
   // The main loop's thread only.
   UniqueFd listener_;
+  std::vector<std::unique_ptr<TlsContext>> worker_tls_;  // made by listen(), moved to workers 1.. by start()
   uint16_t port_ = 0;
   int64_t crl_mtime_ns_ = 0;
   EventLoop::TimerId routes_timer_ = 0;

@@ -21,6 +21,7 @@ enum class RelayCounter {
   RefusedRegister,
   HandshakeFailed,
   ClosedSlowReader,
+  TlsResumed,
   Count
 };
 
@@ -35,6 +36,7 @@ inline constexpr std::array<CounterInfo, size_t(RelayCounter::Count)> kRelayCoun
     {"refused_register", "REFUSEs at or before REGISTER"},
     {"handshake_failed", "TLS handshakes failed, refused or not completed by a registration in time"},
     {"closed_slow_reader", "sessions closed because control frames for them overflowed (they do not read)"},
+    {"tls_resumed", "TLS handshakes that resumed a session from a ticket (on any worker)"},
 }};
 
 using RelayCounterSet = CounterSet<RelayCounter>;

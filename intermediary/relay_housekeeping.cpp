@@ -49,6 +49,14 @@ Expected<void, std::string> Relay::listen() {
   if (!local) return unexpected(local.error());
   listener_ = std::move(*fd);
   port_ = local->port;
+  // The workers' TLS contexts are read now, while the key file is still
+  // readable (the daemon drops privileges after listen()).
+  unsigned n = resolve_workers(config_.workers, online_cpus());
+  for (unsigned i = 1; i < n; ++i) {
+    auto ctx = TlsContext::server(tls_.files());
+    if (!ctx) return unexpected("worker TLS context: " + ctx.error());
+    worker_tls_.push_back(std::make_unique<TlsContext>(std::move(*ctx)));
+  }
   log_.info("listening on {} (TLS 1.3, client certificates required)", local->to_string());
   return {};
 }
@@ -66,13 +74,16 @@ Expected<void, std::string> Relay::start() {
   }
   crl_mtime_ns_ = mtime_ns(config_.tls.crl);
   if (auto ok = listen(); !ok) return ok;
-  start_workers();
+  if (auto ok = start_workers(); !ok) return ok;
   loop_.add(listener_.get(), EPOLLIN, [this](uint32_t) { on_accept(); });
   return {};
 }
 
-void Relay::start_workers() {
-  unsigned n = resolve_workers(config_.workers, online_cpus());
+Expected<void, std::string> Relay::start_workers() {
+  unsigned n = unsigned(worker_tls_.size()) + 1;  // as many as listen() made contexts for
+  auto keys = TlsContext::random_ticket_keys();
+  if (!keys) return unexpected(keys.error());
+  if (auto ok = tls_.set_ticket_keys(*keys); !ok) return ok;
   // Held until every thread id is known: a worker's first callback takes it.
   Lock lk(mu_);
   for (unsigned i = 0; i < n; ++i) {
@@ -80,7 +91,12 @@ void Relay::start_workers() {
     if (i == 0) {
       w->loop = &loop_;
       w->thread_id = std::this_thread::get_id();
+      w->tls = &tls_;
     } else {
+      w->own_tls = std::move(worker_tls_[i - 1]);
+      w->own_tls->set_io_mode(tls_.io_mode(), tls_.read_buffer());
+      if (auto ok = w->own_tls->set_ticket_keys(*keys); !ok) return ok;
+      w->tls = w->own_tls.get();
       w->thread = std::make_unique<LoopThread>();
       w->loop = &w->thread->loop();
     }
@@ -98,6 +114,7 @@ void Relay::start_workers() {
     w->thread_id = w->thread->id();
   }
   if (n > 1) log_.info("sessions are spread over {} worker threads", n);
+  return {};
 }
 
 void Relay::arm_tick(RelayWorker& w) {

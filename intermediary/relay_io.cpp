@@ -41,6 +41,7 @@ void Relay::mark_dirty(Session& s) {
 }
 
 void Relay::on_accept() {
+  // Only the fd is handed over: the worker starts TLS on its own context.
   for (int i = 0; i < 64; ++i) {
     auto fd = tcp_accept(listener_.get());
     if (!fd) {
@@ -50,48 +51,46 @@ void Relay::on_accept() {
     if (!fd->valid()) return;  // nothing more waiting
     tune_data_socket(fd->get());
     auto peer_ep = peer_endpoint(fd->get());
-    std::string peer = peer_ep ? peer_ep->to_string() : "unknown peer";
-    std::string peer_host = peer_ep ? peer_ep->host : "";
-    auto tls = [&] {
-      std::lock_guard g(tls_mu_);
-      return TlsTransport::accept(tls_, std::move(*fd));
-    }();
+    Accepted a{std::move(*fd), peer_ep ? peer_ep->to_string() : "unknown peer", peer_ep ? peer_ep->host : ""};
     Lock lk(mu_);
-    if (!tls) {
-      counters_.add(RelayCounter::HandshakeFailed);
-      log_.warn("{}: TLS setup failed: {}", peer, tls.error());
-      continue;
-    }
     RelayWorker& w = **std::min_element(workers_.begin(), workers_.end(),
-                                        [](const auto& a, const auto& b) { return a->sessions < b->sessions; });
+                                        [](const auto& x, const auto& y) { return x->sessions < y->sessions; });
     if (w.adopt.size() >= RelayWorker::kMaxHandoff) {
       counters_.add(RelayCounter::HandshakeFailed);
-      log_.warn("{}: refused: worker {} has {} connections waiting to start", peer, w.index, w.adopt.size());
+      lk.unlock();
+      log_.warn("{}: refused: worker {} has {} connections waiting to start", a.peer, w.index, RelayWorker::kMaxHandoff);
       continue;
     }
-    SessionId id = next_session_++;
-    TlsTransport* transport = tls->get();
-    auto s = std::make_unique<Session>(id, Channel(std::move(*tls), Channel::limits_for(config_.queue_bytes)),
-                                       std::move(peer), timing(), loop_.now());
-    s->tls = transport;
-    s->peer_host = std::move(peer_host);
-    s->owner = w.index;
-    sessions_.emplace(id, std::move(s));
     ++w.sessions;
     if (on_thread(w)) {
       lk.unlock();
-      adopt(w, id);
+      adopt(w, std::move(a));
     } else {
-      w.adopt.push_back(id);
+      w.adopt.push_back(std::move(a));
       wake(w);
     }
   }
 }
 
-void Relay::adopt(RelayWorker& w, SessionId id) {
+void Relay::adopt(RelayWorker& w, Accepted a) {
+  auto tls = TlsTransport::accept(*w.tls, std::move(a.fd));
   Lock lk(mu_);
-  Session* s = find(id);
-  if (s == nullptr) return;
+  if (!tls) {
+    --w.sessions;
+    counters_.add(RelayCounter::HandshakeFailed);
+    lk.unlock();
+    log_.warn("{}: TLS setup failed: {}", a.peer, tls.error());
+    return;
+  }
+  SessionId id = next_session_++;
+  TlsTransport* transport = tls->get();
+  auto owned = std::make_unique<Session>(id, Channel(std::move(*tls), Channel::limits_for(config_.queue_bytes)),
+                                         std::move(a.peer), timing(), w.loop->now());
+  Session* s = owned.get();
+  s->tls = transport;
+  s->peer_host = std::move(a.peer_host);
+  s->owner = w.index;
+  sessions_.emplace(id, std::move(owned));
   s->interest = EPOLLIN | EPOLLOUT;
   w.loop->add(s->channel.fd(), s->interest, [this, &w, id](uint32_t ev) { on_event(w, id, ev); });
   drive_handshake(w, *s, lk);
@@ -103,10 +102,12 @@ void Relay::on_wake(RelayWorker& w) {
   Lock lk(mu_);
   // Cleared before the lists are taken: whatever arrives after this wakes us again.
   w.wake_pending = false;
-  std::vector<SessionId> ids = std::move(w.adopt);
+  std::vector<Accepted> accepted = std::move(w.adopt);
   w.adopt.clear();
+  auto reload = std::exchange(w.reload_crl, std::nullopt);
   lk.unlock();
-  for (SessionId id : ids) adopt(w, id);
+  if (reload) apply_crl_reload(w, *reload);
+  for (auto& a : accepted) adopt(w, std::move(a));
   lk.lock();
   finish(w, lk);
   if (w.index == 0 && routes_due_) arm_routes();
@@ -172,12 +173,9 @@ void Relay::drive_handshake(RelayWorker& w, Session& s, Lock& lk) {
   lk.unlock();
   IoStatus st;
   Expected<PeerIdentity, std::string> who = unexpected(std::string("no client certificate"));
-  {
-    std::lock_guard g(tls_mu_);
-    st = s.tls->handshake();
-    if (st == IoStatus::Done) {
-      if (X509* cert = s.tls->peer_certificate()) who = peer_identity_from_certificate(cert);
-    }
+  st = s.tls->handshake();  // on the owner's own SSL_CTX: no lock
+  if (st == IoStatus::Done) {
+    if (X509* cert = s.tls->peer_certificate()) who = peer_identity_from_certificate(cert);
   }
   lk.lock();
   if (s.retired) return;
@@ -201,6 +199,7 @@ void Relay::drive_handshake(RelayWorker& w, Session& s, Lock& lk) {
   }
   s.who = std::move(*who);
   s.core.authenticated(w.loop->now());
+  if (s.tls->resumed()) counters_.add(RelayCounter::TlsResumed);
   unsigned& count = sessions_per_identity_[s.who.name];
   ++count;
   s.counted = true;

@@ -215,6 +215,31 @@ TEST_F(RelayWorkers, ClosingOneSessionLeavesTheOthersForwarding) {
   exchange({1, 2, 3, 4}, 4);
 }
 
+// Each worker has its own server SSL_CTX; they share the ticket keys, so a
+// site that reconnects onto another worker still resumes its TLS session.
+TEST_F(RelayWorkers, SessionResumesOnAnotherWorker) {
+  int moving = 0, other = 0;  // a site on worker 1, one on worker 0
+  for (int i = 1; i <= kSites; ++i) {
+    if (worker_of(i) == 1 && moving == 0) moving = i;
+    if (worker_of(i) == 0 && other == 0) other = i;
+  }
+  ASSERT_NE(moving, 0);
+  ASSERT_NE(other, 0);
+  Site& site = *sites_[moving - 1];
+  ASSERT_TRUE(site.tls->has_cached_session()) << "the site holds a ticket from worker 1";
+  const uint64_t resumed = relay_->counter(RelayCounter::TlsResumed);
+  // Both leave: the workers are even again, so the listener picks worker 0.
+  site.engine.reset();
+  sites_[other - 1]->engine.reset();
+  ASSERT_TRUE(run_until([&] { return relay_->session_count() == kSites - 2; })) << log_text();
+  site.engine = std::make_unique<SiteEngine>(loop_, *site.tls, *site.tun, site.routes, site.host, site.config,
+                                             site_log_);
+  site.engine->start();
+  ASSERT_TRUE(run_until([&] { return site.engine->ready_uplinks() == 1; })) << log_text();
+  EXPECT_EQ(worker_of(moving), 0u);
+  EXPECT_EQ(relay_->counter(RelayCounter::TlsResumed), resumed + 1) << log_text();
+}
+
 TEST_F(RelayWorkers, RestartAnnouncementReachesSitesOnEveryWorker) {
   relay_->announce_restart();
   // Every site is told to reconnect later; the relay no longer listens, so
