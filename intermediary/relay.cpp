@@ -16,10 +16,11 @@ Relay::Relay(EventLoop& loop, TlsContext& tls, Policy policy, const RelayConfig&
       tls_(tls),
       config_(config),
       log_(log),
+      deferred_(log),
       policy_(std::move(policy)),
       // Per reason, and per session: one flooding peer gets 2 of a reason's
       // 5 lines per 10 s and leaves the rest to others.
-      drop_log_(log, 5, std::chrono::seconds(10), 2) {}
+      drop_log_(deferred_.logger(), 5, std::chrono::seconds(10), 2) {}
 
 Session* Relay::find(SessionId id) {
   auto it = sessions_.find(id);
@@ -71,7 +72,7 @@ bool Relay::on_register(Session& s, const Register& r, Session::Clock::time_poin
   scratch_.clear();
   s.core.accept(got->site, got->assigned, scratch_);
   send(s, SendQueue::Lane::Urgent, scratch_);
-  log_.info("{}: '{}' registered '{}' (site {}, {} prefixes)", s.peer, s.who.name, r.name, got->site,
+  dlog().info("{}: '{}' registered '{}' (site {}, {} prefixes)", s.peer, s.who.name, r.name, got->site,
             r.prefixes.size());
   for (SessionId id : got->retire)
     if (Session* other = find(id))
@@ -149,7 +150,7 @@ void Relay::send(Session& s, SendQueue::Lane lane, std::span<const uint8_t> fram
 bool Relay::close_if_stalled(Session& s) {
   if (!s.stalled || s.retired) return false;
   counters_.add(RelayCounter::ClosedSlowReader);
-  log_.warn("{} ('{}'): control queue overflow with {} bytes unsent: the peer sends but does not read", s.peer,
+  dlog().warn("{} ('{}'): control queue overflow with {} bytes unsent: the peer sends but does not read", s.peer,
             s.who.name, s.channel.queue().queued_bytes());
   close_session(s, "control queue overflow (slow reader)");
   return true;
@@ -162,7 +163,7 @@ void Relay::refuse(Session& s, RefuseReason reason, std::string text) {
 }
 
 void Relay::close_refused(Session& s, const RelaySession::Event& e) {
-  log_.warn("{} ('{}'): refused: {}: {}", s.peer, s.who.name, to_string(e.reason), e.text);
+  dlog().warn("{} ('{}'): refused: {}: {}", s.peer, s.who.name, to_string(e.reason), e.text);
   s.channel.queue().push(SendQueue::Lane::Urgent, scratch_);
   s.flush_on_close = true;  // best effort: a fresh connection has room for one small frame
   close_session(s, "refused");
@@ -172,11 +173,12 @@ void Relay::close_session(Session& s, const std::string& why) {
   SessionId id = s.id;
   auto it = sessions_.find(id);
   if (it == sessions_.end()) return;
-  log_.info("{} ('{}'): session closed: {}", s.peer, s.who.name, why);
+  dlog().info("{} ('{}'): session closed: {}", s.peer, s.who.name, why);
   if (s.counted && --sessions_per_identity_[s.who.name] == 0) sessions_per_identity_.erase(s.who.name);
   s.retired = true;
   RelayWorker& w = owner(s);
   --w.sessions;
+  w.owned.erase(id);
   w.closing.push_back(std::move(it->second));
   sessions_.erase(it);
   if (!on_thread(w)) wake(w);
@@ -214,13 +216,14 @@ void Relay::send_route_snapshots() {
     auto [it, fresh] = by_site.try_emplace(s.core.site());
     if (fresh && !encode_route_snapshot(registrar_.registry(), policy_, s.who, s.core.site(), it->second)) {
       it->second.clear();
-      log_.error("route table for '{}' does not fit one frame; not sent", s.who.name);
+      dlog().error("route table for '{}' does not fit one frame; not sent", s.who.name);
     }
     if (!it->second.empty()) send(s, SendQueue::Lane::Urgent, it->second);
   }
 }
 
 Expected<void, std::string> Relay::reload_crl() {
+  FlushLog log_flush{deferred_};
   // Fresh ticket keys with every reload, so a revoked client cannot skip the
   // check by resuming; the same keys for every worker, so resumption keeps
   // working across them.
@@ -238,8 +241,9 @@ Expected<void, std::string> Relay::reload_crl() {
 }
 
 void Relay::apply_crl_reload(RelayWorker& w, const TlsContext::TicketKeys& keys) {
+  FlushLog log_flush{deferred_};
   if (auto ok = w.tls->try_reload_crl(keys); !ok) {
-    log_.error("worker {}: CRL reload failed, keeping the old CRL: {}", w.index, ok.error());
+    dlog().error("worker {}: CRL reload failed, keeping the old CRL: {}", w.index, ok.error());
     (void)w.tls->set_ticket_keys(keys);  // resumption across workers needs the same keys
   }
 }

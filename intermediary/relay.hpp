@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "intermediary/deferred_log.hpp"
 #include "intermediary/registrar.hpp"
 #include "intermediary/relay_counters.hpp"
 #include "intermediary/relay_config.hpp"
@@ -126,6 +127,14 @@ class Relay {
   TlsContext& tls_;  // worker 0's; the others have their own (RelayWorker::tls)
   const RelayConfig& config_;
   Logger& log_;
+  // Every line the relay logs goes through here (dlog()) and is written by
+  // the callback that made it once it holds no lock (FlushLog).
+  DeferredLog deferred_;
+  Logger& dlog() { return deferred_.logger(); }
+  struct FlushLog {
+    DeferredLog& log;
+    ~FlushLog() { log.flush(); }
+  };
 
   // Guards everything below, and every Session's fields but its TLS side.
   mutable std::mutex mu_;

@@ -36,12 +36,13 @@ Relay::~Relay() {
   RelayWorker& main = *workers_[0];
   if (main.tick_timer != 0) loop_.cancel_timer(main.tick_timer);
   if (main.wake) loop_.remove(main.wake->fd());
-  for (auto& [id, s] : sessions_)
-    if (s->owner == 0) loop_.remove(s->channel.fd());
+  for (auto& [id, s] : main.owned) loop_.remove(s->channel.fd());
   for (auto& s : main.closing) loop_.remove(s->channel.fd());
+  deferred_.flush();
 }
 
 Expected<void, std::string> Relay::listen() {
+  FlushLog log_flush{deferred_};
   if (listener_.valid()) return {};
   auto fd = tcp_listen(config_.listen, 1024);
   if (!fd) return unexpected(fd.error());
@@ -57,11 +58,12 @@ Expected<void, std::string> Relay::listen() {
     if (!ctx) return unexpected("worker TLS context: " + ctx.error());
     worker_tls_.push_back(std::make_unique<TlsContext>(std::move(*ctx)));
   }
-  log_.info("listening on {} (TLS 1.3, client certificates required)", local->to_string());
+  dlog().info("listening on {} (TLS 1.3, client certificates required)", local->to_string());
   return {};
 }
 
 Expected<void, std::string> Relay::start() {
+  FlushLog log_flush{deferred_};
   {
     Lock lk(mu_);
     std::vector<AddressPool> pools;
@@ -113,7 +115,7 @@ Expected<void, std::string> Relay::start_workers() {
     w->thread->start();
     w->thread_id = w->thread->id();
   }
-  if (n > 1) log_.info("sessions are spread over {} worker threads", n);
+  if (n > 1) dlog().info("sessions are spread over {} worker threads", n);
   return {};
 }
 
@@ -127,12 +129,12 @@ void Relay::arm_tick(RelayWorker& w) {
 }
 
 void Relay::worker_tick(RelayWorker& w) {
+  FlushLog log_flush{deferred_};
   w.graveyard.clear();  // closed sessions die here, never inside their own callback
   Lock lk(mu_);
   auto now = w.loop->now();
   std::vector<std::pair<SessionId, RelaySession::Event>> doomed;
-  for (auto& [id, s] : sessions_) {
-    if (s->owner != w.index) continue;
+  for (auto& [id, s] : w.owned) {
     scratch_.clear();
     auto e = s->core.tick(now, scratch_);
     if (e.kind != RelaySession::Event::Kind::None) {
@@ -168,15 +170,16 @@ void Relay::reload_crl_if_changed() {
   if (m == 0 || m == crl_mtime_ns_) return;
   crl_mtime_ns_ = m;
   if (auto ok = reload_crl(); !ok) {
-    log_.error("CRL {} changed but could not be loaded, keeping the old one: {}", config_.tls.crl, ok.error());
+    dlog().error("CRL {} changed but could not be loaded, keeping the old one: {}", config_.tls.crl, ok.error());
     return;
   }
-  log_.info("CRL {} changed: reloaded; new handshakes are checked against it", config_.tls.crl);
+  dlog().info("CRL {} changed: reloaded; new handshakes are checked against it", config_.tls.crl);
 }
 
 void Relay::arm_routes() {
   if (routes_timer_ != 0) return;
   routes_timer_ = loop_.add_timer(std::chrono::milliseconds(0), [this] {
+    FlushLog log_flush{deferred_};
     routes_timer_ = 0;
     Lock lk(mu_);
     routes_due_ = false;
@@ -186,6 +189,7 @@ void Relay::arm_routes() {
 }
 
 void Relay::announce_restart() {
+  FlushLog log_flush{deferred_};
   if (workers_.empty()) return;
   Lock lk(mu_);
   scratch_.clear();
@@ -202,7 +206,7 @@ void Relay::announce_restart() {
     loop_.remove(listener_.get());
     listener_.reset();
   }
-  log_.info("told {} sessions to reconnect in {} ms", n, config_.restart_hint.count());
+  dlog().info("told {} sessions to reconnect in {} ms", n, config_.restart_hint.count());
 }
 
 }  // namespace dialout

@@ -41,11 +41,12 @@ void Relay::mark_dirty(Session& s) {
 }
 
 void Relay::on_accept() {
+  FlushLog log_flush{deferred_};
   // Only the fd is handed over: the worker starts TLS on its own context.
   for (int i = 0; i < 64; ++i) {
     auto fd = tcp_accept(listener_.get());
     if (!fd) {
-      log_.warn("accept: {}", fd.error());
+      dlog().warn("accept: {}", fd.error());
       return;
     }
     if (!fd->valid()) return;  // nothing more waiting
@@ -58,7 +59,7 @@ void Relay::on_accept() {
     if (w.adopt.size() >= RelayWorker::kMaxHandoff) {
       counters_.add(RelayCounter::HandshakeFailed);
       lk.unlock();
-      log_.warn("{}: refused: worker {} has {} connections waiting to start", a.peer, w.index, RelayWorker::kMaxHandoff);
+      dlog().warn("{}: refused: worker {} has {} connections waiting to start", a.peer, w.index, RelayWorker::kMaxHandoff);
       continue;
     }
     ++w.sessions;
@@ -73,13 +74,14 @@ void Relay::on_accept() {
 }
 
 void Relay::adopt(RelayWorker& w, Accepted a) {
+  FlushLog log_flush{deferred_};
   auto tls = TlsTransport::accept(*w.tls, std::move(a.fd));
   Lock lk(mu_);
   if (!tls) {
     --w.sessions;
     counters_.add(RelayCounter::HandshakeFailed);
     lk.unlock();
-    log_.warn("{}: TLS setup failed: {}", a.peer, tls.error());
+    dlog().warn("{}: TLS setup failed: {}", a.peer, tls.error());
     return;
   }
   SessionId id = next_session_++;
@@ -91,6 +93,7 @@ void Relay::adopt(RelayWorker& w, Accepted a) {
   s->peer_host = std::move(a.peer_host);
   s->owner = w.index;
   sessions_.emplace(id, std::move(owned));
+  w.owned.emplace(id, s);
   s->interest = EPOLLIN | EPOLLOUT;
   w.loop->add(s->channel.fd(), s->interest, [this, &w, id](uint32_t ev) { on_event(w, id, ev); });
   drive_handshake(w, *s, lk);
@@ -98,6 +101,7 @@ void Relay::adopt(RelayWorker& w, Accepted a) {
 }
 
 void Relay::on_wake(RelayWorker& w) {
+  FlushLog log_flush{deferred_};
   w.wake->drain();
   Lock lk(mu_);
   // Cleared before the lists are taken: whatever arrives after this wakes us again.
@@ -114,6 +118,7 @@ void Relay::on_wake(RelayWorker& w) {
 }
 
 void Relay::on_event(RelayWorker& w, SessionId id, uint32_t events) {
+  FlushLog log_flush{deferred_};
   Lock lk(mu_);
   Session* s = find(id);
   if (s == nullptr) {  // retired by another thread: its fd goes now
@@ -203,7 +208,7 @@ void Relay::drive_handshake(RelayWorker& w, Session& s, Lock& lk) {
   unsigned& count = sessions_per_identity_[s.who.name];
   ++count;
   s.counted = true;
-  log_.info("{}: authenticated as '{}'{}", s.peer, s.who.name, s.who.groups.empty() ? "" : fmt::format(" (groups {})", fmt::join(s.who.groups, ",")));
+  dlog().info("{}: authenticated as '{}'{}", s.peer, s.who.name, s.who.groups.empty() ? "" : fmt::format(" (groups {})", fmt::join(s.who.groups, ",")));
   if (count > config_.max_sessions_per_identity) {
     counters_.add(RelayCounter::RefusedRegister);
     refuse(s, RefuseReason::TooManySessions,

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "intermediary/registry.hpp"
@@ -51,7 +52,9 @@ struct RelayWorker {
   // Under the relay mutex.
   std::thread::id thread_id;
   bool wake_pending = false;  // the EventFd was written and not drained yet
-  size_t sessions = 0;        // live sessions owned (the listener balances on it)
+  size_t sessions = 0;        // live sessions owned or handed over (the listener balances on it)
+  // Its live sessions (also in the relay's map): its tick visits only these.
+  std::unordered_map<SessionId, Session*> owned;
   std::vector<Accepted> adopt;                     // accepted, to start TLS on and add to `loop`
   // A CRL reload for `tls`, with the ticket keys every worker switches to.
   std::optional<TlsContext::TicketKeys> reload_crl;
