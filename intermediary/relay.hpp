@@ -3,12 +3,14 @@
 //
 // Sessions are sharded over `workers` threads (RelayWorker): worker 0 is
 // the caller's EventLoop, which also runs the listener and the timers; with
-// one worker nothing else exists. All shared state (registry, policy,
-// counters, session map, every SendQueue, address pools) is under one
-// mutex; frame handling runs under it, TLS I/O never does (design:
-// docs/internals.md, "Relay threads"). It never opens a connection towards
-// a site. Every decision about a datagram is made by decide_forward(); this
-// class only moves bytes and keeps sessions.
+// one worker nothing else exists. Each worker has its own server SSL_CTX
+// (shared ticket keys), so no TLS call needs a lock. The shared tables
+// (registrar, policy, session map, every SendQueue) are under one mutex;
+// frame handling runs under it, TLS, logging and file writes never do
+// (design: docs/internals.md, "Relay threads"). It never opens a connection
+// towards a site. What a frame means is decided by RelaySession, who may
+// register by Registrar, where a datagram goes by decide_forward(); this
+// class moves bytes, keeps sessions and applies their events.
 #pragma once
 
 #include <cstdint>
