@@ -1,7 +1,8 @@
 // The relay's threads, sockets and TLS: accepting, handing sessions to
 // their worker, reading, flushing, closing (life cycle and timers:
-// relay_housekeeping.cpp). The protocol
-// itself (what a frame means) is in relay.cpp and runs under mu_.
+// relay_housekeeping.cpp). What a frame means is RelaySession's
+// (relay_session.cpp); relay.cpp applies its events under mu_. TLS runs on
+// the owner's own context (RelayWorker::tls), never under a lock.
 //
 // Lock discipline: mu_ is held for every touch of shared state and released
 // around every TLS call (handshake, read = decrypt, write = encrypt + send),
