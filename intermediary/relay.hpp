@@ -3,12 +3,14 @@
 //
 // Sessions are sharded over `workers` threads (RelayWorker): worker 0 is
 // the caller's EventLoop, which also runs the listener and the timers; with
-// one worker nothing else exists. All shared state (registry, policy,
-// counters, session map, every SendQueue, address pools) is under one
-// mutex; frame handling runs under it, TLS I/O never does (design:
-// docs/internals.md, "Relay threads"). It never opens a connection towards
-// a site. Every decision about a datagram is made by decide_forward(); this
-// class only moves bytes and keeps sessions.
+// one worker nothing else exists. Each worker has its own server SSL_CTX
+// (shared ticket keys), so no TLS call needs a lock. The shared tables
+// (registrar, policy, session map, every SendQueue) are under one mutex;
+// frame handling runs under it, TLS, logging and file writes never do
+// (design: docs/internals.md, "Relay threads"). It never opens a connection
+// towards a site. What a frame means is decided by RelaySession, who may
+// register by Registrar, where a datagram goes by decide_forward(); this
+// class moves bytes, keeps sessions and applies their events.
 #pragma once
 
 #include <cstdint>
@@ -19,8 +21,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "intermediary/address_pool.hpp"
-#include "intermediary/registry.hpp"
+#include "intermediary/deferred_log.hpp"
+#include "intermediary/registrar.hpp"
+#include "intermediary/relay_counters.hpp"
 #include "intermediary/relay_config.hpp"
 #include "intermediary/relay_worker.hpp"
 #include "intermediary/session.hpp"
@@ -31,19 +34,6 @@
 #include "netlib/unique_fd.hpp"
 
 namespace dialout {
-
-struct RelayCounters {
-  uint64_t frames_forwarded = 0;
-  uint64_t bytes_forwarded = 0;
-  uint64_t drop_spoofed_source = 0;
-  uint64_t drop_policy = 0;
-  uint64_t drop_no_route = 0;
-  uint64_t drop_queue_full = 0;
-  uint64_t drop_malformed = 0;
-  uint64_t refused_register = 0;
-  uint64_t handshake_failed = 0;
-  uint64_t closed_slow_reader = 0;  // sessions closed: their control frames overflowed (they do not read)
-};
 
 class Relay {
  public:
@@ -67,7 +57,9 @@ class Relay {
   // SIGHUP: re-read the CRL while no handshake is verifying against it.
   Expected<void, std::string> reload_crl();
 
-  RelayCounters counters() const;
+  // Any thread, without a lock.
+  uint64_t counter(RelayCounter c) const;
+  RelayCounters counters() const { return RelayCounters(counters_.snapshot()); }
   size_t session_count() const;
   size_t site_count() const;
   // Pool addresses held, live or kept for reconnects (every pool together).
@@ -83,9 +75,11 @@ class Relay {
   // relay_io.cpp and relay_housekeeping.cpp: threads, sockets, TLS, timers.
   // `lk` holds mu_ on entry and exit
   // where a function takes it; it may be released around TLS calls.
-  void start_workers();
+  Expected<void, std::string> start_workers();
   void on_accept();
-  void adopt(RelayWorker& w, SessionId id);
+  void adopt(RelayWorker& w, Accepted a);
+  // On w's thread: its context takes the new CRL and ticket keys.
+  void apply_crl_reload(RelayWorker& w, const TlsContext::TicketKeys& keys);
   void on_wake(RelayWorker& w);
   void on_event(RelayWorker& w, SessionId id, uint32_t events);
   void read_frames(RelayWorker& w, Session& s, Lock& lk);
@@ -104,14 +98,17 @@ class Relay {
   void mark_dirty(Session& s);
   RelayWorker& owner(const Session& s) { return *workers_[s.owner]; }
 
-  // relay.cpp: the protocol, all under mu_.
-  bool on_frame(Session& s, const FrameView& frame);  // false: the session was closed
-  bool on_hello(Session& s, const FrameView& frame);
-  bool on_register(Session& s, const FrameView& frame);
-  void on_data(Session& s, const FrameView& frame);
-  // After a roam: close the site's sessions that still come from its old address.
-  void retire_other_addresses(Session& fresh);
-  void refuse(Session& s, RefuseReason reason, const std::string& text);
+  // relay.cpp: applying the sessions' events, all under mu_. `now` is
+  // read once by the loop callback that got here.
+  bool on_frame(Session& s, const FrameView& frame, Session::Clock::time_point now);  // false: the session was closed
+  // Applies what the session core returned; its frames are in scratch_.
+  bool apply(Session& s, RelaySession::Event&& e, const FrameView* frame, Session::Clock::time_point now);
+  bool on_register(Session& s, const Register& r, Session::Clock::time_point now);
+  void on_data(Session& s, const FrameView& frame, const DataView& d, Session::Clock::time_point now);
+  // Refuses for the relay (a registration decision, a session limit).
+  void refuse(Session& s, RefuseReason reason, std::string text);
+  // Logs and closes a session whose REFUSE is in scratch_.
+  void close_refused(Session& s, const RelaySession::Event& e);
   // Closes `s` if its control frames overflowed (Session::stalled); true if it did.
   bool close_if_stalled(Session& s);
   // Any thread: the session leaves every shared table at once; its owner
@@ -120,49 +117,37 @@ class Relay {
   void send(Session& s, SendQueue::Lane lane, std::span<const uint8_t> frame);
   void push_routes();
   void send_route_snapshots();
-  struct Refusal {
-    RefuseReason reason;
-    std::string text;
-  };
-  // One lease per pool as it stood before a REGISTER: what revert_addresses() restores.
-  using PriorLeases = std::vector<std::optional<AddressPool::Lease>>;
-  // Addresses for a laptop (REGISTER with kRegisterWantAddress), one per
-  // pool, leased to `key` and counted against `owner` (the identity). On
-  // failure nothing stays leased.
-  Expected<std::vector<Prefix>, Refusal> assign_addresses(const std::string& key, const std::string& owner,
-                                                          PriorLeases& before);
-  // Undoes assign_addresses() for a registration refused after it.
-  void revert_addresses(const std::string& key, const PriorLeases& before);
-  size_t pool_leases_locked() const;
+  RelaySessionTiming timing() const {
+    return {config_.handshake_timeout, config_.keepalive, config_.dead_after};
+  }
   // Small datagrams may fill this much of a session's urgent lane; the rest
   // is kept for control frames (see on_data).
   static size_t urgent_data_bytes(Session& s) { return s.channel.queue().limits().urgent_bytes / 2; }
   Session* find(SessionId id);
 
   EventLoop& loop_;
-  TlsContext& tls_;
-  // Held for every use of the shared SSL_CTX: creating a connection, a
-  // handshake step, a CRL reload (which frees the store handshakes verify
-  // against and rotates ticket keys). Handshakes are serialised, not shared:
-  // OpenSSL 3.0 caches a shared certificate's extensions on first use in a
-  // way TSan reports as a race between concurrent verifications. They are
-  // not on the data path.
-  std::mutex tls_mu_;
+  TlsContext& tls_;  // worker 0's; the others have their own (RelayWorker::tls)
   const RelayConfig& config_;
   Logger& log_;
+  // Every line the relay logs goes through here (dlog()) and is written by
+  // the callback that made it once it holds no lock (FlushLog).
+  DeferredLog deferred_;
+  Logger& dlog() { return deferred_.logger(); }
+  struct FlushLog {
+    DeferredLog& log;
+    ~FlushLog() { log.flush(); }
+  };
 
   // Guards everything below, and every Session's fields but its TLS side.
   mutable std::mutex mu_;
   Policy policy_;
   RateLimitedLog drop_log_;
-  Registry registry_;
-  RelayCounters counters_;
+  Registrar registrar_;  // registry and address pools
+  RelayCounterSet counters_;  // written under mu_, read by anyone
   SessionId next_session_ = 1;
   std::unordered_map<SessionId, std::unique_ptr<Session>> sessions_;
   std::unordered_map<std::string, unsigned> sessions_per_identity_;
   std::vector<uint8_t> scratch_;
-  std::vector<AddressPool> pools_;
-  std::unordered_map<SiteId, std::string> pool_keys_;  // sites holding pool addresses
   bool routes_due_ = false;  // a route snapshot must go out (armed on the main loop)
   bool restarting_ = false;
   // Filled by start(), fixed afterwards. Declared last: the threads are
@@ -171,6 +156,7 @@ class Relay {
 
   // The main loop's thread only.
   UniqueFd listener_;
+  std::vector<std::unique_ptr<TlsContext>> worker_tls_;  // made by listen(), moved to workers 1.. by start()
   uint16_t port_ = 0;
   int64_t crl_mtime_ns_ = 0;
   EventLoop::TimerId routes_timer_ = 0;

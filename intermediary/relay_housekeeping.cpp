@@ -36,12 +36,13 @@ Relay::~Relay() {
   RelayWorker& main = *workers_[0];
   if (main.tick_timer != 0) loop_.cancel_timer(main.tick_timer);
   if (main.wake) loop_.remove(main.wake->fd());
-  for (auto& [id, s] : sessions_)
-    if (s->owner == 0) loop_.remove(s->channel.fd());
+  for (auto& [id, s] : main.owned) loop_.remove(s->channel.fd());
   for (auto& s : main.closing) loop_.remove(s->channel.fd());
+  deferred_.flush();
 }
 
 Expected<void, std::string> Relay::listen() {
+  FlushLog log_flush{deferred_};
   if (listener_.valid()) return {};
   auto fd = tcp_listen(config_.listen, 1024);
   if (!fd) return unexpected(fd.error());
@@ -49,28 +50,42 @@ Expected<void, std::string> Relay::listen() {
   if (!local) return unexpected(local.error());
   listener_ = std::move(*fd);
   port_ = local->port;
-  log_.info("listening on {} (TLS 1.3, client certificates required)", local->to_string());
+  // The workers' TLS contexts are read now, while the key file is still
+  // readable (the daemon drops privileges after listen()).
+  unsigned n = resolve_workers(config_.workers, online_cpus());
+  for (unsigned i = 1; i < n; ++i) {
+    auto ctx = TlsContext::server(tls_.files());
+    if (!ctx) return unexpected("worker TLS context: " + ctx.error());
+    worker_tls_.push_back(std::make_unique<TlsContext>(std::move(*ctx)));
+  }
+  dlog().info("listening on {} (TLS 1.3, client certificates required)", local->to_string());
   return {};
 }
 
 Expected<void, std::string> Relay::start() {
+  FlushLog log_flush{deferred_};
   {
     Lock lk(mu_);
+    std::vector<AddressPool> pools;
     for (const auto& range : config_.address_pools) {
       auto pool = AddressPool::make(range, AddressPool::kDefaultGrace, config_.max_addresses_per_identity);
       if (!pool) return unexpected("address pool " + range.to_string() + ": " + pool.error());
-      pools_.push_back(std::move(*pool));
+      pools.push_back(std::move(*pool));
     }
+    registrar_ = Registrar(std::move(pools));
   }
   crl_mtime_ns_ = mtime_ns(config_.tls.crl);
   if (auto ok = listen(); !ok) return ok;
-  start_workers();
+  if (auto ok = start_workers(); !ok) return ok;
   loop_.add(listener_.get(), EPOLLIN, [this](uint32_t) { on_accept(); });
   return {};
 }
 
-void Relay::start_workers() {
-  unsigned n = resolve_workers(config_.workers, online_cpus());
+Expected<void, std::string> Relay::start_workers() {
+  unsigned n = unsigned(worker_tls_.size()) + 1;  // as many as listen() made contexts for
+  auto keys = TlsContext::random_ticket_keys();
+  if (!keys) return unexpected(keys.error());
+  if (auto ok = tls_.set_ticket_keys(*keys); !ok) return ok;
   // Held until every thread id is known: a worker's first callback takes it.
   Lock lk(mu_);
   for (unsigned i = 0; i < n; ++i) {
@@ -78,7 +93,12 @@ void Relay::start_workers() {
     if (i == 0) {
       w->loop = &loop_;
       w->thread_id = std::this_thread::get_id();
+      w->tls = &tls_;
     } else {
+      w->own_tls = std::move(worker_tls_[i - 1]);
+      w->own_tls->set_io_mode(tls_.io_mode(), tls_.read_buffer());
+      if (auto ok = w->own_tls->set_ticket_keys(*keys); !ok) return ok;
+      w->tls = w->own_tls.get();
       w->thread = std::make_unique<LoopThread>();
       w->loop = &w->thread->loop();
     }
@@ -95,7 +115,8 @@ void Relay::start_workers() {
     w->thread->start();
     w->thread_id = w->thread->id();
   }
-  if (n > 1) log_.info("sessions are spread over {} worker threads", n);
+  if (n > 1) dlog().info("sessions are spread over {} worker threads", n);
+  return {};
 }
 
 void Relay::arm_tick(RelayWorker& w) {
@@ -108,45 +129,35 @@ void Relay::arm_tick(RelayWorker& w) {
 }
 
 void Relay::worker_tick(RelayWorker& w) {
+  FlushLog log_flush{deferred_};
   w.graveyard.clear();  // closed sessions die here, never inside their own callback
   Lock lk(mu_);
-  auto now = Session::Clock::now();
-  std::vector<std::pair<SessionId, std::string>> doomed;
-  for (auto& [id, s] : sessions_) {
-    if (s->owner != w.index) continue;
-    if (s->state != Session::State::Ready) {
-      if (now - s->opened > config_.handshake_timeout) {
-        ++counters_.handshake_failed;  // stuck in TLS, or authenticated but never registered
-        doomed.emplace_back(id, "no completed registration within the handshake timeout");
-      }
+  auto now = w.loop->now();
+  std::vector<std::pair<SessionId, RelaySession::Event>> doomed;
+  for (auto& [id, s] : w.owned) {
+    scratch_.clear();
+    auto e = s->core.tick(now, scratch_);
+    if (e.kind != RelaySession::Event::Kind::None) {
+      doomed.emplace_back(id, std::move(e));
       continue;
     }
-    if (now - s->last_rx > config_.dead_after) {
-      doomed.emplace_back(id, "nothing received for too long (dead peer)");
-      continue;
-    }
-    if (now - s->last_ping >= config_.keepalive) {
-      s->last_ping = now;
-      scratch_.clear();
-      (void)encode(Ping{uint64_t(now.time_since_epoch().count())}, scratch_);
-      send(*s, SendQueue::Lane::Urgent, scratch_);
-    }
-    if (!s->dirty && s->channel.queue().empty()) s->channel.trim();
+    if (!scratch_.empty()) send(*s, SendQueue::Lane::Urgent, scratch_);
+    if (s->core.ready() && !s->dirty && s->channel.queue().empty()) s->channel.trim();
   }
-  for (auto& [id, why] : doomed)
-    if (Session* s = find(id)) close_session(*s, why);
+  for (auto& [id, e] : doomed)
+    if (Session* s = find(id)) apply(*s, std::move(e), nullptr, now);
   finish(w, lk);
   lk.unlock();
   if (w.index == 0) global_housekeeping();
 }
 
 void Relay::global_housekeeping() {
-  auto now = Session::Clock::now();
+  auto now = loop_.now();
   if (now - last_status_ < std::chrono::seconds(1)) return;
   last_status_ = now;
   {
     Lock lk(mu_);
-    for (auto& pool : pools_) pool.expire(now);
+    registrar_.expire(now);
   }
   reload_crl_if_changed();
   write_status();
@@ -159,15 +170,16 @@ void Relay::reload_crl_if_changed() {
   if (m == 0 || m == crl_mtime_ns_) return;
   crl_mtime_ns_ = m;
   if (auto ok = reload_crl(); !ok) {
-    log_.error("CRL {} changed but could not be loaded, keeping the old one: {}", config_.tls.crl, ok.error());
+    dlog().error("CRL {} changed but could not be loaded, keeping the old one: {}", config_.tls.crl, ok.error());
     return;
   }
-  log_.info("CRL {} changed: reloaded; new handshakes are checked against it", config_.tls.crl);
+  dlog().info("CRL {} changed: reloaded; new handshakes are checked against it", config_.tls.crl);
 }
 
 void Relay::arm_routes() {
   if (routes_timer_ != 0) return;
   routes_timer_ = loop_.add_timer(std::chrono::milliseconds(0), [this] {
+    FlushLog log_flush{deferred_};
     routes_timer_ = 0;
     Lock lk(mu_);
     routes_due_ = false;
@@ -177,12 +189,13 @@ void Relay::arm_routes() {
 }
 
 void Relay::announce_restart() {
+  FlushLog log_flush{deferred_};
   if (workers_.empty()) return;
   Lock lk(mu_);
   scratch_.clear();
   (void)encode(Restarting{uint32_t(config_.restart_hint.count())}, scratch_);
   for (auto& [id, s] : sessions_) {
-    if (s->state == Session::State::Handshake) continue;
+    if (s->core.state() == RelaySession::State::Handshake) continue;
     s->channel.queue().push(SendQueue::Lane::Urgent, scratch_);
     mark_dirty(*s);  // other workers flush theirs when woken (before they stop)
   }
@@ -193,7 +206,7 @@ void Relay::announce_restart() {
     loop_.remove(listener_.get());
     listener_.reset();
   }
-  log_.info("told {} sessions to reconnect in {} ms", n, config_.restart_hint.count());
+  dlog().info("told {} sessions to reconnect in {} ms", n, config_.restart_hint.count());
 }
 
 }  // namespace dialout

@@ -1,7 +1,8 @@
 // The relay's threads, sockets and TLS: accepting, handing sessions to
 // their worker, reading, flushing, closing (life cycle and timers:
-// relay_housekeeping.cpp). The protocol
-// itself (what a frame means) is in relay.cpp and runs under mu_.
+// relay_housekeeping.cpp). What a frame means is RelaySession's
+// (relay_session.cpp); relay.cpp applies its events under mu_. TLS runs on
+// the owner's own context (RelayWorker::tls), never under a lock.
 //
 // Lock discipline: mu_ is held for every touch of shared state and released
 // around every TLS call (handshake, read = decrypt, write = encrypt + send),
@@ -41,57 +42,59 @@ void Relay::mark_dirty(Session& s) {
 }
 
 void Relay::on_accept() {
+  FlushLog log_flush{deferred_};
+  // Only the fd is handed over: the worker starts TLS on its own context.
   for (int i = 0; i < 64; ++i) {
     auto fd = tcp_accept(listener_.get());
     if (!fd) {
-      log_.warn("accept: {}", fd.error());
+      dlog().warn("accept: {}", fd.error());
       return;
     }
     if (!fd->valid()) return;  // nothing more waiting
     tune_data_socket(fd->get());
     auto peer_ep = peer_endpoint(fd->get());
-    std::string peer = peer_ep ? peer_ep->to_string() : "unknown peer";
-    std::string peer_host = peer_ep ? peer_ep->host : "";
-    auto tls = [&] {
-      std::lock_guard g(tls_mu_);
-      return TlsTransport::accept(tls_, std::move(*fd));
-    }();
+    Accepted a{std::move(*fd), peer_ep ? peer_ep->to_string() : "unknown peer", peer_ep ? peer_ep->host : ""};
     Lock lk(mu_);
-    if (!tls) {
-      ++counters_.handshake_failed;
-      log_.warn("{}: TLS setup failed: {}", peer, tls.error());
-      continue;
-    }
     RelayWorker& w = **std::min_element(workers_.begin(), workers_.end(),
-                                        [](const auto& a, const auto& b) { return a->sessions < b->sessions; });
+                                        [](const auto& x, const auto& y) { return x->sessions < y->sessions; });
     if (w.adopt.size() >= RelayWorker::kMaxHandoff) {
-      ++counters_.handshake_failed;
-      log_.warn("{}: refused: worker {} has {} connections waiting to start", peer, w.index, w.adopt.size());
+      counters_.add(RelayCounter::HandshakeFailed);
+      lk.unlock();
+      dlog().warn("{}: refused: worker {} has {} connections waiting to start", a.peer, w.index, RelayWorker::kMaxHandoff);
       continue;
     }
-    SessionId id = next_session_++;
-    TlsTransport* transport = tls->get();
-    auto s = std::make_unique<Session>(id, Channel(std::move(*tls), Channel::limits_for(config_.queue_bytes)),
-                                       std::move(peer), Session::Clock::now());
-    s->tls = transport;
-    s->peer_host = std::move(peer_host);
-    s->owner = w.index;
-    sessions_.emplace(id, std::move(s));
     ++w.sessions;
     if (on_thread(w)) {
       lk.unlock();
-      adopt(w, id);
+      adopt(w, std::move(a));
     } else {
-      w.adopt.push_back(id);
+      w.adopt.push_back(std::move(a));
       wake(w);
     }
   }
 }
 
-void Relay::adopt(RelayWorker& w, SessionId id) {
+void Relay::adopt(RelayWorker& w, Accepted a) {
+  FlushLog log_flush{deferred_};
+  auto tls = TlsTransport::accept(*w.tls, std::move(a.fd));
   Lock lk(mu_);
-  Session* s = find(id);
-  if (s == nullptr) return;
+  if (!tls) {
+    --w.sessions;
+    counters_.add(RelayCounter::HandshakeFailed);
+    lk.unlock();
+    dlog().warn("{}: TLS setup failed: {}", a.peer, tls.error());
+    return;
+  }
+  SessionId id = next_session_++;
+  TlsTransport* transport = tls->get();
+  auto owned = std::make_unique<Session>(id, Channel(std::move(*tls), Channel::limits_for(config_.queue_bytes)),
+                                         std::move(a.peer), timing(), w.loop->now());
+  Session* s = owned.get();
+  s->tls = transport;
+  s->peer_host = std::move(a.peer_host);
+  s->owner = w.index;
+  sessions_.emplace(id, std::move(owned));
+  w.owned.emplace(id, s);
   s->interest = EPOLLIN | EPOLLOUT;
   w.loop->add(s->channel.fd(), s->interest, [this, &w, id](uint32_t ev) { on_event(w, id, ev); });
   drive_handshake(w, *s, lk);
@@ -99,27 +102,31 @@ void Relay::adopt(RelayWorker& w, SessionId id) {
 }
 
 void Relay::on_wake(RelayWorker& w) {
+  FlushLog log_flush{deferred_};
   w.wake->drain();
   Lock lk(mu_);
   // Cleared before the lists are taken: whatever arrives after this wakes us again.
   w.wake_pending = false;
-  std::vector<SessionId> ids = std::move(w.adopt);
+  std::vector<Accepted> accepted = std::move(w.adopt);
   w.adopt.clear();
+  auto reload = std::exchange(w.reload_crl, std::nullopt);
   lk.unlock();
-  for (SessionId id : ids) adopt(w, id);
+  if (reload) apply_crl_reload(w, *reload);
+  for (auto& a : accepted) adopt(w, std::move(a));
   lk.lock();
   finish(w, lk);
   if (w.index == 0 && routes_due_) arm_routes();
 }
 
 void Relay::on_event(RelayWorker& w, SessionId id, uint32_t events) {
+  FlushLog log_flush{deferred_};
   Lock lk(mu_);
   Session* s = find(id);
   if (s == nullptr) {  // retired by another thread: its fd goes now
     finish(w, lk);
     return;
   }
-  if (s->state == Session::State::Handshake) {
+  if (s->core.state() == RelaySession::State::Handshake) {
     drive_handshake(w, *s, lk);
     finish(w, lk);
     return;
@@ -129,15 +136,16 @@ void Relay::on_event(RelayWorker& w, SessionId id, uint32_t events) {
   finish(w, lk);
 }
 
-void Relay::read_frames(RelayWorker&, Session& s, Lock& lk) {
+void Relay::read_frames(RelayWorker& w, Session& s, Lock& lk) {
   // Decryption runs unlocked; each whole frame is handled under the lock.
   // `s` stays alive even if another thread retires it meanwhile: only this
   // thread frees it, at a later tick.
   lk.unlock();
+  auto now = w.loop->now();
   auto out = s.channel.read_frames(
       [&](const FrameView& f) {
         Lock g(mu_);
-        return !s.retired && on_frame(s, f);
+        return !s.retired && on_frame(s, f, now);
       },
       kReadBudget);
   bool wants_write = s.channel.transport().wants_write();
@@ -148,7 +156,7 @@ void Relay::read_frames(RelayWorker&, Session& s, Lock& lk) {
     case RS::Stopped: return;  // session closed inside on_frame
     case RS::Closed:
       if (s.channel.has_partial_frame()) {
-        ++counters_.drop_malformed;
+        counters_.add(RelayCounter::DropMalformed);
         close_session(s, "closed by peer in the middle of a frame");
       } else {
         close_session(s, "closed by peer");
@@ -156,7 +164,7 @@ void Relay::read_frames(RelayWorker&, Session& s, Lock& lk) {
       return;
     case RS::Error: close_session(s, "TLS error: " + s.channel.transport().last_error()); return;
     case RS::Malformed:
-      ++counters_.drop_malformed;
+      counters_.add(RelayCounter::DropMalformed);
       close_session(s, std::string("malformed frame: ") + to_string(out.wire_error));
       return;
     case RS::WouldBlock:
@@ -164,19 +172,16 @@ void Relay::read_frames(RelayWorker&, Session& s, Lock& lk) {
       break;
     case RS::Budget: break;
   }
-  if (out.bytes > 0) s.last_rx = Session::Clock::now();
+  if (out.bytes > 0) s.core.received(now);
 }
 
 void Relay::drive_handshake(RelayWorker& w, Session& s, Lock& lk) {
   lk.unlock();
   IoStatus st;
   Expected<PeerIdentity, std::string> who = unexpected(std::string("no client certificate"));
-  {
-    std::lock_guard g(tls_mu_);
-    st = s.tls->handshake();
-    if (st == IoStatus::Done) {
-      if (X509* cert = s.tls->peer_certificate()) who = peer_identity_from_certificate(cert);
-    }
+  st = s.tls->handshake();  // on the owner's own SSL_CTX: no lock
+  if (st == IoStatus::Done) {
+    if (X509* cert = s.tls->peer_certificate()) who = peer_identity_from_certificate(cert);
   }
   lk.lock();
   if (s.retired) return;
@@ -189,24 +194,24 @@ void Relay::drive_handshake(RelayWorker& w, Session& s, Lock& lk) {
     return;
   }
   if (st != IoStatus::Done) {
-    ++counters_.handshake_failed;
+    counters_.add(RelayCounter::HandshakeFailed);
     close_session(s, "TLS handshake failed: " + s.channel.transport().last_error());
     return;
   }
   if (!who) {
-    ++counters_.handshake_failed;
+    counters_.add(RelayCounter::HandshakeFailed);
     close_session(s, "unusable client certificate: " + who.error());
     return;
   }
   s.who = std::move(*who);
-  s.state = Session::State::AwaitHello;
-  s.last_rx = Session::Clock::now();
+  s.core.authenticated(w.loop->now());
+  if (s.tls->resumed()) counters_.add(RelayCounter::TlsResumed);
   unsigned& count = sessions_per_identity_[s.who.name];
   ++count;
   s.counted = true;
-  log_.info("{}: authenticated as '{}'{}", s.peer, s.who.name, s.who.groups.empty() ? "" : fmt::format(" (groups {})", fmt::join(s.who.groups, ",")));
+  dlog().info("{}: authenticated as '{}'{}", s.peer, s.who.name, s.who.groups.empty() ? "" : fmt::format(" (groups {})", fmt::join(s.who.groups, ",")));
   if (count > config_.max_sessions_per_identity) {
-    ++counters_.refused_register;
+    counters_.add(RelayCounter::RefusedRegister);
     refuse(s, RefuseReason::TooManySessions,
            fmt::format("identity '{}' already has {} sessions", s.who.name, count - 1));
     return;

@@ -8,7 +8,10 @@
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "intermediary/registry.hpp"
@@ -16,8 +19,16 @@
 #include "netlib/event_loop.hpp"
 #include "netlib/loop_thread.hpp"
 #include "netlib/event_fd.hpp"
+#include "netlib/tls.hpp"
+#include "netlib/unique_fd.hpp"
 
 namespace dialout {
+
+// A connection the listener accepted, for a worker to start TLS on.
+struct Accepted {
+  UniqueFd fd;
+  std::string peer, peer_host;
+};
 
 struct RelayWorker {
   explicit RelayWorker(unsigned index) : index(index) {}
@@ -30,12 +41,23 @@ struct RelayWorker {
   EventLoop* loop = nullptr;            // worker 0: the caller's loop
   std::unique_ptr<LoopThread> thread;   // none for worker 0
   std::unique_ptr<EventFd> wake;         // none when there is only one worker
+  // The server context its sessions' TLS uses, on its thread only: one per
+  // worker, so handshakes never share an SSL_CTX across threads (OpenSSL
+  // 3.0 caches a shared certificate's extensions lazily, which TSan reports
+  // as a race between concurrent verifications). All of them hold the same
+  // ticket keys, so a site resumes on whichever worker it lands.
+  TlsContext* tls = nullptr;             // worker 0: the relay's context
+  std::unique_ptr<TlsContext> own_tls;   // the others
 
   // Under the relay mutex.
   std::thread::id thread_id;
   bool wake_pending = false;  // the EventFd was written and not drained yet
-  size_t sessions = 0;        // live sessions owned (the listener balances on it)
-  std::vector<SessionId> adopt;                    // accepted, to be added to `loop`
+  size_t sessions = 0;        // live sessions owned or handed over (the listener balances on it)
+  // Its live sessions (also in the relay's map): its tick visits only these.
+  std::unordered_map<SessionId, Session*> owned;
+  std::vector<Accepted> adopt;                     // accepted, to start TLS on and add to `loop`
+  // A CRL reload for `tls`, with the ticket keys every worker switches to.
+  std::optional<TlsContext::TicketKeys> reload_crl;
   std::vector<SessionId> dirty;                    // have queued frames to send
   std::vector<SessionId> flushing;                 // the owner's copy of `dirty` while it flushes (kept for its capacity)
   std::vector<std::unique_ptr<Session>> closing;   // retired: fd and TLS to close

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "intermediary/registry.hpp"
+#include "intermediary/relay_session.hpp"
 #include "netlib/channel.hpp"
 #include "netlib/log.hpp"
 #include "intermediary/peer_identity.hpp"
@@ -15,22 +16,16 @@ namespace dialout {
 
 struct Session {
   using Clock = std::chrono::steady_clock;
-  // Handshake → AwaitHello → AwaitRegister → Ready; any protocol breach closes.
-  enum class State { Handshake, AwaitHello, AwaitRegister, Ready };
-
-  Session(SessionId id, Channel channel, std::string peer, Clock::time_point now)
-      : id(id), channel(std::move(channel)), peer(std::move(peer)), opened(now), last_rx(now), last_ping(now) {}
+  Session(SessionId id, Channel channel, std::string peer, const RelaySessionTiming& timing, Clock::time_point now)
+      : id(id), channel(std::move(channel)), peer(std::move(peer)), core(timing, now) {}
 
   SessionId id;
   Channel channel;
   TlsTransport* tls = nullptr;  // channel's transport, for the peer certificate
   std::string peer;      // remote address, for logs
   std::string peer_host; // remote address without the port
-  State state = State::Handshake;
   PeerIdentity who;      // from the verified certificate: CN = user, OUs = groups
-  uint32_t capabilities = 0;
-  SiteId site = 0;
-  Clock::time_point opened, last_rx, last_ping;
+  RelaySession core;     // the protocol: state, capabilities, site, timers
   // Everything above and below is under the relay mutex, except `channel`'s
   // TLS and receive side and `interest`, which only the owner touches.
   unsigned owner = 0;     // index of the RelayWorker that drives this session

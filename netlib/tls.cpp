@@ -103,15 +103,6 @@ int require_peer_eku(int preverify_ok, X509_STORE_CTX* store) {
   return 1;
 }
 
-Expected<void, std::string> rotate_ticket_keys(SSL_CTX* ctx) {
-  unsigned char keys[80];  // name(16) + HMAC(32) + AES(32), OpenSSL 3 layout
-  if (RAND_bytes(keys, sizeof keys) != 1) return unexpected(with_errors("RAND_bytes"));
-  if (SSL_CTX_set_tlsext_ticket_keys(ctx, keys, sizeof keys) != 1) {
-    return unexpected(with_errors("set ticket keys"));
-  }
-  return {};
-}
-
 }  // namespace
 
 const char* to_string(IoStatus s) {
@@ -206,6 +197,13 @@ TlsContext::~TlsContext() {
 }
 
 Expected<void, std::string> TlsContext::try_reload_crl() {
+  if (!server_) return try_reload_crl(TicketKeys{});
+  auto keys = random_ticket_keys();
+  if (!keys) return unexpected(keys.error());
+  return try_reload_crl(*keys);
+}
+
+Expected<void, std::string> TlsContext::try_reload_crl(const TicketKeys& keys) {
   if (!ctx_) return unexpected(std::string("empty TLS context"));
   ERR_clear_error();
   auto store = build_store(files_);
@@ -213,10 +211,22 @@ Expected<void, std::string> TlsContext::try_reload_crl() {
   // Single-threaded use: no handshake is mid-verification here, so freeing
   // the old store is safe; established connections no longer use it.
   SSL_CTX_set_cert_store(ctx_.get(), store->release());
-  if (server_) {
-    auto r = rotate_ticket_keys(ctx_.get());
-    if (!r) return r;
-  }
+  if (server_) return set_ticket_keys(keys);
+  return {};
+}
+
+Expected<TlsContext::TicketKeys, std::string> TlsContext::random_ticket_keys() {
+  TicketKeys keys{};
+  if (RAND_bytes(keys.data(), int(keys.size())) != 1) return unexpected(with_errors("RAND_bytes"));
+  return keys;
+}
+
+Expected<void, std::string> TlsContext::set_ticket_keys(const TicketKeys& keys) {
+  if (!ctx_) return unexpected(std::string("empty TLS context"));
+  // The API takes a non-const buffer; it only copies from it.
+  TicketKeys copy = keys;
+  if (SSL_CTX_set_tlsext_ticket_keys(ctx_.get(), copy.data(), long(copy.size())) != 1)
+    return unexpected(with_errors("set ticket keys"));
   return {};
 }
 

@@ -8,6 +8,7 @@
 
 #include <openssl/ssl.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -68,6 +69,16 @@ class TlsContext {
   // server it also rotates the session-ticket keys, so a revoked client
   // cannot skip the check by resuming. On failure the old store stays.
   Expected<void, std::string> try_reload_crl();
+  // Server session-ticket keys (OpenSSL 3 layout: name 16 + HMAC 32 + AES
+  // 32 bytes). Server contexts given the same keys resume each other's
+  // tickets (the intermediary's workers each have their own context).
+  static constexpr size_t kTicketKeyBytes = 80;
+  using TicketKeys = std::array<uint8_t, kTicketKeyBytes>;
+  static Expected<TicketKeys, std::string> random_ticket_keys();
+  Expected<void, std::string> set_ticket_keys(const TicketKeys& keys);
+  // try_reload_crl() with the new ticket keys given instead of drawn, so
+  // contexts sharing keys keep sharing them.
+  Expected<void, std::string> try_reload_crl(const TicketKeys& keys);
   // Best effort form of try_reload_crl() (keeps the old CRL on failure).
   void reload_crl() { (void)try_reload_crl(); }
 

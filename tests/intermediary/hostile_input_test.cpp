@@ -22,11 +22,11 @@ TEST_F(HostileInput, BytesThatAreNotTlsAreClosedAndCounted) {
   };
   for (const auto& [what, bytes] : cases) {
     SCOPED_TRACE(what);
-    uint64_t failed = relay_->counters().handshake_failed;
+    uint64_t failed = relay_->counter(RelayCounter::HandshakeFailed);
     Raw r = open_tcp();
     send_plain(r, bytes);
     EXPECT_TRUE(wait_closed(r)) << "the relay closes the connection";
-    EXPECT_EQ(relay_->counters().handshake_failed, failed + 1);
+    EXPECT_EQ(relay_->counter(RelayCounter::HandshakeFailed), failed + 1);
     EXPECT_TRUE(logged({r.local, "TLS handshake failed"})) << log_text();
     expect_pair_works();
   }
@@ -46,10 +46,10 @@ TEST_F(HostileInput, UnacceptableClientCertificatesAreRejected) {
   };
   for (const auto& [what, files, reason] : cases) {
     SCOPED_TRACE(what);
-    uint64_t failed = relay_->counters().handshake_failed;
+    uint64_t failed = relay_->counter(RelayCounter::HandshakeFailed);
     Raw r = open_tls(files);
     EXPECT_TRUE(wait_closed(r)) << "the relay ends the connection";
-    EXPECT_EQ(relay_->counters().handshake_failed, failed + 1);
+    EXPECT_EQ(relay_->counter(RelayCounter::HandshakeFailed), failed + 1);
     EXPECT_TRUE(logged({r.local, "TLS handshake failed", reason})) << log_text();
     expect_pair_works();
   }
@@ -62,13 +62,13 @@ TEST_F(HostileInput, HandshakeThatNeverCompletesTimesOut) {
   const std::pair<const char*, std::string> cases[] = {{"silent", ""}, {"half a ClientHello", half_hello}};
   for (const auto& [what, bytes] : cases) {
     SCOPED_TRACE(what);
-    uint64_t failed = relay_->counters().handshake_failed;
+    uint64_t failed = relay_->counter(RelayCounter::HandshakeFailed);
     auto start = Clock::now();
     Raw r = open_tcp();
     if (!bytes.empty()) send_plain(r, bytes);
     EXPECT_TRUE(wait_closed(r, kHandshakeTimeout + 3s)) << "closed after the handshake timeout";
     EXPECT_GE(Clock::now() - start, kHandshakeTimeout) << "but not before it";
-    EXPECT_EQ(relay_->counters().handshake_failed, failed + 1);
+    EXPECT_EQ(relay_->counter(RelayCounter::HandshakeFailed), failed + 1);
     EXPECT_TRUE(logged({r.local, "handshake timeout"})) << log_text();
     expect_pair_works();
   }
@@ -101,7 +101,7 @@ TEST_F(HostileInput, RegisteringWhatIsNotOursIsRefused) {
   };
   for (const auto& [what, reg, reason] : cases) {
     SCOPED_TRACE(what);
-    uint64_t refused = relay_->counters().refused_register;
+    uint64_t refused = relay_->counter(RelayCounter::RefusedRegister);
     Raw r = open_tls(pki_.client_files("rogue"));
     send_tls(r, frame_of(Hello{kProtocolVersion, 0}));
     send_tls(r, frame_of(reg));
@@ -109,7 +109,7 @@ TEST_F(HostileInput, RegisteringWhatIsNotOursIsRefused) {
     ASSERT_TRUE(refusal.has_value()) << log_text();
     EXPECT_EQ(decode_refuse(refusal->payload)->reason, reason);
     EXPECT_TRUE(wait_closed(r));
-    EXPECT_EQ(relay_->counters().refused_register, refused + 1);
+    EXPECT_EQ(relay_->counter(RelayCounter::RefusedRegister), refused + 1);
     EXPECT_TRUE(logged({r.local, "'rogue'", "refused", to_string(reason)})) << log_text();
     expect_pair_works();
   }
@@ -151,12 +151,12 @@ TEST_F(HostileInput, BadFramesAfterRegistrationAreDroppedAndCounted) {
     SCOPED_TRACE(c.what);
     Raw r = open_registered();
     lines_.clear();
-    uint64_t malformed = relay_->counters().drop_malformed;
-    uint64_t forwarded = relay_->counters().frames_forwarded;
+    uint64_t malformed = relay_->counter(RelayCounter::DropMalformed);
+    uint64_t forwarded = relay_->counter(RelayCounter::FramesForwarded);
     send_tls(r, c.bytes);
-    ASSERT_TRUE(run_until([&] { return relay_->counters().drop_malformed > malformed; })) << log_text();
-    EXPECT_EQ(relay_->counters().drop_malformed, malformed + 1);
-    EXPECT_EQ(relay_->counters().frames_forwarded, forwarded) << "nothing of it was forwarded";
+    ASSERT_TRUE(run_until([&] { return relay_->counter(RelayCounter::DropMalformed) > malformed; })) << log_text();
+    EXPECT_EQ(relay_->counter(RelayCounter::DropMalformed), malformed + 1);
+    EXPECT_EQ(relay_->counter(RelayCounter::FramesForwarded), forwarded) << "nothing of it was forwarded";
     EXPECT_TRUE(logged({r.local, c.log_reason})) << log_text();
     if (c.closes) {
       EXPECT_TRUE(wait_closed(r));
@@ -174,7 +174,7 @@ TEST_F(HostileInput, BadFramesAfterRegistrationAreDroppedAndCounted) {
 
 TEST_F(HostileInput, TruncatedFrameThenCloseForwardsNothing) {
   Raw r = open_registered();
-  uint64_t forwarded = relay_->counters().frames_forwarded;
+  uint64_t forwarded = relay_->counter(RelayCounter::FramesForwarded);
   size_t sessions = relay_->session_count();
   // A DATA header announcing 200 bytes, 20 of them, then the connection ends.
   std::vector<uint8_t> partial = {0x0A, 0x00, 0x00, 200};
@@ -184,7 +184,7 @@ TEST_F(HostileInput, TruncatedFrameThenCloseForwardsNothing) {
   r.tls.reset();
   ASSERT_TRUE(run_until([&] { return relay_->session_count() == sessions - 1; })) << log_text();
   EXPECT_TRUE(logged({r.local, "'rogue'", "session closed"})) << log_text();
-  EXPECT_EQ(relay_->counters().frames_forwarded, forwarded);
+  EXPECT_EQ(relay_->counter(RelayCounter::FramesForwarded), forwarded);
   EXPECT_EQ(relay_->site_count(), 2u) << "its site went away with its only session";
   expect_pair_works();
 }

@@ -50,12 +50,12 @@ TEST_F(HostileInput, ForgedOffloadHeadersAndSourceRoutesAreDroppedAtTheRelay) {
     const size_t sessions = relay_->session_count();
     Raw r = open_registered();
     lines_.clear();
-    const uint64_t malformed = relay_->counters().drop_malformed;
-    const uint64_t forwarded = relay_->counters().frames_forwarded;
+    const uint64_t malformed = relay_->counter(RelayCounter::DropMalformed);
+    const uint64_t forwarded = relay_->counter(RelayCounter::FramesForwarded);
     send_tls(r, c.frame);
-    ASSERT_TRUE(run_until([&] { return relay_->counters().drop_malformed > malformed; })) << log_text();
-    EXPECT_EQ(relay_->counters().drop_malformed, malformed + 1);
-    EXPECT_EQ(relay_->counters().frames_forwarded, forwarded) << "nothing of it was forwarded";
+    ASSERT_TRUE(run_until([&] { return relay_->counter(RelayCounter::DropMalformed) > malformed; })) << log_text();
+    EXPECT_EQ(relay_->counter(RelayCounter::DropMalformed), malformed + 1);
+    EXPECT_EQ(relay_->counter(RelayCounter::FramesForwarded), forwarded) << "nothing of it was forwarded";
     EXPECT_TRUE(logged({r.local, "'rogue-net'", "'rogue'", to_string(c.reason)})) << log_text();
     // office-a's TUN must see the pair's datagram first: the forged one never arrived.
     expect_pair_works();
@@ -68,13 +68,13 @@ TEST_F(HostileInput, ForgedOffloadHeadersAndSourceRoutesAreDroppedAtTheRelay) {
 TEST_F(HostileInput, AFloodOfForgedOffloadHeadersIsCountedInFullButLoggedSparingly) {
   Raw r = open_registered();
   const auto frame = forged_cases().front().frame;
-  const uint64_t malformed = relay_->counters().drop_malformed;
+  const uint64_t malformed = relay_->counter(RelayCounter::DropMalformed);
   constexpr int kFrames = 40;
   std::vector<uint8_t> burst;
   for (int i = 0; i < kFrames; ++i) burst.insert(burst.end(), frame.begin(), frame.end());
   lines_.clear();
   send_tls(r, burst);
-  ASSERT_TRUE(run_until([&] { return relay_->counters().drop_malformed == malformed + kFrames; })) << log_text();
+  ASSERT_TRUE(run_until([&] { return relay_->counter(RelayCounter::DropMalformed) == malformed + kFrames; })) << log_text();
   const auto reason = to_string(DropReason::BadOffloadHeader);
   const auto lines = std::count_if(lines_.begin(), lines_.end(),
                                    [&](const std::string& l) { return l.find(reason) != l.npos; });
@@ -88,7 +88,7 @@ TEST_F(HostileInput, AFloodOfForgedOffloadHeadersIsCountedInFullButLoggedSparing
 // and office-a's proxy client (offloads off) cuts it into valid segments.
 TEST_F(HostileInput, AWellFormedSuperpacketFromTheSameSiteIsStillForwarded) {
   Raw r = open_registered();
-  const uint64_t forwarded = relay_->counters().frames_forwarded;
+  const uint64_t forwarded = relay_->counter(RelayCounter::FramesForwarded);
   auto tcp = test::ipv4_tcp("10.9.0.2", "10.1.0.2", 40000, 443, 3 * 1448, true);
   send_tls(r, test::data_frame(test::vnet_then(test::kernel_tcp4_header(1448), tcp), true));
   std::vector<std::vector<uint8_t>> got;
@@ -96,7 +96,7 @@ TEST_F(HostileInput, AWellFormedSuperpacketFromTheSameSiteIsStillForwarded) {
     while (auto p = a_->tun->receive(0ms)) got.push_back(std::move(*p));
     return got.size() >= 3;
   })) << log_text();
-  EXPECT_EQ(relay_->counters().frames_forwarded, forwarded + 1) << "one superpacket, forwarded whole";
+  EXPECT_EQ(relay_->counter(RelayCounter::FramesForwarded), forwarded + 1) << "one superpacket, forwarded whole";
   for (const auto& p : got) {
     EXPECT_EQ(p.size(), 40u + 1448u);
     EXPECT_TRUE(test::ipv4_checksums_ok(p));

@@ -99,7 +99,7 @@ class HostileRegistration : public HostileInput {
   // `reg` from `identity` is refused for `reason`, counted, logged with the
   // peer, and the connection closed; returns the refusal's text.
   std::string expect_refused(const std::string& identity, const Register& reg, RefuseReason reason) {
-    uint64_t refused = relay_->counters().refused_register;
+    uint64_t refused = relay_->counter(RelayCounter::RefusedRegister);
     Raw r = open_hello(identity);
     auto got = answer(r, reg);
     EXPECT_TRUE(got && got->type == MsgType::Refuse) << log_text();
@@ -108,7 +108,7 @@ class HostileRegistration : public HostileInput {
     EXPECT_TRUE(refusal.has_value());
     EXPECT_EQ(refusal->reason, reason) << refusal->text;
     EXPECT_TRUE(wait_closed(r));
-    EXPECT_EQ(relay_->counters().refused_register, refused + 1);
+    EXPECT_EQ(relay_->counter(RelayCounter::RefusedRegister), refused + 1);
     EXPECT_TRUE(logged({r.local, "'" + identity + "'", "refused", to_string(reason), refusal->text})) << log_text();
     return refusal->text;
   }
@@ -258,7 +258,7 @@ TEST_F(HostileRegistration, SiteThatSendsPingsButNeverReadsIsClosedQuietly) {
   size_t sent = 0;
   bool closed = run_until(
       [&] {
-        if (relay_->counters().closed_slow_reader > 0) return true;
+        if (relay_->counter(RelayCounter::ClosedSlowReader) > 0) return true;
         if (rest.empty()) rest = pings;
         if (auto n = r.tls->write(rest)) {
           rest = rest.subspan(*n);
@@ -268,7 +268,7 @@ TEST_F(HostileRegistration, SiteThatSendsPingsButNeverReadsIsClosedQuietly) {
       },
       20s);
   ASSERT_TRUE(closed) << sent << " bytes of pings; log:\n" << log_text().substr(0, 2000);
-  EXPECT_EQ(relay_->counters().closed_slow_reader, 1u);
+  EXPECT_EQ(relay_->counter(RelayCounter::ClosedSlowReader), 1u);
   EXPECT_TRUE(run_until([&] { return relay_->session_count() == sessions - 1; }));
   EXPECT_TRUE(logged({r.local, "'rogue'", "control queue overflow"})) << log_text();
   // Tens of thousands of overflowing pongs, a handful of lines.
@@ -297,10 +297,10 @@ TEST_F(HostileRegistration, FloodOfSmallDatagramsDoesNotGetTheReceiverClosed) {
     f.insert(f.end(), packet.begin(), packet.end());
     burst.insert(burst.end(), f.begin(), f.end());
   }
-  uint64_t full = relay_->counters().drop_queue_full;
+  uint64_t full = relay_->counter(RelayCounter::DropQueueFull);
   ASSERT_TRUE(run_until(
       [&] {
-        if (relay_->counters().drop_queue_full > full) return true;
+        if (relay_->counter(RelayCounter::DropQueueFull) > full) return true;
         send_tls(flooder, burst);
         return false;
       },
@@ -317,9 +317,9 @@ TEST_F(HostileRegistration, FloodOfSmallDatagramsDoesNotGetTheReceiverClosed) {
     send_tls(flooder, burst);
     return Clock::now() > until;
   });
-  EXPECT_EQ(relay_->counters().closed_slow_reader, 0u) << log_text();
+  EXPECT_EQ(relay_->counter(RelayCounter::ClosedSlowReader), 0u) << log_text();
   EXPECT_EQ(relay_->session_count(), sessions) << "both rogue sessions stay open";
-  EXPECT_GT(relay_->counters().drop_queue_full, full);
+  EXPECT_GT(relay_->counter(RelayCounter::DropQueueFull), full);
   expect_pair_works();
 }
 

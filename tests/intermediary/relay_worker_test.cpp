@@ -52,12 +52,12 @@ class RelayWorkers : public ::testing::Test {
     relay_config_.keepalive = 200ms;
     relay_config_.dead_after = 10s;
     relay_config_.handshake_timeout = 5s;
-    relay_config_.workers = 2;
+    relay_config_.workers = workers_;
     relay_tls_ = std::make_unique<TlsContext>(std::move(*TlsContext::server(relay_config_.tls)));
     relay_ = std::make_unique<Relay>(loop_, *relay_tls_, *Policy::parse(policy(), "test-policy"), relay_config_,
                                      relay_log_);
     ASSERT_TRUE(relay_->start().has_value());
-    ASSERT_EQ(relay_->workers(), 2u);
+    ASSERT_EQ(relay_->workers(), workers_);
     for (int i = 1; i <= kSites; ++i) start_site(i);
     ASSERT_TRUE(run_until([&] { return all_up(); })) << log_text();
   }
@@ -140,6 +140,7 @@ class RelayWorkers : public ::testing::Test {
     return all;
   }
 
+  unsigned workers_ = 2;
   TestPki pki_;
   // The relay logs from its worker threads too.
   mutable std::mutex lines_mu_;
@@ -213,6 +214,47 @@ TEST_F(RelayWorkers, ClosingOneSessionLeavesTheOthersForwarding) {
   ASSERT_TRUE(run_until([&] { return relay_->session_count() == kSites && all_up(); })) << log_text();
   EXPECT_EQ(worker_of(gone), 1u);
   exchange({1, 2, 3, 4}, 4);
+}
+
+// Each worker has its own server SSL_CTX; they share the ticket keys, so a
+// site that reconnects onto another worker still resumes its TLS session.
+TEST_F(RelayWorkers, SessionResumesOnAnotherWorker) {
+  int moving = 0, other = 0;  // a site on worker 1, one on worker 0
+  for (int i = 1; i <= kSites; ++i) {
+    if (worker_of(i) == 1 && moving == 0) moving = i;
+    if (worker_of(i) == 0 && other == 0) other = i;
+  }
+  ASSERT_NE(moving, 0);
+  ASSERT_NE(other, 0);
+  Site& site = *sites_[moving - 1];
+  ASSERT_TRUE(site.tls->has_cached_session()) << "the site holds a ticket from worker 1";
+  const uint64_t resumed = relay_->counter(RelayCounter::TlsResumed);
+  // Both leave: the workers are even again, so the listener picks worker 0.
+  site.engine.reset();
+  sites_[other - 1]->engine.reset();
+  ASSERT_TRUE(run_until([&] { return relay_->session_count() == kSites - 2; })) << log_text();
+  site.engine = std::make_unique<SiteEngine>(loop_, *site.tls, *site.tun, site.routes, site.host, site.config,
+                                             site_log_);
+  site.engine->start();
+  ASSERT_TRUE(run_until([&] { return site.engine->ready_uplinks() == 1; })) << log_text();
+  EXPECT_EQ(worker_of(moving), 0u);
+  EXPECT_EQ(relay_->counter(RelayCounter::TlsResumed), resumed + 1) << log_text();
+}
+
+class RelayThreeWorkers : public RelayWorkers {
+ protected:
+  RelayThreeWorkers() { workers_ = 3; }
+};
+
+// Several workers: every pair of sites crosses between some two of the three.
+TEST_F(RelayThreeWorkers, DatagramsCrossEveryPairOfWorkers) {
+  EXPECT_EQ(relay_->sessions_per_worker(), (std::vector<size_t>{2, 1, 1})) << "the listener balances";
+  auto before = relay_->counters();
+  uint64_t bytes = exchange({1, 2, 3, 4}, 10);
+  auto after = relay_->counters();
+  EXPECT_EQ(after.frames_forwarded - before.frames_forwarded, uint64_t(kSites) * (kSites - 1) * 10);
+  EXPECT_EQ(after.bytes_forwarded - before.bytes_forwarded, bytes);
+  EXPECT_EQ(after.drop_queue_full + after.drop_no_route + after.drop_malformed, 0u);
 }
 
 TEST_F(RelayWorkers, RestartAnnouncementReachesSitesOnEveryWorker) {
