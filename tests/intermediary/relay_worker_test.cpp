@@ -16,6 +16,7 @@
 #include "tests/support/test_pki.hpp"
 #include "tests/support/fake_tun.hpp"
 #include "tund/site_engine.hpp"
+#include "tund/uplink.hpp"
 #include "tests/support/memory_host_network.hpp"
 #include "tests/support/memory_route_installer.hpp"
 
@@ -218,27 +219,60 @@ TEST_F(RelayWorkers, ClosingOneSessionLeavesTheOthersForwarding) {
 
 // Each worker has its own server SSL_CTX; they share the ticket keys, so a
 // site that reconnects onto another worker still resumes its TLS session.
+// The moving site dials with a bare Uplink over the test's own client
+// context, so the ticket it caches outlives each connection.
 TEST_F(RelayWorkers, SessionResumesOnAnotherWorker) {
-  int moving = 0, other = 0;  // a site on worker 1, one on worker 0
+  struct Accepted final : Uplink::Handler {
+    bool up = false;
+    void on_accepted(Uplink&, const Accept&) override { up = true; }
+    void on_routes(Uplink&, const Routes&) override {}
+    void on_data(Uplink&, const DataView&) override {}
+    void on_refused(Uplink&, const Refuse&) override {}
+    void on_down(Uplink&) override { up = false; }
+  };
+  int moving = 0, stay0 = 0, stay1 = 0;  // a site on worker 1, the others it leaves behind
   for (int i = 1; i <= kSites; ++i) {
     if (worker_of(i) == 1 && moving == 0) moving = i;
-    if (worker_of(i) == 0 && other == 0) other = i;
   }
   ASSERT_NE(moving, 0);
-  ASSERT_NE(other, 0);
+  for (int i = 1; i <= kSites; ++i) {
+    if (i != moving && worker_of(i) == 1 && stay1 == 0) stay1 = i;
+  }
+  ASSERT_NE(stay1, 0);
   Site& site = *sites_[moving - 1];
-  ASSERT_TRUE(site.tls->has_cached_session()) << "the site holds a ticket from worker 1";
-  const uint64_t resumed = relay_->counter(RelayCounter::TlsResumed);
-  // Both leave: the workers are even again, so the listener picks worker 0.
+  // Worker 0 keeps one site (stay0), worker 1 one (stay1): the workers are even.
   site.engine.reset();
-  sites_[other - 1]->engine.reset();
-  ASSERT_TRUE(run_until([&] { return relay_->session_count() == kSites - 2; })) << log_text();
-  site.engine = std::make_unique<SiteEngine>(loop_, *site.tls, *site.tun, site.routes, site.host, site.config,
-                                             site_log_);
-  site.engine->start();
-  ASSERT_TRUE(run_until([&] { return site.engine->ready_uplinks() == 1; })) << log_text();
+  for (int i = 1; i <= kSites; ++i) {
+    if (i != moving && worker_of(i) == 0) {
+      if (stay0 == 0) stay0 = i; else sites_[i - 1]->engine.reset();
+    }
+  }
+  ASSERT_TRUE(run_until([&] { return relay_->session_count() == 2; })) << log_text();
+
+  Uplink::Settings settings;
+  settings.intermediary = site.config.intermediary;
+  settings.server_name = site.config.server_name;
+  settings.registration = Register{site.config.name, 0, site.config.advertise};
+  Accepted handler;
+  // On a tie the listener picks worker 0: the ticket comes from worker 0.
+  auto uplink = std::make_unique<Uplink>(0, loop_, *site.tls, settings, handler, site_log_, 1);
+  uplink->start();
+  ASSERT_TRUE(run_until([&] { return handler.up; })) << log_text();
   EXPECT_EQ(worker_of(moving), 0u);
+  ASSERT_TRUE(run_until([&] { return site.tls->has_cached_session(); })) << "a ticket from worker 0";
+  const uint64_t resumed = relay_->counter(RelayCounter::TlsResumed);
+
+  // It and the site on worker 1 leave: worker 1 is now the less loaded one.
+  uplink.reset();
+  handler.up = false;
+  sites_[stay1 - 1]->engine.reset();
+  ASSERT_TRUE(run_until([&] { return relay_->session_count() == 1; })) << log_text();
+  uplink = std::make_unique<Uplink>(0, loop_, *site.tls, settings, handler, site_log_, 2);
+  uplink->start();
+  ASSERT_TRUE(run_until([&] { return handler.up; })) << log_text();
+  EXPECT_EQ(worker_of(moving), 1u);
   EXPECT_EQ(relay_->counter(RelayCounter::TlsResumed), resumed + 1) << log_text();
+  uplink.reset();
 }
 
 class RelayThreeWorkers : public RelayWorkers {
