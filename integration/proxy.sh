@@ -7,8 +7,8 @@
 # except to the proxy's ports. Office B dials directly.
 #
 # Proves, for each proxy: the firewall really blocks the direct path; office A
-# registers through the proxy; ping both ways and a TCP transfer with matching
-# sha256; wrong credentials give the refusal line naming the proxy and its
+# registers through the proxy; ping both ways, a TCP transfer with matching
+# sha256 and UDP with payload checks; wrong credentials give the refusal line naming the proxy and its
 # answer, and no tunnel.
 #
 # Env: BUILD_DIR, LOG_LEVEL, TCP_BYTES (default 100 MB), KEEP_RUN=1.
@@ -18,6 +18,7 @@ source "$(dirname "$0")/lib.sh"
 
 lab_require_root
 TCP_BYTES=${TCP_BYTES:-$((100 * 1024 * 1024))}
+UDP_COUNT=${UDP_COUNT:-2000}
 PROXY=100.64.1.2
 SQUID=${SQUID:-/usr/sbin/squid}
 NCSA=${NCSA:-/usr/lib/squid/basic_ncsa_auth}
@@ -92,6 +93,21 @@ chown -R proxy: "$sq"
 lab_start squid proxy "$SQUID" -N -f "$sq/squid.conf"
 wait_until 15 lab_listening proxy 3128 || { fail "squid listening on $PROXY:3128 ($(tail -n 3 "$sq/cache.log" 2>/dev/null))"; lab_finish; }
 
+# udp_check FROM TO DST_ADDR PORT : UDP_COUNT datagrams, payloads checked.
+udp_check() {
+  local from=$1 to=$2 dst=$3 port=$4 res=$LAB_RUN/udp-$1.result line valid invalid
+  rm -f "$res" "$res.ready"
+  lab_start "udp-sink-$to" "$to" "$PY" "$LAB_ROOT/integration/labnet.py" udp-sink "$dst" "$port" 20 "$res" "$UDP_COUNT"
+  wait_until 5 test -e "$res.ready"
+  lab_exec "$from" timeout 30 "$PY" "$LAB_ROOT/integration/labnet.py" udp-send "$dst" "$port" "$UDP_COUNT" 1
+  wait_until 25 test -s "$res"
+  line=$(cat "$res" 2>/dev/null)
+  valid=$(awk '{ print $2 }' <<< "$line"); invalid=$(awk '{ print $4 }' <<< "$line")
+  check "UDP $from -> $to: ${line:-no result} (need >= 99 % of $UDP_COUNT, 0 invalid)" \
+    test "${valid:-0}" -ge $((UDP_COUNT * 99 / 100)) -a "${invalid:-1}" -eq 0
+  lab_stop "udp-sink-$to"
+}
+
 creds() { # creds FILE TEXT : a 0600 credentials file
   (umask 077; printf '%s\n' "$2" > "$1")
 }
@@ -112,6 +128,8 @@ proxy_round() {
   fi
   check "$label, wrong credentials: never registered" \
     eval "! status_is '$(lab_status_file "tund-a-$label-bad")' registered 1"
+  check "$label, wrong credentials: no tunnel (hostA cannot ping hostB)" eval '! lab_ping hostA 10.2.0.2 2'
+  check "$label, wrong credentials: tund keeps retrying (alive)" lab_alive "tund-a-$label-bad"
   check "$label, wrong credentials: no secret in the log" \
     eval "! grep -Fq -e '${bad#*:}' -e '${good#*:}' '$LAB_RUN/logs/tund-a-$label-bad.log'"
   lab_stop "tund-a-$label-bad"
@@ -133,6 +151,7 @@ proxy_round() {
   n=$(lab_ping_received hostB 10.1.0.2 5)
   check "$label: ping hostB -> hostA: $n/5 answered" test "$n" -eq 5
   lab_tcp_transfer hostA 10.2.0.2 5001 "$TCP_BYTES"
+  udp_check hostA hostB 10.2.0.2 5002
   check "$label: no secret in the log" \
     eval "! grep -Fq '${good#*:}' '$LAB_RUN/logs/tund-a-$label.log'"
   lab_stop "tund-a-$label"
@@ -155,9 +174,17 @@ clientmethod: none
 socksmethod: username
 user.privileged: root
 user.unprivileged: nobody
-client pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }
-socks pass { from: 0.0.0.0/0 to: $RELAY_PUBLIC/32 port = 443 command: connect socksmethod: username }
-socks block { from: 0.0.0.0/0 to: 0.0.0.0/0 }
+client pass {
+  from: 0.0.0.0/0 to: 0.0.0.0/0
+}
+socks pass {
+  from: 0.0.0.0/0 to: $RELAY_PUBLIC/32 port = 443
+  command: connect
+  socksmethod: username
+}
+socks block {
+  from: 0.0.0.0/0 to: 0.0.0.0/0
+}
 EOF
 lab_start danted proxy "$DANTED" -f "$LAB_RUN/danted.conf" -p "$LAB_RUN/danted.pid"
 if wait_until 10 lab_listening proxy 1080; then
