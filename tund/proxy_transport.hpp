@@ -25,8 +25,15 @@ class ProxyTransport final : public StreamTransport {
 
   int fd() const override { return fd_num_; }
   Status handshake() override;
-  Expected<size_t, Status> read(std::span<uint8_t> buf) override { return tls_->read(buf); }
-  Expected<size_t, Status> write(std::span<const uint8_t> buf) override { return tls_->write(buf); }
+  // Before set-up is Done there is no stream to move bytes on.
+  Expected<size_t, Status> read(std::span<uint8_t> buf) override {
+    if (!tls_) return unexpected(Status::Error);
+    return tls_->read(buf);
+  }
+  Expected<size_t, Status> write(std::span<const uint8_t> buf) override {
+    if (!tls_) return unexpected(Status::Error);
+    return tls_->write(buf);
+  }
   bool has_buffered_input() const override { return tls_ && tls_->has_buffered_input(); }
   bool has_pending_output() const override { return tls_ && tls_->has_pending_output(); }
   bool wants_write() const override { return tls_ ? tls_->wants_write() : wants_write_; }

@@ -268,6 +268,19 @@ TEST_F(ProxyDialerTest, Socks5RefusedPasswordFails) {
   EXPECT_EQ(t->last_error().find("s3cret"), std::string::npos) << t->last_error();
 }
 
+TEST_F(ProxyDialerTest, NoBytesMoveBeforeSetUpIsDone) {
+  ProxyDialer d(tls_, route(ProxyScheme::Http, false), target_, log_);
+  auto t = dial(d);
+  EXPECT_EQ(drive(*t), IoStatus::WantRead);
+  uint8_t b[4];
+  auto r = t->read(b);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), IoStatus::Error);
+  auto w = t->write(std::span<const uint8_t>(b, 4));
+  ASSERT_FALSE(w);
+  EXPECT_EQ(w.error(), IoStatus::Error);
+}
+
 TEST_F(ProxyDialerTest, RefusesANameForTheProxyAddress) {
   ProxyDialer d(tls_, route(ProxyScheme::Http, false), target_, log_);
   auto t = d.dial(Endpoint{"proxy.example", 3128}, "intermediary");
