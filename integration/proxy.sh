@@ -8,7 +8,7 @@
 #
 # Proves, for each proxy: the firewall really blocks the direct path; office A
 # registers through the proxy; ping both ways, a TCP transfer with matching
-# sha256 and UDP with payload checks; wrong credentials give the refusal line naming the proxy and its
+# sha256 and UDP with payload checks; a roam of gwA redials through the proxy; wrong credentials give the refusal line naming the proxy and its
 # answer, and no tunnel.
 #
 # Env: BUILD_DIR, LOG_LEVEL, TCP_BYTES (default 100 MB), KEEP_RUN=1.
@@ -108,6 +108,26 @@ udp_check() {
   lab_stop "udp-sink-$to"
 }
 
+# roam_through_proxy NAME : gwA's source address towards the proxy changes;
+# tund redials every connection, through the proxy again.
+roam_through_proxy() {
+  local st; st=$(lab_status_file "$1")
+  local roams_before; roams_before=$(status_value "$st" roams || echo 0)
+  lab_exec gwA ip addr add 192.0.2.3/24 dev wan0
+  lab_exec gwA ip route replace default via 192.0.2.1 src 192.0.2.3
+  if wait_until 10 status_ge "$st" roams $((roams_before + 1)); then
+    pass "roam: gwA's source towards the proxy changed, tund redialled (roams $roams_before -> $(status_value "$st" roams))"
+  else
+    fail "roam: tund noticed gwA's new source address (roams still $(status_value "$st" roams))"
+  fi
+  wait_until 15 status_is "$st" registered 1
+  wait_until 10 lab_ping hostA 10.2.0.2
+  local n; n=$(lab_ping_received hostA 10.2.0.2 5)
+  check "roam: ping hostA -> hostB through the proxy after the roam: $n/5 answered" test "$n" -eq 5
+  lab_exec gwA ip route replace default via 192.0.2.1
+  lab_exec gwA ip addr del 192.0.2.3/24 dev wan0
+}
+
 creds() { # creds FILE TEXT : a 0600 credentials file
   (umask 077; printf '%s\n' "$2" > "$1")
 }
@@ -152,6 +172,7 @@ proxy_round() {
   check "$label: ping hostB -> hostA: $n/5 answered" test "$n" -eq 5
   lab_tcp_transfer hostA 10.2.0.2 5001 "$TCP_BYTES"
   udp_check hostA hostB 10.2.0.2 5002
+  if [[ "$label" == squid ]]; then roam_through_proxy "tund-a-$label"; fi
   check "$label: no secret in the log" \
     eval "! grep -Fq '${good#*:}' '$LAB_RUN/logs/tund-a-$label.log'"
   lab_stop "tund-a-$label"
