@@ -24,6 +24,8 @@ packages=(
   openvpn            # comparison benchmarks
   ethtool            # bench/run.sh: GRO on the lab's veths
   conntrack          # integration/faults.sh: flush a gateway's NAT state
+  squid              # integration/proxy.sh: HTTP CONNECT proxy with Basic auth (basic_ncsa_auth)
+  dante-server       # integration/proxy.sh: SOCKS5 proxy with username/password (danted)
 )
 
 case "${1:-all}" in

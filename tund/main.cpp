@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <memory>
 #include <vector>
@@ -22,6 +23,7 @@
 #include "netlib/vnet_header.hpp"
 #include "tund/netlink_host_network.hpp"
 #include "tund/netlink_route_installer.hpp"
+#include "tund/proxy_route.hpp"
 #include "tund/site_config.hpp"
 #include "tund/site_engine.hpp"
 #include "tund/tun_device.hpp"
@@ -120,6 +122,20 @@ int run(const SiteConfig& config) {
     log.warn("network change monitor: {}; roaming detection is off", m.error());
   }
 
+  // The credentials file may be readable by root only: read it now.
+  auto proxy = load_proxy_route(config.proxy, config.proxy_credentials, config.intermediary.host,
+                                [](std::string_view name) -> std::optional<std::string> {
+                                  const char* v = std::getenv(std::string(name).c_str());
+                                  if (v == nullptr) return std::nullopt;
+                                  return std::string(v);
+                                });
+  if (!proxy) {
+    log.error("{}", proxy.error());
+    return kExitUsage;
+  }
+  if (proxy->route) log.info("connecting through {} ({})", proxy->route->server.to_string(), proxy->reason);
+  else if (config.proxy.mode != ProxySetting::Mode::None) log.info("connecting directly ({})", proxy->reason);
+
   // The TUN device is open and configured: everything from here on (routes,
   // addresses, proxy neighbours, nft to remove masquerade) needs only
   // CAP_NET_ADMIN. Give up the rest, and with --user uid 0 as well, for
@@ -151,6 +167,7 @@ int run(const SiteConfig& config) {
   }
   SiteEngine engine(loop, *tls, std::move(queue_ptrs), installer, host, config, log);
   engine.set_worker_tls(std::move(worker_tls));
+  engine.set_proxy(std::move(proxy->route));
   engine.on_first_registration([] { sd_notify("READY=1\nSTATUS=registered"); });
   loop.add_signals({SIGTERM, SIGINT, SIGHUP}, [&](int sig) {
     if (sig == SIGHUP) {

@@ -83,6 +83,11 @@ std::vector<OptionSpec> site_specs() {
                    ms(d.reconnect_max))},
       {"status-file", "FILE",
        "Write counters here ('key value' lines, replaced atomically) (default none)."},
+      {"proxy", "URL",
+       "Reach the intermediary through this proxy: http://HOST:PORT (CONNECT), socks5h://HOST:PORT, "
+       "socks5://HOST:PORT, env (https_proxy/all_proxy, honouring no_proxy) or none (default none)."},
+      {"proxy-credentials", "FILE",
+       "File holding user:password for --proxy (one line, mode 600 or 640) (default none)."},
       {"max-learned-routes", "N",
        fmt::format("Prefixes learned from the intermediary routed into the tunnel at most, "
                    "1..{} (default {}).",
@@ -280,6 +285,10 @@ SiteConfig build(const LayeredOptions& o) {
   }
   parse_timers(o, c);
   c.status_file = o.value("status-file").value_or("");
+  if (auto t = o.value("proxy")) c.proxy = o.check<ProxySetting>("proxy", *t, parse_proxy_setting);
+  c.proxy_credentials = o.readable_file("proxy-credentials", false);
+  if (!c.proxy_credentials.empty() && c.proxy.mode == ProxySetting::Mode::None)
+    o.fail("proxy-credentials", c.proxy_credentials, "has no effect without proxy");
   parse_learned_routes(o, c);
   parse_privileges(o, c);
   c.log_level = o.log_level("log-level", c.log_level);

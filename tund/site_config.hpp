@@ -13,6 +13,7 @@
 #include "netlib/option_parsing.hpp"
 #include "netlib/socket.hpp"
 #include "netlib/tls.hpp"
+#include "tund/proxy_settings.hpp"
 
 namespace dialout {
 
@@ -50,6 +51,11 @@ struct SiteConfig {
   std::chrono::milliseconds reconnect_min{200};    // --reconnect-min-ms >= 10
   std::chrono::milliseconds reconnect_max{10000};  // --reconnect-max-ms >= reconnect-min-ms
   std::string status_file;                         // --status-file, optional
+  // --proxy none|http://H:P|socks5://H:P|socks5h://H:P|env (tund/proxy_settings.hpp);
+  // every connection goes through it. Credentials: read at start by
+  // load_proxy_route (tund/proxy_route.hpp), before privileges are dropped.
+  ProxySetting proxy;
+  std::string proxy_credentials;  // --proxy-credentials FILE (user:password), needs --proxy
   // Learned (pushed) routes: at most this many prefixes in the tunnel,
   // each held that long after its last push; pushed prefixes inside an
   // allowed one skip the default-route, own-prefix and connected-network

@@ -54,6 +54,10 @@ class SiteEngine final {
   // caller (tund loads them before dropping privileges, like the main one).
   // Without them start() loads them from tls.files() itself.
   void set_worker_tls(std::vector<TlsContext> contexts) { worker_tls_ = std::move(contexts); }
+  // Every uplink dials through this proxy (tund/proxy_route.hpp); call
+  // before start(). Roaming and the learned-route check then watch the
+  // proxy's address: it is the only one the site talks to.
+  void set_proxy(std::optional<ProxyRoute> route) { uplink_settings_.proxy = std::move(route); }
   // Resolves the intermediary's address once (for roaming), then dials.
   void start();
   // Stops the uplinks and removes the kernel routes, assigned addresses and

@@ -54,10 +54,14 @@ bool is_host(const Prefix& p) { return p.len == p.addr.max_prefix_len(); }
 }  // namespace
 
 void SiteEngine::resolve_intermediary() {
-  intermediary_ips_ = resolve_host(config_.intermediary.host);
+  // Through a proxy the site only ever talks to the proxy (and may have no
+  // DNS for outside names at all).
+  const std::string& host =
+      uplink_settings_.proxy ? uplink_settings_.proxy->server.address.host : config_.intermediary.host;
+  intermediary_ips_ = resolve_host(host);
   if (intermediary_ips_.empty()) {
     log_.warn("cannot resolve {}: roaming detection is off, and learned routes are not checked against its address",
-              config_.intermediary.host);
+              host);
     return;
   }
   intermediary_ip_ = intermediary_ips_.front();

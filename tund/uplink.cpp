@@ -31,9 +31,12 @@ Uplink::Uplink(unsigned index, EventLoop& loop, TlsContext& tls, const Settings&
       handler_(handler),
       log_(log),
       session_(session_settings(settings, seed)),
-      own_dialer_(seams.dialer ? nullptr : std::make_unique<TlsDialer>(tls)),
+      own_dialer_(seams.dialer            ? nullptr
+                  : settings.proxy        ? std::unique_ptr<Dialer>(std::make_unique<ProxyDialer>(
+                                         tls, *settings.proxy, settings.intermediary, log))
+                                          : std::make_unique<TlsDialer>(tls)),
       dialer_(seams.dialer ? *seams.dialer : *own_dialer_) {
-  if (auto ip = IpAddr::parse(settings.intermediary.host)) {
+  if (auto ip = IpAddr::parse(dial_target().host)) {
     addresses_.push_back(*ip);
   } else {
     auto on_result = [this](const std::string&, Resolver::Result r) { on_resolved(std::move(r)); };
@@ -108,7 +111,7 @@ void Uplink::dial() {
   if (retry_timer_ != 0) loop_.cancel_timer(std::exchange(retry_timer_, 0));
   close_connection();
   // A fresh answer for the next attempt; this one does not wait for it.
-  if (resolver_) resolver_->request(settings_.intermediary.host);
+  if (resolver_) resolver_->request(dial_target().host);
   if (addresses_.empty()) {
     awaiting_addresses_ = true;  // the first answer dials
     return;
@@ -121,7 +124,7 @@ void Uplink::dial() {
 
 void Uplink::connect_to(const IpAddr& address) {
   attempted_ = true;
-  Endpoint to{address.to_string(), settings_.intermediary.port};
+  Endpoint to{address.to_string(), dial_target().port};
   auto transport = dialer_.dial(to, settings_.server_name);
   if (!transport) {
     session_.transport_failed(loop_.now(), transport.error());
@@ -136,11 +139,11 @@ void Uplink::on_resolved(Resolver::Result result) {
   if (!result || result->empty()) {
     std::string why = result ? std::string("no addresses") : std::move(result.error());
     if (std::exchange(awaiting_addresses_, false)) {
-      session_.transport_failed(loop_.now(), "resolve " + settings_.intermediary.host + ": " + why);
+      session_.transport_failed(loop_.now(), "resolve " + dial_target().host + ": " + why);
       pump();
     } else {
-      log_.debug("uplink {}: resolve {}: {}; dialling the last known addresses", index_,
-                 settings_.intermediary.host, why);
+      log_.debug("uplink {}: resolve {}: {}; dialling the last known addresses", index_, dial_target().host,
+                 why);
     }
     return;
   }
@@ -148,7 +151,7 @@ void Uplink::on_resolved(Resolver::Result result) {
     std::string list;
     for (const auto& a : *result) list += (list.empty() ? "" : ", ") + a.to_string();
     log_.log(index_ == 0 ? LogLevel::Info : LogLevel::Debug, "uplink {}: {} is {}", index_,
-             settings_.intermediary.host, list);
+             dial_target().host, list);
     addresses_ = std::move(*result);
     cursor_ = 0;
     attempted_ = false;
@@ -207,8 +210,9 @@ void Uplink::drive_handshake() {
     return;
   }
   if (st != IoStatus::Done) {
-    session_.transport_failed(loop_.now(), "connection to " + settings_.intermediary.to_string() + " failed: " +
-                                               channel_->transport().last_error());
+    std::string via = settings_.proxy ? " via " + settings_.proxy->server.to_string() : "";
+    session_.transport_failed(loop_.now(), "connection to " + settings_.intermediary.to_string() + via +
+                                               " failed: " + channel_->transport().last_error());
   } else {
     session_.transport_up(loop_.now(), channel_->transport().resumed());
   }

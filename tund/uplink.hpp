@@ -23,6 +23,7 @@
 #include "netlib/tls.hpp"
 #include "netlib/wire.hpp"
 #include "tund/dialer.hpp"
+#include "tund/proxy_dialer.hpp"
 #include "tund/resolver.hpp"
 #include "tund/site_session.hpp"
 
@@ -54,6 +55,9 @@ class Uplink {
   struct Settings {
     Endpoint intermediary;
     std::string server_name;
+    // Set: every dial goes through this proxy; the proxy's host is what
+    // gets resolved and the intermediary's host goes to the proxy as is.
+    std::optional<ProxyRoute> proxy;
     Register registration;
     uint32_t capabilities = kCapAll;
     std::chrono::milliseconds keepalive{5000}, dead_after{15000};
@@ -98,6 +102,10 @@ class Uplink {
   void close_connection();
   void set_interest(uint32_t events);
   void tick();
+  // What gets resolved and dialled: the proxy when there is one.
+  const Endpoint& dial_target() const {
+    return settings_.proxy ? settings_.proxy->server.address : settings_.intermediary;
+  }
 
   unsigned index_;
   EventLoop& loop_;

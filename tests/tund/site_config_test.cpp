@@ -436,5 +436,41 @@ TEST_F(SiteConfigTest, ExampleConfigInDocsParses) {
   EXPECT_FALSE(r.config->advertise.empty());
 }
 
+TEST_F(SiteConfigTest, ProxyAndItsCredentialsFile) {
+  auto d = run(base());
+  ASSERT_TRUE(d.config) << d.text;
+  EXPECT_EQ(d.config->proxy.mode, ProxySetting::Mode::None);
+  EXPECT_EQ(d.config->proxy_credentials, "");
+
+  std::ofstream(dir_ / "creds") << "u:p\n";
+  auto r = run(plus(base(), {"--proxy", "http://proxy.lan:3128", "--proxy-credentials", path("creds")}));
+  ASSERT_TRUE(r.config) << r.text;
+  EXPECT_EQ(r.config->proxy.mode, ProxySetting::Mode::Server);
+  EXPECT_EQ(r.config->proxy.server.to_string(), "http://proxy.lan:3128");
+  EXPECT_EQ(r.config->proxy_credentials, path("creds"));
+
+  auto env = run(plus(base(), {"--proxy", "env"}));
+  ASSERT_TRUE(env.config) << env.text;
+  EXPECT_EQ(env.config->proxy.mode, ProxySetting::Mode::Environment);
+
+  auto bad = run(plus(base(), {"--proxy", "ftp://proxy.lan:21"}));
+  EXPECT_FALSE(bad.config);
+  EXPECT_EQ(bad.exit_code, 64);
+  EXPECT_NE(bad.text.find("proxy"), std::string::npos) << bad.text;
+
+  auto lonely = run(plus(base(), {"--proxy-credentials", path("creds")}));
+  EXPECT_FALSE(lonely.config);
+  EXPECT_NE(lonely.text.find("without proxy"), std::string::npos) << lonely.text;
+}
+
+TEST_F(SiteConfigTest, BehindProxyExampleParses) {
+  ConfigEnvironment env = system_environment();
+  env.check_readable = [](const std::string&) { return std::string(); };  // /etc/dialout/...
+  auto r = run({"--config", std::string(DIALOUT_SOURCE_DIR) + "/docs/examples/behind-proxy.conf"}, env);
+  ASSERT_TRUE(r.config) << r.text;
+  EXPECT_EQ(r.config->proxy.server.to_string(), "http://proxy.corp.example:3128");
+  EXPECT_FALSE(r.config->proxy_credentials.empty());
+}
+
 }  // namespace
 }  // namespace dialout

@@ -216,5 +216,35 @@ TEST_F(UplinkTest, ResolvesOffTheLoopAndRedialsWithoutWaitingForAFreshAnswer) {
   up_.reset();
 }
 
+TEST_F(UplinkTest, ThroughAProxyResolvesAndDialsTheProxyAndRoamsThroughItAgain) {
+  settings_.intermediary = *Endpoint::parse("relay.test:8443", 443);
+  ProxyRoute route;
+  route.server.address = Endpoint{"proxy.lan", 3128};
+  settings_.proxy = route;
+  struct Asked {
+    std::mutex mu;
+    std::vector<std::string> hosts;
+  };
+  auto asked = std::make_shared<Asked>();  // the look-up thread may outlive the uplink
+  make([asked](const std::string& h) -> Resolver::Result {
+    std::lock_guard lock(asked->mu);
+    asked->hosts.push_back(h);
+    return Resolver::Addresses{*IpAddr::parse("192.0.2.9")};
+  });
+  up_->start();
+  ASSERT_TRUE(run_until([&] { return dialer_.dialled.size() == 1; }));
+  EXPECT_EQ(dialer_.dialled[0], (Endpoint{"192.0.2.9", 3128}));
+  EXPECT_EQ(dialer_.names[0], "intermediary");
+  auto p = peer(0);
+  register_on(p, 3);
+  up_->reconnect_now("the path changed");
+  ASSERT_EQ(dialer_.dialled.size(), 2u);
+  EXPECT_EQ(dialer_.dialled[1], (Endpoint{"192.0.2.9", 3128}));
+  up_.reset();
+  std::lock_guard lock(asked->mu);
+  ASSERT_FALSE(asked->hosts.empty());
+  for (const auto& h : asked->hosts) EXPECT_EQ(h, "proxy.lan");
+}
+
 }  // namespace
 }  // namespace dialout
