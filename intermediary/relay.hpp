@@ -105,6 +105,10 @@ class Relay {
   bool apply(Session& s, RelaySession::Event&& e, const FrameView* frame, Session::Clock::time_point now);
   bool on_register(Session& s, const Register& r, Session::Clock::time_point now);
   void on_data(Session& s, const FrameView& frame, const DataView& d, Session::Clock::time_point now);
+  // On out's owner: queues a DATA frame (header included) from site `src`.
+  void queue_data(Session& out, SiteId src, std::span<const uint8_t> frame, size_t ip_bytes);
+  // On w's thread: what other workers forwarded to its sessions.
+  void drain_inbox(RelayWorker& w);
   // Refuses for the relay (a registration decision, a session limit).
   void refuse(Session& s, RefuseReason reason, std::string text);
   // Logs and closes a session whose REFUSE is in scratch_.

@@ -2,7 +2,7 @@
 // over in-memory TUNs, real TLS over loopback) on the test's own loop,
 // which is also the relay's worker 0. Sessions are spread over both
 // workers, so datagrams cross from one worker's session into the other's
-// SendQueue and the owner is woken to send them. Run under TSan by
+// inbox, and the owner is woken to queue and send them. Run under TSan by
 // scripts/sanitize.sh: any unlocked touch of shared state fails it.
 #include <gtest/gtest.h>
 
