@@ -6,7 +6,9 @@
 // one worker nothing else exists. Each worker has its own server SSL_CTX
 // (shared ticket keys), so no TLS call needs a lock. The shared tables
 // (registrar, policy, session map, every SendQueue) are under one mutex;
-// frame handling runs under it, TLS, logging and file writes never do
+// frame handling runs under it, TLS, logging and file writes never do.
+// DATA for another worker's session goes into that worker's bounded inbox
+// (RelayInbox), which only the owner drains into its sessions
 // (design: docs/internals.md, "Relay threads"). It never opens a connection
 // towards a site. What a frame means is decided by RelaySession, who may
 // register by Registrar, where a datagram goes by decide_forward(); this
