@@ -114,27 +114,51 @@ void Relay::on_data(Session& s, const FrameView& f, const DataView& d, Session::
                    "{}: dropped offloaded datagram: '{}' does not accept offload headers", s.peer, target->name);
     return;
   }
-  auto lane = lane_for_datagram(d.packet.size());
+  std::span<const uint8_t> whole(f.payload.data() - kFrameHeaderSize, f.size());
+  if (out->owner == s.owner) {
+    queue_data(*out, sender->id, whole, d.packet.size());
+    return;
+  }
+  // Another worker's session: only its owner touches its SendQueue.
+  RelayWorker& w = owner(*out);
+  auto posted = w.inbox.post(InboxFrame{out->id, sender->id, d.packet.size()}, whole);
+  if (!posted.ok) counters_.add(RelayCounter::DropInboxFull);
+  if (posted.wake) wake(w);
+}
+
+void Relay::queue_data(Session& out, SiteId src, std::span<const uint8_t> frame, size_t ip_bytes) {
+  auto lane = lane_for_datagram(ip_bytes);
   // Datagrams get half the urgent lane; the other half is the control
   // frames', so a control overflow means the peer stopped reading, never
   // that others flood it with small datagrams.
   if (lane == SendQueue::Lane::Urgent &&
-      out->channel.queue().lane_bytes(lane) + f.size() > urgent_data_bytes(*out)) {
+      out.channel.queue().lane_bytes(lane) + frame.size() > urgent_data_bytes(out)) {
     counters_.add(RelayCounter::DropQueueFull);
     return;
   }
-  auto room = out->channel.queue().reserve(lane, f.size());
-  std::copy(f.payload.data() - kFrameHeaderSize, f.payload.data() + f.payload.size(), room.begin());
-  stamp_data_source(room.first(f.size()), sender->id);
-  auto pushed = out->channel.queue().commit(lane, f.size());
+  auto room = out.channel.queue().reserve(lane, frame.size());
+  std::copy(frame.begin(), frame.end(), room.begin());
+  stamp_data_source(room.first(frame.size()), src);
+  auto pushed = out.channel.queue().commit(lane, frame.size());
   if (!pushed.ok) {
     counters_.add(RelayCounter::DropQueueFull);
     return;
   }
   counters_.add(RelayCounter::DropQueueFull, pushed.dropped);
   counters_.add(RelayCounter::FramesForwarded);
-  counters_.add(RelayCounter::BytesForwarded, d.packet.size());
-  mark_dirty(*out);
+  counters_.add(RelayCounter::BytesForwarded, ip_bytes);
+  mark_dirty(out);
+}
+
+void Relay::drain_inbox(RelayWorker& w) {
+  w.inbox.drain([&](const InboxFrame& m, std::span<const uint8_t> frame) {
+    auto it = w.owned.find(m.to);
+    if (it == w.owned.end() || it->second->retired) {
+      counters_.add(RelayCounter::DropSessionGone);
+      return;
+    }
+    queue_data(*it->second, m.src, frame, m.ip_bytes);
+  });
 }
 
 void Relay::send(Session& s, SendQueue::Lane lane, std::span<const uint8_t> frame) {

@@ -6,7 +6,9 @@
 // one worker nothing else exists. Each worker has its own server SSL_CTX
 // (shared ticket keys), so no TLS call needs a lock. The shared tables
 // (registrar, policy, session map, every SendQueue) are under one mutex;
-// frame handling runs under it, TLS, logging and file writes never do
+// frame handling runs under it, TLS, logging and file writes never do.
+// DATA for another worker's session goes into that worker's bounded inbox
+// (RelayInbox), which only the owner drains into its sessions
 // (design: docs/internals.md, "Relay threads"). It never opens a connection
 // towards a site. What a frame means is decided by RelaySession, who may
 // register by Registrar, where a datagram goes by decide_forward(); this
@@ -105,6 +107,10 @@ class Relay {
   bool apply(Session& s, RelaySession::Event&& e, const FrameView* frame, Session::Clock::time_point now);
   bool on_register(Session& s, const Register& r, Session::Clock::time_point now);
   void on_data(Session& s, const FrameView& frame, const DataView& d, Session::Clock::time_point now);
+  // On out's owner: queues a DATA frame (header included) from site `src`.
+  void queue_data(Session& out, SiteId src, std::span<const uint8_t> frame, size_t ip_bytes);
+  // On w's thread: what other workers forwarded to its sessions.
+  void drain_inbox(RelayWorker& w);
   // Refuses for the relay (a registration decision, a session limit).
   void refuse(Session& s, RefuseReason reason, std::string text);
   // Logs and closes a session whose REFUSE is in scratch_.

@@ -22,6 +22,8 @@ enum class RelayCounter {
   HandshakeFailed,
   ClosedSlowReader,
   TlsResumed,
+  DropInboxFull,
+  DropSessionGone,
   Count
 };
 
@@ -37,6 +39,8 @@ inline constexpr std::array<CounterInfo, size_t(RelayCounter::Count)> kRelayCoun
     {"handshake_failed", "TLS handshakes failed, refused or not completed by a registration in time"},
     {"closed_slow_reader", "sessions closed because control frames for them overflowed (they do not read)"},
     {"tls_resumed", "TLS handshakes that resumed a session from a ticket (on any worker)"},
+    {"drop_inbox_full", "datagrams for another worker's session its full inbox had no room for"},
+    {"drop_session_gone", "datagrams in a worker's inbox whose session closed before it drained them"},
 }};
 
 using RelayCounterSet = CounterSet<RelayCounter>;

@@ -114,6 +114,7 @@ void Relay::on_wake(RelayWorker& w) {
   if (reload) apply_crl_reload(w, *reload);
   for (auto& a : accepted) adopt(w, std::move(a));
   lk.lock();
+  drain_inbox(w);
   finish(w, lk);
   if (w.index == 0 && routes_due_) arm_routes();
 }

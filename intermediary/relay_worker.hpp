@@ -2,9 +2,11 @@
 //
 // A session belongs to one worker for its whole life: only that worker's
 // thread drives its TLS (handshake, decrypt, encrypt, send) and its fd, and
-// only it closes and destroys them. Other threads reach a session only
-// under the relay mutex, to push frames into its SendQueue or to retire it;
-// they then leave work in these lists and wake the owner.
+// only it closes and destroys them. DATA from other workers' sessions comes
+// through its inbox, and only it queues that into its sessions. Other
+// threads still reach a session under the relay mutex for control frames
+// (route snapshots, PEER_GONE) and to retire it; they then leave work in
+// these lists and wake the owner.
 #pragma once
 
 #include <memory>
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "intermediary/registry.hpp"
+#include "intermediary/relay_inbox.hpp"
 #include "intermediary/session.hpp"
 #include "netlib/event_loop.hpp"
 #include "netlib/loop_thread.hpp"
@@ -36,6 +39,10 @@ struct RelayWorker {
   // Connections accepted but not yet adopted by a worker: beyond this the
   // listener refuses new ones (a worker that far behind is stuck).
   static constexpr size_t kMaxHandoff = 256;
+  // DATA frames other workers forward to its sessions may wait this much
+  // (bytes, frames) until it drains them; beyond, they drop (drop_inbox_full).
+  static constexpr size_t kInboxBytes = 2 * 1024 * 1024;
+  static constexpr size_t kInboxFrames = 8192;
 
   const unsigned index;
   EventLoop* loop = nullptr;            // worker 0: the caller's loop
@@ -48,6 +55,9 @@ struct RelayWorker {
   // ticket keys, so a site resumes on whichever worker it lands.
   TlsContext* tls = nullptr;             // worker 0: the relay's context
   std::unique_ptr<TlsContext> own_tls;   // the others
+  // Other workers' DATA for its sessions: they post, only it drains and
+  // touches the sessions' SendQueues.
+  RelayInbox inbox{kInboxBytes, kInboxFrames};
 
   // Under the relay mutex.
   std::thread::id thread_id;

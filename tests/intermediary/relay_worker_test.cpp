@@ -2,7 +2,7 @@
 // over in-memory TUNs, real TLS over loopback) on the test's own loop,
 // which is also the relay's worker 0. Sessions are spread over both
 // workers, so datagrams cross from one worker's session into the other's
-// SendQueue and the owner is woken to send them. Run under TSan by
+// inbox, and the owner is woken to queue and send them. Run under TSan by
 // scripts/sanitize.sh: any unlocked touch of shared state fails it.
 #include <gtest/gtest.h>
 
@@ -176,6 +176,8 @@ TEST_F(RelayWorkers, SessionsAreSpreadAndDatagramsCrossWorkersBothWays) {
   EXPECT_EQ(after.drop_queue_full + after.drop_no_route + after.drop_policy + after.drop_malformed +
                 after.drop_spoofed_source,
             0u);
+  EXPECT_EQ(relay_->counter(RelayCounter::DropInboxFull) + relay_->counter(RelayCounter::DropSessionGone), 0u)
+      << "cross-worker datagrams all pass through the owner's inbox";
 }
 
 TEST_F(RelayWorkers, ClosingOneSessionLeavesTheOthersForwarding) {
@@ -289,6 +291,7 @@ TEST_F(RelayThreeWorkers, DatagramsCrossEveryPairOfWorkers) {
   EXPECT_EQ(after.frames_forwarded - before.frames_forwarded, uint64_t(kSites) * (kSites - 1) * 10);
   EXPECT_EQ(after.bytes_forwarded - before.bytes_forwarded, bytes);
   EXPECT_EQ(after.drop_queue_full + after.drop_no_route + after.drop_malformed, 0u);
+  EXPECT_EQ(relay_->counter(RelayCounter::DropInboxFull) + relay_->counter(RelayCounter::DropSessionGone), 0u);
 }
 
 TEST_F(RelayWorkers, RestartAnnouncementReachesSitesOnEveryWorker) {
