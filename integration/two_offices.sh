@@ -240,7 +240,9 @@ check "gwA has no route to office-b left ($(lab_exec gwA ip route show 10.2.0.0/
 # It is preferred over the LAN interface's address as the routes' source.
 lab_start_tund tund-a gwA gw-a office-a --advertise 10.1.0.0/24 --tun-address 10.1.0.254/32
 route_src() { lab_exec gwA ip -o route show 10.2.0.0/24 dev dl0 2>/dev/null | sed -n 's/.* src \([^ ]*\).*/\1/p'; }
-if wait_until 20 eval '[[ "$(route_src)" == 10.1.0.254 ]]'; then
+# shellcheck disable=SC2317 # called through wait_until
+route_src_is_tun_address() { [[ "$(route_src)" == 10.1.0.254 ]]; }
+if wait_until 20 route_src_is_tun_address; then
   pass "tund-a with tun-address 10.1.0.254/32: its route to 10.2.0.0/24 prefers that source"
 else
   fail "tund-a with tun-address 10.1.0.254/32: route to 10.2.0.0/24 with src 10.1.0.254 (got $(route_src))"
