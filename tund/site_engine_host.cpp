@@ -2,12 +2,10 @@
 // intermediary assigned (laptop mode), proxy ARP/NDP for laptops numbered
 // inside this site's LAN, roaming (redial when the path changes), and the
 // host facts learned routes are checked against.
-#include <netdb.h>
-#include <sys/socket.h>
-
 #include <algorithm>
 
 #include "tund/site_engine.hpp"
+#include "tund/resolver.hpp"
 
 namespace dialout {
 namespace {
@@ -26,27 +24,8 @@ constexpr size_t kRefusalsListed = 16;
 // roaming check and the learned-route check would look at stale addresses.
 std::vector<IpAddr> resolve_host(const std::string& host) {
   if (auto ip = IpAddr::parse(host)) return {*ip};
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (::getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || res == nullptr) return {};
-  std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> owned(res, &::freeaddrinfo);
-  std::vector<IpAddr> out;
-  for (const addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
-    IpAddr ip;
-    if (ai->ai_family == AF_INET) {
-      const auto* sin = reinterpret_cast<const sockaddr_in*>(ai->ai_addr);
-      ip = IpAddr::v4(std::span<const uint8_t, 4>(reinterpret_cast<const uint8_t*>(&sin->sin_addr), 4));
-    } else if (ai->ai_family == AF_INET6) {
-      const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(ai->ai_addr);
-      ip = IpAddr::v6(std::span<const uint8_t, 16>(sin6->sin6_addr.s6_addr, 16));
-    } else {
-      continue;
-    }
-    if (std::find(out.begin(), out.end(), ip) == out.end()) out.push_back(ip);
-  }
-  return out;
+  auto found = Resolver::system_lookup(host);
+  return found ? std::move(*found) : std::vector<IpAddr>{};
 }
 
 bool is_host(const Prefix& p) { return p.len == p.addr.max_prefix_len(); }
