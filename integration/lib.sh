@@ -506,3 +506,20 @@ lab_tcp_transfer() {
     test "$sbytes" -eq "$bytes" -a "$rbytes" -eq "$bytes" -a "$ssha" == "$rsha"
   lab_stop "tcp-sink-$port"
 }
+
+# lab_udp_check FROM TO DST_ADDR PORT: UDP_COUNT datagrams from FROM to a sink
+# in TO, payloads checked; passes with >= 99 % received and none corrupted.
+lab_udp_check() {
+  local from=$1 to=$2 dst=$3 port=$4 res=$LAB_RUN/udp-$1.result line valid invalid
+  rm -f "$res" "$res.ready"
+  lab_start "udp-sink-$to" "$to" "$PY" "$LAB_ROOT/integration/labnet.py" udp-sink "$dst" "$port" 20 "$res" "$UDP_COUNT"
+  wait_until 5 test -e "$res.ready"
+  lab_exec "$from" timeout 30 "$PY" "$LAB_ROOT/integration/labnet.py" udp-send "$dst" "$port" "$UDP_COUNT" 1
+  wait_until 25 test -s "$res"
+  line=$(cat "$res" 2>/dev/null)
+  valid=$(awk '{ print $2 }' <<< "$line"); invalid=$(awk '{ print $4 }' <<< "$line")
+  # A lossless lab: allow 1 % for scheduling hiccups, never a corrupted payload.
+  check "UDP $from -> $to: ${line:-no result} (need >= 99 % of $UDP_COUNT, 0 invalid)" \
+    test "${valid:-0}" -ge $((UDP_COUNT * 99 / 100)) -a "${invalid:-1}" -eq 0
+  lab_stop "udp-sink-$to"
+}

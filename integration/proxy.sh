@@ -93,20 +93,6 @@ chown -R proxy: "$sq"
 lab_start squid proxy "$SQUID" -N -f "$sq/squid.conf"
 wait_until 15 lab_listening proxy 3128 || { fail "squid listening on $PROXY:3128 ($(tail -n 3 "$sq/cache.log" 2>/dev/null))"; lab_finish; }
 
-# udp_check FROM TO DST_ADDR PORT : UDP_COUNT datagrams, payloads checked.
-udp_check() {
-  local from=$1 to=$2 dst=$3 port=$4 res=$LAB_RUN/udp-$1.result line valid invalid
-  rm -f "$res" "$res.ready"
-  lab_start "udp-sink-$to" "$to" "$PY" "$LAB_ROOT/integration/labnet.py" udp-sink "$dst" "$port" 20 "$res" "$UDP_COUNT"
-  wait_until 5 test -e "$res.ready"
-  lab_exec "$from" timeout 30 "$PY" "$LAB_ROOT/integration/labnet.py" udp-send "$dst" "$port" "$UDP_COUNT" 1
-  wait_until 25 test -s "$res"
-  line=$(cat "$res" 2>/dev/null)
-  valid=$(awk '{ print $2 }' <<< "$line"); invalid=$(awk '{ print $4 }' <<< "$line")
-  check "UDP $from -> $to: ${line:-no result} (need >= 99 % of $UDP_COUNT, 0 invalid)" \
-    test "${valid:-0}" -ge $((UDP_COUNT * 99 / 100)) -a "${invalid:-1}" -eq 0
-  lab_stop "udp-sink-$to"
-}
 
 # roam_through_proxy NAME : gwA's source address towards the proxy changes;
 # tund redials every connection, through the proxy again.
@@ -171,7 +157,7 @@ proxy_round() {
   n=$(lab_ping_received hostB 10.1.0.2 5)
   check "$label: ping hostB -> hostA: $n/5 answered" test "$n" -eq 5
   lab_tcp_transfer hostA 10.2.0.2 5001 "$TCP_BYTES"
-  udp_check hostA hostB 10.2.0.2 5002
+  lab_udp_check hostA hostB 10.2.0.2 5002
   if [[ "$label" == squid ]]; then roam_through_proxy "tund-a-$label"; fi
   check "$label: no secret in the log" \
     eval "! grep -Fq '${good#*:}' '$LAB_RUN/logs/tund-a-$label.log'"

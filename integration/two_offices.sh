@@ -127,22 +127,8 @@ fi
 lab_stop iperf3-server
 
 # --- 3. UDP both ways --------------------------------------------------------
-udp_check() { # udp_check FROM TO DST_ADDR PORT
-  local from=$1 to=$2 dst=$3 port=$4 res=$LAB_RUN/udp-$1.result line valid invalid
-  rm -f "$res" "$res.ready"
-  lab_start "udp-sink-$to" "$to" "${LABNET[@]}" udp-sink "$dst" "$port" 20 "$res" "$UDP_COUNT"
-  wait_until 5 test -e "$res.ready"
-  lab_exec "$from" timeout 30 "${LABNET[@]}" udp-send "$dst" "$port" "$UDP_COUNT" 1
-  wait_until 25 test -s "$res"
-  line=$(cat "$res" 2>/dev/null)
-  valid=$(awk '{ print $2 }' <<< "$line"); invalid=$(awk '{ print $4 }' <<< "$line")
-  # A lossless lab: allow 1 % for scheduling hiccups, never a corrupted payload.
-  check "UDP $from -> $to: ${line:-no result} (need >= 99 % of $UDP_COUNT, 0 invalid)" \
-    test "${valid:-0}" -ge $((UDP_COUNT * 99 / 100)) -a "${invalid:-1}" -eq 0
-  lab_stop "udp-sink-$to"
-}
-udp_check hostA hostB 10.2.0.2 5002
-udp_check hostB hostA 10.1.0.2 5003
+lab_udp_check hostA hostB 10.2.0.2 5002
+lab_udp_check hostB hostA 10.1.0.2 5003
 
 # --- 4. a rogue site claims office-b -----------------------------------------
 istatus=$(lab_status_file intermediary)
