@@ -2,8 +2,12 @@
 #include <csignal>
 #include <cstdio>
 
+#include <memory>
+
+#include "intermediary/port_share.hpp"
 #include "intermediary/relay.hpp"
 #include "intermediary/relay_config.hpp"
+#include "netlib/alpn.hpp"
 #include "netlib/event_loop.hpp"
 #include "netlib/log.hpp"
 #include "netlib/option_parsing.hpp"
@@ -42,6 +46,18 @@ int run(const RelayConfig& config) {
     log.error("{}", ok.error());
     return 1;
   }
+  // Port sharing: accepted connections are peeked first (port_share.hpp).
+  // Declared after the relay, so it goes first; the relay calls it only
+  // from the loop and write_status(), both done by then.
+  std::unique_ptr<PortShare> share;
+  if (config.share_port_backend) {
+    share = std::make_unique<PortShare>(loop, config, [&relay](UniqueFd fd) { relay.adopt_connection(std::move(fd)); },
+                                        log);
+    relay.set_accept_front({[&share](UniqueFd fd) { share->take(std::move(fd)); },
+                            [&share](auto& rows) { share->append_status(rows); }});
+    log.info("sharing the port: connections without the {} ALPN id go to {}", kAlpnProtocol,
+             config.share_port_backend->to_string());
+  }
   // The port is bound: nothing below needs privilege. Files read later
   // (policy and CRL reloads) must be readable by --user. Capabilities are
   // per thread: they go before any worker thread exists.
@@ -73,6 +89,8 @@ int run(const RelayConfig& config) {
     relay.announce_restart();
     loop.stop();
   });
+  // Threads start with every signal blocked (LoopThread), after the drop.
+  if (share) share->start();
   if (auto ok = relay.start(); !ok) {
     log.error("{}", ok.error());
     return 1;

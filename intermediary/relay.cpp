@@ -422,6 +422,7 @@ void Relay::write_status() const {
     rows.emplace_back("assigned_addresses", registrar_.assigned_sites());
     rows.emplace_back("pool_leases", registrar_.pool_leases());
   }
+  if (front_.status_rows) front_.status_rows(rows);
   // Written unlocked: a slow disk must not stall the workers.
   if (auto ok = StatusFile(config_.status_file).write(rows); !ok) log_.warn("status file: {}", ok.error());
 }

@@ -19,11 +19,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "intermediary/deferred_log.hpp"
@@ -55,6 +58,18 @@ class Relay {
   // Starts the worker threads, the listener and the housekeeping timers.
   Expected<void, std::string> start();
   uint16_t port() const { return port_; }
+
+  // Port sharing (intermediary/port_share.hpp). Set before start(): every
+  // accepted connection goes to `take` (on the main loop) instead of a
+  // worker, and `status_rows` adds rows to the status file (any thread).
+  struct AcceptFront {
+    std::function<void(UniqueFd)> take;
+    std::function<void(std::vector<std::pair<std::string_view, uint64_t>>&)> status_rows;
+  };
+  void set_accept_front(AcceptFront front) { front_ = std::move(front); }
+  // Main loop: starts a site's session on a connected socket, as on_accept
+  // does without a front (handed to the least-loaded worker, which starts TLS).
+  void adopt_connection(UniqueFd fd);
   unsigned workers() const { return unsigned(workers_.size()); }
 
   // SIGTERM: tell every site to come back after restart_hint, flush, stop accepting.
@@ -191,6 +206,7 @@ class Relay {
   std::vector<std::unique_ptr<RelayWorker>> workers_;
 
   // The main loop's thread only.
+  AcceptFront front_;
   UniqueFd listener_;
   std::vector<std::unique_ptr<TlsContext>> worker_tls_;  // made by listen(), moved to workers 1.. by start()
   uint16_t port_ = 0;

@@ -65,6 +65,17 @@ std::vector<OptionSpec> relay_specs() {
        "Range laptop addresses are assigned from (to sites that ask for one); repeatable: at most one "
        "IPv4 and one IPv6 range (default none).",
        true},
+      {"share-port-backend", "HOST:PORT",
+       "Share the listening port with this web server: a connection whose TLS ClientHello does not "
+       "offer dialout's ALPN id is passed to it byte for byte (default none: not shared)."},
+      {"share-port-max-connections", "N",
+       fmt::format("Connections passed to the web server at once, 1..65536; beyond, refused "
+                   "(default {}).",
+                   d.share_port_max_connections)},
+      {"share-port-buffer-bytes", "BYTES",
+       fmt::format("Buffer per direction of a connection passed to the web server, 4096..1048576 "
+                   "(default {}).",
+                   d.share_port_buffer_bytes)},
       {"log-level", "LEVEL",
        fmt::format("debug, info, warn or error (default {}).", log_level_key(d.log_level))},
   };
@@ -119,6 +130,17 @@ RelayConfig build(const LayeredOptions& o) {
     }
     c.address_pools.push_back(p);
   }
+  if (auto t = o.value("share-port-backend")) {
+    c.share_port_backend = o.check<Endpoint>("share-port-backend", *t, [](std::string_view s) -> Expected<Endpoint, std::string> {
+      auto ep = Endpoint::parse(s, 0);
+      if (ep && ep->port == 0) return unexpected(std::string("needs a port other than 0 (HOST:PORT)"));
+      return ep;
+    });
+  }
+  c.share_port_max_connections = static_cast<unsigned>(
+      o.number("share-port-max-connections", 1, 65536, c.share_port_max_connections));
+  c.share_port_buffer_bytes =
+      static_cast<size_t>(o.number("share-port-buffer-bytes", 4096, 1048576, c.share_port_buffer_bytes));
   c.log_level = o.log_level("log-level", c.log_level);
   return c;
 }

@@ -38,7 +38,6 @@ void Relay::mark_dirty(RelayWorker& w, Session& s) {
 
 void Relay::on_accept() {
   FlushLog log_flush{deferred_};
-  RelayWorker& main = *workers_[0];
   // Only the fd is handed over: the worker starts TLS on its own context.
   for (int i = 0; i < 64; ++i) {
     auto fd = tcp_accept(listener_.get());
@@ -47,26 +46,35 @@ void Relay::on_accept() {
       return;
     }
     if (!fd->valid()) return;  // nothing more waiting
-    tune_data_socket(fd->get());
-    auto peer_ep = peer_endpoint(fd->get());
-    Accepted a{std::move(*fd), peer_ep ? peer_ep->to_string() : "unknown peer", peer_ep ? peer_ep->host : ""};
-    Lock lk(mu_);
-    RelayWorker& w = **std::min_element(workers_.begin(), workers_.end(),
-                                        [](const auto& x, const auto& y) { return x->sessions < y->sessions; });
-    if (w.adopt.size() >= RelayWorker::kMaxHandoff) {
-      lk.unlock();
-      main.counters.add(RelayCounter::HandshakeFailed);
-      dlog().warn("{}: refused: worker {} has {} connections waiting to start", a.peer, w.index, RelayWorker::kMaxHandoff);
+    if (front_.take) {
+      front_.take(std::move(*fd));  // port sharing: it calls adopt_connection for a site
       continue;
     }
-    ++w.sessions;
-    if (on_thread(w)) {
-      lk.unlock();
-      adopt(w, std::move(a));
-    } else {
-      w.adopt.push_back(std::move(a));
-      wake(w);
-    }
+    adopt_connection(std::move(*fd));
+  }
+}
+
+void Relay::adopt_connection(UniqueFd fd) {
+  FlushLog log_flush{deferred_};
+  tune_data_socket(fd.get());
+  auto peer_ep = peer_endpoint(fd.get());
+  Accepted a{std::move(fd), peer_ep ? peer_ep->to_string() : "unknown peer", peer_ep ? peer_ep->host : ""};
+  Lock lk(mu_);
+  RelayWorker& w = **std::min_element(workers_.begin(), workers_.end(),
+                                      [](const auto& x, const auto& y) { return x->sessions < y->sessions; });
+  if (w.adopt.size() >= RelayWorker::kMaxHandoff) {
+    lk.unlock();
+    workers_[0]->counters.add(RelayCounter::HandshakeFailed);  // the main loop's thread
+    dlog().warn("{}: refused: worker {} has {} connections waiting to start", a.peer, w.index, RelayWorker::kMaxHandoff);
+    return;
+  }
+  ++w.sessions;
+  if (on_thread(w)) {
+    lk.unlock();
+    adopt(w, std::move(a));
+  } else {
+    w.adopt.push_back(std::move(a));
+    wake(w);
   }
 }
 
