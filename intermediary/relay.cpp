@@ -134,6 +134,7 @@ void Relay::queue_data(Session& out, SiteId src, std::span<const uint8_t> frame,
   if (lane == SendQueue::Lane::Urgent &&
       out.channel.queue().lane_bytes(lane) + frame.size() > urgent_data_bytes(out)) {
     counters_.add(RelayCounter::DropQueueFull);
+    out.queue_drops.add();
     return;
   }
   auto room = out.channel.queue().reserve(lane, frame.size());
@@ -142,9 +143,12 @@ void Relay::queue_data(Session& out, SiteId src, std::span<const uint8_t> frame,
   auto pushed = out.channel.queue().commit(lane, frame.size());
   if (!pushed.ok) {
     counters_.add(RelayCounter::DropQueueFull);
+    out.queue_drops.add();
     return;
   }
   counters_.add(RelayCounter::DropQueueFull, pushed.dropped);
+  out.queue_drops.add(pushed.dropped);
+  out.frames_out.add();
   counters_.add(RelayCounter::FramesForwarded);
   counters_.add(RelayCounter::BytesForwarded, ip_bytes);
   mark_dirty(out);

@@ -27,6 +27,7 @@
 #include "intermediary/registrar.hpp"
 #include "intermediary/relay_counters.hpp"
 #include "intermediary/relay_config.hpp"
+#include "intermediary/relay_status.hpp"
 #include "intermediary/relay_worker.hpp"
 #include "intermediary/session.hpp"
 #include "netlib/event_loop.hpp"
@@ -70,6 +71,14 @@ class Relay {
   std::vector<size_t> sessions_per_worker() const;
   std::vector<unsigned> site_workers(std::string_view name) const;
   void write_status() const;
+  // relay_status.cpp, main loop (dialoutctl): the live sessions and the
+  // registered sites, copied under the lock.
+  std::vector<SessionRow> session_rows() const;
+  std::vector<SiteRow> site_rows() const;
+  // Closes every session of the site `name_or_id` names, or the session with
+  // that id, with REFUSE(Closed, reason) so the site logs why; returns how
+  // many. The site reconnects with backoff. Main loop only.
+  size_t kill(std::string_view name_or_id, std::string reason);
 
  private:
   using Lock = std::unique_lock<std::mutex>;

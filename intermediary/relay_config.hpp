@@ -38,6 +38,10 @@ struct RelayConfig {
   std::string user;                   // --user: switch to this account once the port is bound
   std::vector<Prefix> address_pools;  // --address-pool, repeatable: at most one IPv4 and one IPv6 range
   LogLevel log_level = LogLevel::Info;                // --log-level debug|info|warn|error
+  // --control-socket PATH or none; --control-group NAME (empty: root only)
+  std::string control_socket = "/run/dialout/intermediary.sock";
+  std::string control_group;
+  std::optional<Endpoint> metrics_listen;  // --metrics-listen HOST:PORT, off by default
 };
 
 // As SiteConfigResult: config only when the daemon should run; otherwise

@@ -145,11 +145,13 @@ void Relay::read_frames(RelayWorker& w, Session& s, Lock& lk) {
   auto now = w.loop->now();
   auto out = s.channel.read_frames(
       [&](const FrameView& f) {
+        s.frames_in.add();
         Lock g(mu_);
         return !s.retired && on_frame(s, f, now);
       },
       kReadBudget);
   bool wants_write = s.channel.transport().wants_write();
+  s.bytes_in.add(out.bytes);
   lk.lock();
   if (s.retired) return;
   using RS = Channel::ReadStatus;
@@ -206,7 +208,8 @@ void Relay::drive_handshake(RelayWorker& w, Session& s, Lock& lk) {
   }
   s.who = std::move(*who);
   s.core.authenticated(w.loop->now());
-  if (s.tls->resumed()) counters_.add(RelayCounter::TlsResumed);
+  s.resumed = s.tls->resumed();
+  if (s.resumed) counters_.add(RelayCounter::TlsResumed);
   unsigned& count = sessions_per_identity_[s.who.name];
   ++count;
   s.counted = true;
@@ -245,6 +248,7 @@ void Relay::flush(RelayWorker& w, Session& s, Lock& lk) {
       return;
     }
     queue.consume(*n);
+    s.bytes_out.add(*n);
   }
   // After 64 rounds: yield to other connections; epoll says when to go on.
   update_interest(w, s);

@@ -8,6 +8,7 @@
 #include "intermediary/registry.hpp"
 #include "intermediary/relay_session.hpp"
 #include "netlib/channel.hpp"
+#include "netlib/counter_set.hpp"
 #include "netlib/log.hpp"
 #include "intermediary/peer_identity.hpp"
 #include "netlib/tls_transport.hpp"
@@ -40,6 +41,14 @@ struct Session {
   // is queued for it meanwhile.
   bool stalled = false;
   LogThrottle drop_log;  // its share of the relay's data-path warnings
+
+  // For `dialoutctl status` (relay_status.cpp). The counters are written by
+  // the owner thread only and read by anyone without the lock.
+  std::chrono::system_clock::time_point connected_at = std::chrono::system_clock::now();
+  bool resumed = false;  // the TLS handshake resumed from a ticket
+  SingleWriterCounter bytes_in, frames_in;    // plaintext read, frames handled
+  SingleWriterCounter bytes_out, frames_out;  // plaintext written, DATA frames queued
+  SingleWriterCounter queue_drops;            // DATA for it its full queue dropped
 };
 
 }  // namespace dialout
