@@ -339,6 +339,7 @@ TEST_F(RelayWorkers, StatusRowsCountTrafficAndKillReconnectsTheSite) {
   int on0 = 0, on1 = 0;
   for (int i = 1; i <= kSites; ++i) (worker_of(i) == 0 ? on0 : on1) = i;
   SessionId old0 = by_site[fmt::format("office-{}", on0)].id, old1 = by_site[fmt::format("office-{}", on1)].id;
+  auto killed_at = std::chrono::system_clock::now();
   EXPECT_EQ(relay_->kill(fmt::format("office-{}", on0), "test"), 1u);
   EXPECT_EQ(relay_->kill(std::to_string(old1), "test"), 1u);
   EXPECT_EQ(relay_->kill("no-such-site", "test"), 0u);
@@ -348,7 +349,26 @@ TEST_F(RelayWorkers, StatusRowsCountTrafficAndKillReconnectsTheSite) {
       if (r.site == fmt::format("office-{}", site) && r.state == "ready" && r.id != old) return true;
     return false;
   };
-  ASSERT_TRUE(run_until([&] { return back(on0, old0) && back(on1, old1) && all_up(); })) << log_text();
+  // The site's side: its uplink registered again after the kill (its own
+  // status, not the relay's: ACCEPT may still be on its way).
+  auto site_back = [&](int site) {
+    auto up = sites_[site - 1]->engine->uplink_status();
+    return up.size() == 1 && up[0].state == "ready" && up[0].since > killed_at;
+  };
+  // Every site routes to the ids the relay gave now (a re-registered site
+  // may get a new id; a DATA frame still naming the old one is dropped).
+  auto routes_current = [&] {
+    std::map<std::string, SiteId> ids;
+    for (const auto& r : relay_->site_rows()) ids[r.name] = r.id;
+    for (int i = 1; i <= kSites; ++i)
+      for (int j = 1; j <= kSites; ++j)
+        if (i != j && sites_[i - 1]->engine->routes().lookup(*IpAddr::parse(host(j))) != ids[fmt::format("office-{}", j)])
+          return false;
+    return true;
+  };
+  ASSERT_TRUE(run_until([&] {
+    return back(on0, old0) && back(on1, old1) && site_back(on0) && site_back(on1) && all_up() && routes_current();
+  })) << log_text();
   EXPECT_NE(log_text().find("killed by the operator: test"), std::string::npos);
   exchange({1, 2, 3, 4}, 2);  // and everyone forwards again
 }
