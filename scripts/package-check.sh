@@ -72,6 +72,9 @@ for daemon in tund intermediary; do
   else fail "$daemon from the package does not run"; fi
 done
 
+if "$tmp/root/usr/sbin/dialoutctl" --help >/dev/null 2>&1; then pass "dialoutctl from the package runs (--help)"
+else fail "dialoutctl from the package does not run"; fi
+
 # Man pages: no roff warnings, and the flags they describe are the binary's.
 # Settings only: --help, --version and --config are prose in the man page.
 help_flags() {
