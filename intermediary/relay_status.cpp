@@ -78,9 +78,14 @@ size_t Relay::kill(std::string_view name_or_id, std::string reason) {
     Session* s = find(id);
     if (s == nullptr || s->retired) continue;
     dlog().info("{} ('{}'): killed by the operator: {}", s->peer, s->who.name, reason);
-    // Through the refusal path: the REFUSE is flushed before the close
-    // (by its owner), the site logs the reason and reconnects.
-    refuse(*s, RefuseReason::Closed, reason);
+    if (s->core.state() == RelaySession::State::Handshake) {
+      // No TLS yet: nothing can carry a REFUSE.
+      close_session(*s, "killed by the operator: " + reason);
+    } else {
+      // Through the refusal path: the REFUSE is flushed before the close
+      // (by its owner), the site logs the reason and reconnects.
+      refuse(*s, RefuseReason::Closed, reason);
+    }
     ++killed;
   }
   // Sessions of this (main) loop's worker close now; close_session woke
