@@ -34,6 +34,7 @@
 #include "intermediary/registrar.hpp"
 #include "intermediary/relay_counters.hpp"
 #include "intermediary/relay_config.hpp"
+#include "intermediary/relay_status.hpp"
 #include "intermediary/relay_worker.hpp"
 #include "intermediary/session.hpp"
 #include "netlib/event_loop.hpp"
@@ -91,6 +92,14 @@ class Relay {
   std::vector<size_t> sessions_per_worker() const;
   std::vector<unsigned> site_workers(std::string_view name) const;
   void write_status() const;
+  // relay_status.cpp, main loop (dialoutctl): the live sessions and the
+  // registered sites, copied under the lock.
+  std::vector<SessionRow> session_rows() const;
+  std::vector<SiteRow> site_rows() const;
+  // Closes every session of the site `name_or_id` names, or the session with
+  // that id, with REFUSE(Closed, reason) so the site logs why; returns how
+  // many. The site reconnects with backoff. Main loop only.
+  size_t kill(std::string_view name_or_id, std::string reason);
 
  private:
   using Lock = std::unique_lock<std::mutex>;
@@ -104,6 +113,8 @@ class Relay {
     SiteId site = 0;            // once registered
     uint32_t capabilities = 0;  // once registered
     PeerIdentity who;           // once authenticated: route snapshots are per identity
+    std::string peer;           // remote address, for status and logs
+    std::shared_ptr<const SessionStats> stats;  // the owner writes, status reads
   };
 
   // relay_io.cpp and relay_housekeeping.cpp: threads, sockets, TLS, timers.
@@ -146,12 +157,16 @@ class Relay {
   // Under mu_: a control frame or close for session `to`, wherever it
   // lives; `local` collects those for the calling worker's own sessions,
   // to apply once the lock is released.
-  struct LocalWork {
-    std::vector<std::pair<SessionId, std::vector<uint8_t>>> frames;
-    std::vector<std::pair<SessionId, std::string>> closes;
+  struct LocalEntry {
+    SessionId to = 0;
+    InboxKind kind = InboxKind::Control;
+    std::vector<uint8_t> bytes;
   };
+  using LocalWork = std::vector<LocalEntry>;
   void post_control(RelayWorker& self, SessionId to, InboxKind kind, std::span<const uint8_t> bytes, LocalWork& local);
   void apply_local(RelayWorker& w, LocalWork& local);
+  // On w's thread: a control entry (not DATA) for one of its sessions.
+  void apply_control(RelayWorker& w, SessionId to, InboxKind kind, std::span<const uint8_t> bytes);
   // Refuses for the relay (a registration decision, a session limit).
   void refuse(RelayWorker& w, Session& s, RefuseReason reason, std::string text);
   // Logs and closes a session whose REFUSE is in w.scratch.

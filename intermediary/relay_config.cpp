@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "netlib/ops_options.hpp"
 #include "netlib/option_values.hpp"
 
 namespace dialout {
@@ -142,6 +143,9 @@ RelayConfig build(const LayeredOptions& o) {
   c.share_port_buffer_bytes =
       static_cast<size_t>(o.number("share-port-buffer-bytes", 4096, 1048576, c.share_port_buffer_bytes));
   c.log_level = o.log_level("log-level", c.log_level);
+  c.control_socket = o.value("control-socket").value_or(c.control_socket);
+  c.control_group = o.value("control-group").value_or("");
+  c.metrics_listen = metrics_endpoint(o);
   return c;
 }
 
@@ -149,7 +153,8 @@ RelayConfig build(const LayeredOptions& o) {
 
 RelayConfigResult parse_relay_config(int argc, const char* const* argv,
                                      const ConfigEnvironment& env) {
-  const std::vector<OptionSpec> specs = relay_specs();
+  std::vector<OptionSpec> specs = relay_specs();
+  for (auto& o : ops_option_specs(RelayConfig{}.control_socket)) specs.push_back(std::move(o));
   return parse_daemon_config<RelayConfigResult>("intermediary", kAbout, specs, build, argc, argv, env);
 }
 

@@ -5,6 +5,8 @@
 //   1 — first version: hello, register, accept, refuse, routes, ping/pong,
 //       peer gone, restarting, data (with optional virtio-net header);
 //       REGISTER flag kRegisterRoamed.
+//     Later additions within version 1 (old peers show them as "unknown reason"):
+//       REFUSE reason 13 (Closed, by an operator: temporary).
 //
 // Byte order: network (big-endian) for every integer, except the embedded
 // virtio-net header, which is passed through exactly as the TUN device
@@ -205,6 +207,9 @@ enum class RefuseReason : uint16_t {
   // The identity holds --max-addresses-per-identity pool addresses, live or
   // kept for reconnects. Temporary: released leases expire after the grace.
   TooManyAddresses = 12,
+  // An operator closed the session (`dialoutctl kill`). Temporary: the
+  // site reconnects with backoff; its rights are checked again then.
+  Closed = 13,
 };
 const char* to_string(RefuseReason);
 // Refusals that retrying cannot fix (the site's configuration or rights are wrong).

@@ -78,6 +78,9 @@ TEST_F(RelayConfigTest, MinimalCommandLineGetsDefaults) {
   EXPECT_FALSE(c.share_port_backend) << "port sharing is off by default";
   EXPECT_EQ(c.share_port_max_connections, 256u);
   EXPECT_EQ(c.share_port_buffer_bytes, 32768u);
+  EXPECT_EQ(c.control_socket, "/run/dialout/intermediary.sock");
+  EXPECT_EQ(c.control_group, "");
+  EXPECT_FALSE(c.metrics_listen) << "off by default";
 }
 
 TEST_F(RelayConfigTest, SharePortSettings) {
@@ -91,6 +94,24 @@ TEST_F(RelayConfigTest, SharePortSettings) {
   auto f = run(plus(base(), {"--config", write_config("share-port-backend = [::1]:80\n")}));
   ASSERT_TRUE(f.config) << f.text;
   EXPECT_EQ(*f.config->share_port_backend, (Endpoint{"::1", 80}));
+}
+
+TEST_F(RelayConfigTest, OperationsSettings) {
+  auto r = run(plus(base(), {"--control-socket", "/tmp/x.sock", "--control-group", "adm", "--metrics-listen",
+                             "127.0.0.1:9101"}));
+  ASSERT_TRUE(r.config) << r.text;
+  EXPECT_EQ(r.config->control_socket, "/tmp/x.sock");
+  EXPECT_EQ(r.config->control_group, "adm");
+  ASSERT_TRUE(r.config->metrics_listen);
+  EXPECT_EQ(r.config->metrics_listen->to_string(), "127.0.0.1:9101");
+  r = run(plus(base(), {"--control-socket", "none", "--metrics-listen", "[::1]:9101"}));
+  ASSERT_TRUE(r.config) << r.text;
+  EXPECT_EQ(r.config->control_socket, "none");
+  EXPECT_EQ(r.config->metrics_listen->host, "::1");
+  r = run(plus(base(), {"--metrics-listen", "127.0.0.1"}));
+  EXPECT_FALSE(r.config);
+  EXPECT_NE(r.text.find("intermediary: --metrics-listen"), std::string::npos) << r.text;
+  EXPECT_NE(r.text.find("needs a port (HOST:PORT)"), std::string::npos) << r.text;
 }
 
 TEST_F(RelayConfigTest, EveryFlagIsApplied) {
