@@ -24,6 +24,8 @@ const char* frame_name(MsgType t) {
     case MsgType::PeerGone: return "PEER_GONE";
     case MsgType::Restarting: return "RESTARTING";
     case MsgType::Data: return "DATA";
+    case MsgType::RouteUpdate: return "ROUTE_UPDATE";
+    case MsgType::RouteResync: return "ROUTE_RESYNC";
   }
   return "unknown";
 }
@@ -44,7 +46,9 @@ const char* to_string(SiteSession::State s) {
 }
 
 SiteSession::SiteSession(SiteSessionSettings settings)
-    : settings_(std::move(settings)), backoff_(settings_.reconnect_min, settings_.reconnect_max, settings_.seed) {}
+    : settings_(std::move(settings)), backoff_(settings_.reconnect_min, settings_.reconnect_max, settings_.seed),
+      // Its own stream, so restart spreading does not shift the backoff's draws.
+      spread_state_(settings_.seed ^ 0x6a09e667f3bcc909ull) {}
 
 std::optional<SiteSession::Action> SiteSession::next_action() {
   if (taken_ == actions_.size()) {
@@ -223,8 +227,21 @@ void SiteSession::on_restarting(Clock::time_point now, const FrameView& f) {
   auto r = decode_restarting(f.payload);
   auto hint = r ? std::min(std::chrono::milliseconds(r->reconnect_after_ms), settings_.restart_hint_max)
                 : kUnreadableRestartHint;
-  note(LogLevel::Info, fmt::format("intermediary restarting; reconnecting in {} ms", hint.count()));
-  fail(now, "intermediary restarting", hint);
+  auto window = r ? std::min(std::chrono::milliseconds(r->window_ms), settings_.restart_window_max)
+                  : std::chrono::milliseconds(0);
+  auto delay = hint + spread(window);
+  note(LogLevel::Info, fmt::format("intermediary restarting; reconnecting in {} ms", delay.count()));
+  fail(now, "intermediary restarting", delay);
+}
+
+std::chrono::milliseconds SiteSession::spread(std::chrono::milliseconds window) {
+  if (window.count() <= 0) return std::chrono::milliseconds(0);
+  uint64_t z = (spread_state_ += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  z ^= z >> 31;
+  // The modulo bias over a window of at most minutes is below 2^-40.
+  return std::chrono::milliseconds(static_cast<int64_t>(z % (static_cast<uint64_t>(window.count()) + 1)));
 }
 
 void SiteSession::tick(Clock::time_point now) {

@@ -19,7 +19,8 @@
 // (nothing received and no PING sent), and the session is dead after
 // `dead_after` of silence. Any failure closes and schedules the next attempt
 // after the jittered backoff (reset once ready) or after the delay a
-// RESTARTING frame announces. DATA in Ready is the driver's fast path: it
+// RESTARTING frame announces, plus a uniformly random share of the window it
+// announces (so a fleet told at once does not reconnect at once). DATA in Ready is the driver's fast path: it
 // stays zero-copy and never passes through here.
 #pragma once
 
@@ -45,7 +46,9 @@ struct SiteSessionSettings {
   std::chrono::milliseconds reconnect_min{200}, reconnect_max{10000};
   // A RESTARTING hint above this is capped (a hostile or buggy relay cannot park us).
   std::chrono::milliseconds restart_hint_max{60000};
-  uint64_t seed = 0;  // backoff jitter
+  // A RESTARTING window above this is capped likewise.
+  std::chrono::milliseconds restart_window_max{300000};
+  uint64_t seed = 0;  // backoff and restart-window jitter
 };
 
 class SiteSession {
@@ -132,6 +135,8 @@ class SiteSession {
   void on_refuse(Clock::time_point now, const FrameView& f);
   void on_restarting(Clock::time_point now, const FrameView& f);
   void on_ready_frame(Clock::time_point now, const FrameView& f);
+  // Uniform in [0, window] from the seeded source (splitmix64).
+  std::chrono::milliseconds spread(std::chrono::milliseconds window);
 
   SiteSessionSettings settings_;
   Backoff backoff_;
@@ -142,6 +147,7 @@ class SiteSession {
   bool resumed_ = false;
   bool ever_ready_ = false;
   bool roamed_ = false;
+  uint64_t spread_state_;
   std::vector<Action> actions_;
   size_t taken_ = 0;
 };

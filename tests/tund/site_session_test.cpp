@@ -197,6 +197,43 @@ TEST(SiteSession, RestartHintIsTheNextDelay) {
   }
 }
 
+// A RESTARTING window spreads the reconnects of many sites uniformly over
+// it: hint + [0, window], different per seed, the same for the same seed.
+TEST(SiteSession, RestartWindowSpreadsReconnects) {
+  constexpr int kSites = 400;
+  constexpr auto kHint = 500ms;
+  constexpr auto kWindow = 10000ms;
+  std::vector<int> buckets(10, 0);
+  std::vector<std::chrono::milliseconds> delays;
+  for (int seed = 1; seed <= kSites; ++seed) {
+    Harness h(settings(static_cast<uint64_t>(seed)));
+    h.connect();
+    auto r = one<SiteSession::ReconnectAfter>(h.feed(Restarting{uint32_t(kHint.count()), uint32_t(kWindow.count())}));
+    ASSERT_TRUE(r);
+    ASSERT_GE(r->delay, kHint);
+    ASSERT_LE(r->delay, kHint + kWindow);
+    delays.push_back(r->delay);
+    ++buckets[std::min<size_t>(9, static_cast<size_t>((r->delay - kHint) / (kWindow / 10)))];
+  }
+  // 400 draws into 10 buckets: 40 expected each; 15..65 is far outside
+  // chance for a uniform source (and fails for a constant or a clumped one).
+  for (int b : buckets) {
+    EXPECT_GT(b, 15);
+    EXPECT_LT(b, 65);
+  }
+  Harness again(settings(7));
+  again.connect();
+  auto r = one<SiteSession::ReconnectAfter>(again.feed(Restarting{uint32_t(kHint.count()), uint32_t(kWindow.count())}));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->delay, delays[6]) << "seeded: reproducible";
+  // A hostile window is capped.
+  Harness capped(settings(3));
+  capped.connect();
+  auto c = one<SiteSession::ReconnectAfter>(capped.feed(Restarting{0, 0xffffffff}));
+  ASSERT_TRUE(c);
+  EXPECT_LE(c->delay, SiteSessionSettings{}.restart_window_max);
+}
+
 TEST(SiteSession, PeerGoneIsAnEvent) {
   Harness h;
   h.connect();
