@@ -17,123 +17,144 @@ Relay::Relay(EventLoop& loop, TlsContext& tls, Policy policy, const RelayConfig&
       config_(config),
       log_(log),
       deferred_(log),
-      policy_(std::move(policy)),
-      // Per reason, and per session: one flooding peer gets 2 of a reason's
-      // 5 lines per 10 s and leaves the rest to others.
-      drop_log_(deferred_.logger(), 5, std::chrono::seconds(10), 2) {}
+      policy_(std::make_shared<const Policy>(std::move(policy))) {}
 
-Session* Relay::find(SessionId id) {
-  auto it = sessions_.find(id);
-  return it == sessions_.end() ? nullptr : it->second.get();
+Session* Relay::owned(RelayWorker& w, SessionId id) {
+  auto it = w.owned.find(id);
+  return it == w.owned.end() || it->second->retired ? nullptr : it->second.get();
 }
 
-bool Relay::on_frame(Session& s, const FrameView& f, Session::Clock::time_point now) {
-  scratch_.clear();
-  auto e = s.core.on_frame(f, now, scratch_);
-  return apply(s, std::move(e), &f, now);
+bool Relay::on_frame(RelayWorker& w, Session& s, const FrameView& f, TimePoint now) {
+  w.scratch.clear();
+  auto e = s.core.on_frame(f, now, w.scratch);
+  return apply(w, s, std::move(e), &f, now);
 }
 
-bool Relay::apply(Session& s, RelaySession::Event&& e, const FrameView* f, Session::Clock::time_point now) {
+bool Relay::apply(RelayWorker& w, Session& s, RelaySession::Event&& e, const FrameView* f, TimePoint now) {
   using Kind = RelaySession::Event::Kind;
   switch (e.kind) {
     case Kind::None:
     case Kind::HelloOk:
-      if (scratch_.empty()) return true;
-      send(s, SendQueue::Lane::Urgent, scratch_);
-      return !close_if_stalled(s);  // e.g. pings from a peer that reads none of the pongs
-    case Kind::RegisterRequest: return on_register(s, e.request, now);
+      if (w.scratch.empty()) return true;
+      send(w, s, SendQueue::Lane::Urgent, w.scratch);
+      return !close_if_stalled(w, s);  // e.g. pings from a peer that reads none of the pongs
+    case Kind::RegisterRequest: return on_register(w, s, e.request, now);
     case Kind::Forward:
-      on_data(s, *f, e.data, now);
+      on_data(w, s, *f, e.data, now);
       return true;
     case Kind::DropMalformed:
-      counters_.add(RelayCounter::DropMalformed);
-      drop_log_.warn("malformed", s.drop_log, now, "{}: dropped DATA: {}", s.peer, to_string(e.wire_error));
+      w.counters.add(RelayCounter::DropMalformed);
+      w.drop_log.warn("malformed", s.drop_log, now, "{}: dropped DATA: {}", s.peer, to_string(e.wire_error));
       return true;
     case Kind::Refused:
-      if (e.reason == RefuseReason::OutOfOrder) counters_.add(RelayCounter::DropMalformed);  // an unexpected or malformed frame
-      close_refused(s, e);
+      if (e.reason == RefuseReason::OutOfOrder) w.counters.add(RelayCounter::DropMalformed);  // an unexpected or malformed frame
+      close_refused(w, s, e);
       return false;
     case Kind::HandshakeTimeout:
-      counters_.add(RelayCounter::HandshakeFailed);  // stuck in TLS, or authenticated but never registered
-      close_session(s, e.text);
+      w.counters.add(RelayCounter::HandshakeFailed);  // stuck in TLS, or authenticated but never registered
+      close_session(w, s, e.text);
       return false;
-    case Kind::Dead: close_session(s, e.text); return false;
+    case Kind::Dead: close_session(w, s, e.text); return false;
   }
   return true;
 }
 
-bool Relay::on_register(Session& s, const Register& r, Session::Clock::time_point now) {
-  auto got = registrar_.admit(policy_, RegistrationRequest{s.id, &s.who, s.peer_host, &r}, now);
-  if (!got) {
-    counters_.add(RelayCounter::RefusedRegister);
-    refuse(s, got.error().reason, std::move(got.error().text));
-    return false;
+bool Relay::on_register(RelayWorker& w, Session& s, const Register& r, TimePoint now) {
+  LocalWork local;
+  {
+    Lock lk(mu_);
+    auto got = registrar_.admit(*policy_, RegistrationRequest{s.id, &s.who, s.peer_host, &r}, now);
+    if (!got) {
+      lk.unlock();
+      w.counters.add(RelayCounter::RefusedRegister);
+      refuse(w, s, got.error().reason, std::move(got.error().text));
+      return false;
+    }
+    SessionEntry& entry = directory_[s.id];
+    entry.site = got->site;
+    entry.capabilities = s.core.capabilities();
+    std::string why = fmt::format("replaced: '{}' roamed to {}", s.who.name, s.peer_host);
+    for (SessionId id : got->retire)
+      post_control(w, id, InboxKind::Close, std::span(reinterpret_cast<const uint8_t*>(why.data()), why.size()), local);
+    push_routes();
+    lk.unlock();
+    w.scratch.clear();
+    s.core.accept(got->site, got->assigned, w.scratch);
+    dlog().info("{}: '{}' registered '{}' (site {}, {} prefixes)", s.peer, s.who.name, r.name, got->site,
+                r.prefixes.size());
   }
-  scratch_.clear();
-  s.core.accept(got->site, got->assigned, scratch_);
-  send(s, SendQueue::Lane::Urgent, scratch_);
-  dlog().info("{}: '{}' registered '{}' (site {}, {} prefixes)", s.peer, s.who.name, r.name, got->site,
-            r.prefixes.size());
-  for (SessionId id : got->retire)
-    if (Session* other = find(id))
-      close_session(*other, fmt::format("replaced: '{}' roamed to {}", s.who.name, s.peer_host));
-  push_routes();
+  send(w, s, SendQueue::Lane::Urgent, w.scratch);
+  apply_local(w, local);
   return true;
 }
 
-void Relay::on_data(Session& s, const FrameView& f, const DataView& d, Session::Clock::time_point now) {
-  const Registry& registry = registrar_.registry();
-  const Site* sender = registry.site(s.core.site());
-  if (sender == nullptr) return;
-  auto fwd = decide_forward(registry, policy_, *sender, s.who, d);
+void Relay::on_data(RelayWorker& w, Session& s, const FrameView& f, const DataView& d, TimePoint now) {
+  refresh_view(w);
+  const Site* sender = w.view->registry.site(s.core.site());
+  if (sender == nullptr) {
+    // Registered after the view was built: ask for a fresh one (once).
+    refresh_view(w, true);
+    sender = w.view->registry.site(s.core.site());
+    if (sender == nullptr) {
+      w.counters.add(RelayCounter::DropNoRoute);
+      return;
+    }
+  }
+  const ForwardingView& view = *w.view;
+  auto fwd = decide_forward(view.registry, *view.policy, *sender, s.who, d);
   if (!fwd) {
     switch (fwd.error()) {
       case DropReason::Malformed:
       case DropReason::SourceRouted:
-      case DropReason::BadOffloadHeader: counters_.add(RelayCounter::DropMalformed); break;
-      case DropReason::SpoofedSource: counters_.add(RelayCounter::DropSpoofedSource); break;
-      case DropReason::NoRoute: counters_.add(RelayCounter::DropNoRoute); break;
+      case DropReason::BadOffloadHeader: w.counters.add(RelayCounter::DropMalformed); break;
+      case DropReason::SpoofedSource: w.counters.add(RelayCounter::DropSpoofedSource); break;
+      case DropReason::NoRoute: w.counters.add(RelayCounter::DropNoRoute); break;
       case DropReason::Policy:
-      case DropReason::Denied: counters_.add(RelayCounter::DropPolicy); break;
+      case DropReason::Denied: w.counters.add(RelayCounter::DropPolicy); break;
     }
-    drop_log_.warn(to_string(fwd.error()), s.drop_log, now, "{} ('{}', user '{}'): dropped datagram: {}", s.peer,
-                   sender->name, s.who.name, to_string(fwd.error()));
+    w.drop_log.warn(to_string(fwd.error()), s.drop_log, now, "{} ('{}', user '{}'): dropped datagram: {}", s.peer,
+                    sender->name, s.who.name, to_string(fwd.error()));
     return;
   }
-  const Site* target = registry.site(fwd->dst);
-  Session* out = target == nullptr || target->sessions.empty()
-                     ? nullptr
-                     : find(target->sessions[fwd->flow_hash % target->sessions.size()]);
+  const Site* target = view.registry.site(fwd->dst);
+  SessionId out_id = target == nullptr || target->sessions.empty()
+                         ? 0
+                         : target->sessions[fwd->flow_hash % target->sessions.size()];
+  const SessionRoute* out = view.session(out_id);
   if (out == nullptr) {
-    counters_.add(RelayCounter::DropNoRoute);
+    w.counters.add(RelayCounter::DropNoRoute);
     return;
   }
-  if (!d.vnet.empty() && !(out->core.capabilities() & kCapVnetHeader)) {
-    counters_.add(RelayCounter::DropMalformed);
-    drop_log_.warn("no-offload", s.drop_log, now,
-                   "{}: dropped offloaded datagram: '{}' does not accept offload headers", s.peer, target->name);
+  if (!d.vnet.empty() && !(out->capabilities & kCapVnetHeader)) {
+    w.counters.add(RelayCounter::DropMalformed);
+    w.drop_log.warn("no-offload", s.drop_log, now,
+                    "{}: dropped offloaded datagram: '{}' does not accept offload headers", s.peer, target->name);
     return;
   }
   std::span<const uint8_t> whole(f.payload.data() - kFrameHeaderSize, f.size());
-  if (out->owner == s.owner) {
-    queue_data(*out, sender->id, whole, d.packet.size());
+  if (out->owner == w.index) {
+    if (Session* local = owned(w, out_id)) {
+      queue_data(w, *local, sender->id, whole, d.packet.size());
+    } else {
+      w.counters.add(RelayCounter::DropSessionGone);  // closed since the view was built
+    }
     return;
   }
-  // Another worker's session: only its owner touches its SendQueue.
-  RelayWorker& w = owner(*out);
-  auto posted = w.inbox.post(InboxFrame{out->id, sender->id, d.packet.size()}, whole);
-  if (!posted.ok) counters_.add(RelayCounter::DropInboxFull);
-  if (posted.wake) wake(w);
+  // Another worker's session: only its owner touches it.
+  RelayWorker& to = *workers_[out->owner];
+  auto posted = to.inbox.post(InboxFrame{out_id, sender->id, d.packet.size()}, whole);
+  if (!posted.ok) w.counters.add(RelayCounter::DropInboxFull);
+  if (posted.wake) wake(to);
 }
 
-void Relay::queue_data(Session& out, SiteId src, std::span<const uint8_t> frame, size_t ip_bytes) {
+void Relay::queue_data(RelayWorker& w, Session& out, SiteId src, std::span<const uint8_t> frame, size_t ip_bytes) {
   auto lane = lane_for_datagram(ip_bytes);
   // Datagrams get half the urgent lane; the other half is the control
   // frames', so a control overflow means the peer stopped reading, never
   // that others flood it with small datagrams.
   if (lane == SendQueue::Lane::Urgent &&
       out.channel.queue().lane_bytes(lane) + frame.size() > urgent_data_bytes(out)) {
-    counters_.add(RelayCounter::DropQueueFull);
+    w.counters.add(RelayCounter::DropQueueFull);
     return;
   }
   auto room = out.channel.queue().reserve(lane, frame.size());
@@ -141,87 +162,135 @@ void Relay::queue_data(Session& out, SiteId src, std::span<const uint8_t> frame,
   stamp_data_source(room.first(frame.size()), src);
   auto pushed = out.channel.queue().commit(lane, frame.size());
   if (!pushed.ok) {
-    counters_.add(RelayCounter::DropQueueFull);
+    w.counters.add(RelayCounter::DropQueueFull);
     return;
   }
-  counters_.add(RelayCounter::DropQueueFull, pushed.dropped);
-  counters_.add(RelayCounter::FramesForwarded);
-  counters_.add(RelayCounter::BytesForwarded, ip_bytes);
-  mark_dirty(out);
+  w.counters.add(RelayCounter::DropQueueFull, pushed.dropped);
+  w.counters.add(RelayCounter::FramesForwarded);
+  w.counters.add(RelayCounter::BytesForwarded, ip_bytes);
+  mark_dirty(w, out);
 }
 
 void Relay::drain_inbox(RelayWorker& w) {
-  w.inbox.drain([&](const InboxFrame& m, std::span<const uint8_t> frame) {
-    auto it = w.owned.find(m.to);
-    if (it == w.owned.end() || it->second->retired) {
-      counters_.add(RelayCounter::DropSessionGone);
-      return;
+  w.inbox.drain([&](const InboxFrame& m, std::span<const uint8_t> bytes) {
+    Session* s = owned(w, m.to);
+    switch (m.kind) {
+      case InboxKind::Data:
+        if (s == nullptr) {
+          w.counters.add(RelayCounter::DropSessionGone);
+        } else {
+          queue_data(w, *s, m.src, bytes, m.ip_bytes);
+        }
+        return;
+      case InboxKind::Control:  // routes and PEER_GONE go to registered sessions only, RESTARTING to authenticated ones
+        if (s != nullptr && s->core.state() != RelaySession::State::Handshake) send(w, *s, SendQueue::Lane::Urgent, bytes);
+        return;
+      case InboxKind::Close:
+        if (s != nullptr) close_session(w, *s, std::string(bytes.begin(), bytes.end()));
+        return;
     }
-    queue_data(*it->second, m.src, frame, m.ip_bytes);
   });
+  // Control frames may have overflowed a session that stopped reading.
+  // Indexed: closing one may queue PEER_GONE for others (and grow the list).
+  for (size_t i = 0, n = w.dirty.size(); i < n; ++i)
+    if (Session* s = owned(w, w.dirty[i])) close_if_stalled(w, *s);
 }
 
-void Relay::send(Session& s, SendQueue::Lane lane, std::span<const uint8_t> frame) {
+void Relay::post_control(RelayWorker& self, SessionId to, InboxKind kind, std::span<const uint8_t> bytes,
+                         LocalWork& local) {
+  auto it = directory_.find(to);
+  if (it == directory_.end()) return;
+  if (it->second.owner == self.index && on_thread(self)) {
+    if (kind == InboxKind::Close) {
+      local.closes.emplace_back(to, std::string(bytes.begin(), bytes.end()));
+    } else {
+      local.frames.emplace_back(to, std::vector<uint8_t>(bytes.begin(), bytes.end()));
+    }
+    return;
+  }
+  RelayWorker& w = *workers_[it->second.owner];
+  auto posted = w.inbox.post(InboxFrame{to, 0, 0, kind}, bytes);
+  if (!posted.ok) {
+    self.counters.add(RelayCounter::DropInboxFull);
+    dlog().error("worker {} is stuck: its inbox has no room for a control frame for session {}", w.index, to);
+  }
+  if (posted.wake) wake(w);
+}
+
+void Relay::apply_local(RelayWorker& w, LocalWork& local) {
+  for (auto& [id, frame] : local.frames)
+    if (Session* s = owned(w, id); s != nullptr && s->core.state() != RelaySession::State::Handshake)
+      send(w, *s, SendQueue::Lane::Urgent, frame);
+  for (auto& [id, why] : local.closes)
+    if (Session* s = owned(w, id)) close_session(w, *s, why);
+  for (auto& [id, frame] : local.frames)
+    if (Session* s = owned(w, id)) close_if_stalled(w, *s);
+}
+
+void Relay::send(RelayWorker& w, Session& s, SendQueue::Lane lane, std::span<const uint8_t> frame) {
   if (s.stalled) return;  // being closed: nothing more for it
   // Control frames never drop (they carry routes and departures): one that
   // does not fit means the peer has left at least half the urgent lane
-  // unread. Callers may be walking sessions_, so it closes at the next
-  // chance (on_frame, or its next flush), counted and logged once there.
+  // unread. It closes at the next chance (on_frame, the inbox drain, or
+  // its next flush), counted and logged once there.
   if (!s.channel.queue().push(lane, frame).ok) s.stalled = true;
-  mark_dirty(s);
+  mark_dirty(w, s);
 }
 
-bool Relay::close_if_stalled(Session& s) {
+bool Relay::close_if_stalled(RelayWorker& w, Session& s) {
   if (!s.stalled || s.retired) return false;
-  counters_.add(RelayCounter::ClosedSlowReader);
+  w.counters.add(RelayCounter::ClosedSlowReader);
   dlog().warn("{} ('{}'): control queue overflow with {} bytes unsent: the peer sends but does not read", s.peer,
-            s.who.name, s.channel.queue().queued_bytes());
-  close_session(s, "control queue overflow (slow reader)");
+              s.who.name, s.channel.queue().queued_bytes());
+  close_session(w, s, "control queue overflow (slow reader)");
   return true;
 }
 
-void Relay::refuse(Session& s, RefuseReason reason, std::string text) {
-  scratch_.clear();
-  auto e = s.core.refuse(reason, std::move(text), scratch_);
-  close_refused(s, e);
+void Relay::refuse(RelayWorker& w, Session& s, RefuseReason reason, std::string text) {
+  w.scratch.clear();
+  auto e = s.core.refuse(reason, std::move(text), w.scratch);
+  close_refused(w, s, e);
 }
 
-void Relay::close_refused(Session& s, const RelaySession::Event& e) {
+void Relay::close_refused(RelayWorker& w, Session& s, const RelaySession::Event& e) {
   dlog().warn("{} ('{}'): refused: {}: {}", s.peer, s.who.name, to_string(e.reason), e.text);
-  s.channel.queue().push(SendQueue::Lane::Urgent, scratch_);
+  s.channel.queue().push(SendQueue::Lane::Urgent, w.scratch);
   s.flush_on_close = true;  // best effort: a fresh connection has room for one small frame
-  close_session(s, "refused");
+  close_session(w, s, "refused");
 }
 
-void Relay::close_session(Session& s, const std::string& why) {
+void Relay::close_session(RelayWorker& w, Session& s, const std::string& why) {
+  if (s.retired) return;
   SessionId id = s.id;
-  auto it = sessions_.find(id);
-  if (it == sessions_.end()) return;
   dlog().info("{} ('{}'): session closed: {}", s.peer, s.who.name, why);
-  if (s.counted && --sessions_per_identity_[s.who.name] == 0) sessions_per_identity_.erase(s.who.name);
   s.retired = true;
-  RelayWorker& w = owner(s);
-  --w.sessions;
-  w.owned.erase(id);
+  auto it = w.owned.find(id);
   w.closing.push_back(std::move(it->second));
-  sessions_.erase(it);
-  if (!on_thread(w)) wake(w);
-  // A laptop's pool address stays reserved for a grace period: one that
-  // comes back gets the same one, so its inner connections survive.
-  if (auto gone = registrar_.remove_session(id, Session::Clock::now())) {
-    scratch_.clear();
-    (void)encode(PeerGone{*gone}, scratch_);
-    std::vector<uint8_t> frame = scratch_;
-    for (auto& [sid, other] : sessions_)
-      if (other->core.ready()) send(*other, SendQueue::Lane::Urgent, frame);
+  w.owned.erase(it);
+  LocalWork local;
+  {
+    Lock lk(mu_);
+    if (s.counted && --sessions_per_identity_[s.who.name] == 0) sessions_per_identity_.erase(s.who.name);
+    --w.sessions;
+    directory_.erase(id);
+    // A laptop's pool address stays reserved for a grace period: one that
+    // comes back gets the same one, so its inner connections survive.
+    if (auto gone = registrar_.remove_session(id, Session::Clock::now())) {
+      std::vector<uint8_t> frame;
+      (void)encode(PeerGone{*gone}, frame);
+      for (auto& [sid, entry] : directory_)
+        if (entry.site != 0) post_control(w, sid, InboxKind::Control, frame, local);
+    }
+    push_routes();
   }
-  push_routes();
+  apply_local(w, local);
 }
 
 void Relay::push_routes() {
   // Many registrations or departures in one loop pass (a restart, a burst
-  // of connections) cost one push: the snapshot goes out from the main
-  // loop once they settle (on_wake / arm_routes arm the timer there).
+  // of connections) cost one push: the view and the snapshots are rebuilt
+  // on the main loop once they settle (on_wake / arm_routes arm the timer there).
+  view_due_ = true;
   if (routes_due_) return;
   routes_due_ = true;
   if (on_thread(*workers_[0])) {
@@ -231,19 +300,43 @@ void Relay::push_routes() {
   }
 }
 
-void Relay::send_route_snapshots() {
+void Relay::publish_view() {
+  auto view = std::make_shared<ForwardingView>();
+  view->registry = registrar_.registry();
+  view->policy = policy_;
+  for (const auto& [id, entry] : directory_)
+    if (entry.site != 0) view->sessions.emplace(id, SessionRoute{entry.owner, entry.capabilities});
+  view_.publish(std::move(view));
+  view_due_ = false;
+}
+
+void Relay::refresh_view(RelayWorker& w, bool force) {
+  if (force) {
+    Lock lk(mu_);
+    if (view_due_) publish_view();
+  }
+  if (w.view != nullptr && view_.generation() == w.view_generation) return;
+  std::tie(w.view, w.view_generation) = view_.get();
+}
+
+void Relay::send_route_snapshots(Lock& lk) {
+  if (view_due_) publish_view();
   // Sessions of one site see the same view: built once per site.
   std::unordered_map<SiteId, std::vector<uint8_t>> by_site;
-  for (auto& entry : sessions_) {
-    Session& s = *entry.second;
-    if (!s.core.ready()) continue;
-    auto [it, fresh] = by_site.try_emplace(s.core.site());
-    if (fresh && !encode_route_snapshot(registrar_.registry(), policy_, s.who, s.core.site(), it->second)) {
+  LocalWork local;
+  std::vector<std::string> too_big;
+  for (const auto& [id, entry] : directory_) {
+    if (entry.site == 0) continue;
+    auto [it, fresh] = by_site.try_emplace(entry.site);
+    if (fresh && !encode_route_snapshot(registrar_.registry(), *policy_, entry.who, entry.site, it->second)) {
       it->second.clear();
-      dlog().error("route table for '{}' does not fit one frame; not sent", s.who.name);
+      too_big.push_back(entry.who.name);
     }
-    if (!it->second.empty()) send(s, SendQueue::Lane::Urgent, it->second);
+    if (!it->second.empty()) post_control(*workers_[0], id, InboxKind::Control, it->second, local);
   }
+  lk.unlock();
+  for (const auto& name : too_big) dlog().error("route table for '{}' does not fit one frame; not sent", name);
+  apply_local(*workers_[0], local);
 }
 
 Expected<void, std::string> Relay::reload_crl() {
@@ -274,14 +367,21 @@ void Relay::apply_crl_reload(RelayWorker& w, const TlsContext::TicketKeys& keys)
 
 void Relay::replace_policy(Policy policy) {
   Lock lk(mu_);
-  policy_ = std::move(policy);
+  policy_ = std::make_shared<const Policy>(std::move(policy));
+  publish_view();  // new rules bite per datagram from now on
 }
 
-uint64_t Relay::counter(RelayCounter c) const { return counters_.get(c); }
+RelayCounterSet::Values Relay::counter_totals() const {
+  RelayCounterSet::Values v{};
+  for (const auto& w : workers_) w->counters.accumulate(v);
+  return v;
+}
+
+uint64_t Relay::counter(RelayCounter c) const { return counter_totals()[size_t(c)]; }
 
 size_t Relay::session_count() const {
   Lock lk(mu_);
-  return sessions_.size();
+  return directory_.size();
 }
 
 size_t Relay::site_count() const {
@@ -306,7 +406,7 @@ std::vector<unsigned> Relay::site_workers(std::string_view name) const {
   std::vector<unsigned> out;
   if (const Site* site = registrar_.registry().find(name)) {
     for (SessionId id : site->sessions)
-      if (auto it = sessions_.find(id); it != sessions_.end()) out.push_back(it->second->owner);
+      if (auto it = directory_.find(id); it != directory_.end()) out.push_back(it->second.owner);
   }
   return out;
 }
@@ -316,9 +416,9 @@ void Relay::write_status() const {
   std::vector<std::pair<std::string_view, uint64_t>> rows;
   {
     Lock lk(mu_);
-    rows.emplace_back("sessions", sessions_.size());
+    rows.emplace_back("sessions", directory_.size());
     rows.emplace_back("sites", registrar_.registry().site_count());
-    for (auto& row : counter_rows(kRelayCounters, counters_.snapshot())) rows.push_back(row);
+    for (auto& row : counter_rows(kRelayCounters, counter_totals())) rows.push_back(row);
     rows.emplace_back("assigned_addresses", registrar_.assigned_sites());
     rows.emplace_back("pool_leases", registrar_.pool_leases());
   }

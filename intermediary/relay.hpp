@@ -3,16 +3,19 @@
 //
 // Sessions are sharded over `workers` threads (RelayWorker): worker 0 is
 // the caller's EventLoop, which also runs the listener and the timers; with
-// one worker nothing else exists. Each worker has its own server SSL_CTX
-// (shared ticket keys), so no TLS call needs a lock. The shared tables
-// (registrar, policy, session map, every SendQueue) are under one mutex;
-// frame handling runs under it, TLS, logging and file writes never do.
-// DATA for another worker's session goes into that worker's bounded inbox
-// (RelayInbox), which only the owner drains into its sessions
-// (design: docs/internals.md, "Relay threads"). It never opens a connection
-// towards a site. What a frame means is decided by RelaySession, who may
-// register by Registrar, where a datagram goes by decide_forward(); this
-// class moves bytes, keeps sessions and applies their events.
+// one worker nothing else exists. A session is touched only by its owner's
+// thread; each worker has its own server SSL_CTX (shared ticket keys), so
+// no TLS call needs a lock. DATA is forwarded with no lock against the
+// worker's copy of the ForwardingView; DATA for another worker's session,
+// and every control frame or close the control plane has for a session, go
+// through its owner's bounded inbox (RelayInbox). The control plane
+// (registrar, policy, the session directory) is under one mutex, taken for
+// handshakes, registrations and departures only; logging and file writes
+// never happen under it (design: docs/internals.md, "Relay threads"). It
+// never opens a connection towards a site. What a frame means is decided
+// by RelaySession, who may register by Registrar, where a datagram goes by
+// decide_forward(); this class moves bytes, keeps sessions and applies
+// their events.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +27,7 @@
 #include <vector>
 
 #include "intermediary/deferred_log.hpp"
+#include "intermediary/forwarding_view.hpp"
 #include "intermediary/registrar.hpp"
 #include "intermediary/relay_counters.hpp"
 #include "intermediary/relay_config.hpp"
@@ -31,6 +35,7 @@
 #include "intermediary/session.hpp"
 #include "netlib/event_loop.hpp"
 #include "netlib/log.hpp"
+#include "netlib/shared_snapshot.hpp"
 #include "intermediary/policy.hpp"
 #include "netlib/tls.hpp"
 #include "netlib/unique_fd.hpp"
@@ -61,7 +66,8 @@ class Relay {
 
   // Any thread, without a lock.
   uint64_t counter(RelayCounter c) const;
-  RelayCounters counters() const { return RelayCounters(counters_.snapshot()); }
+  RelayCounters counters() const { return RelayCounters(counter_totals()); }
+  RelayCounterSet::Values counter_totals() const;
   size_t session_count() const;
   size_t site_count() const;
   // Pool addresses held, live or kept for reconnects (every pool together).
@@ -73,10 +79,20 @@ class Relay {
 
  private:
   using Lock = std::unique_lock<std::mutex>;
+  using TimePoint = Session::Clock::time_point;
+
+  // What the control plane knows of a session; the Session itself is its
+  // owner's alone.
+  struct SessionEntry {
+    unsigned owner = 0;
+    bool authenticated = false;
+    SiteId site = 0;            // once registered
+    uint32_t capabilities = 0;  // once registered
+    PeerIdentity who;           // once authenticated: route snapshots are per identity
+  };
 
   // relay_io.cpp and relay_housekeeping.cpp: threads, sockets, TLS, timers.
-  // `lk` holds mu_ on entry and exit
-  // where a function takes it; it may be released around TLS calls.
+  // Every function taking a RelayWorker runs on its thread.
   Expected<void, std::string> start_workers();
   void on_accept();
   void adopt(RelayWorker& w, Accepted a);
@@ -84,11 +100,12 @@ class Relay {
   void apply_crl_reload(RelayWorker& w, const TlsContext::TicketKeys& keys);
   void on_wake(RelayWorker& w);
   void on_event(RelayWorker& w, SessionId id, uint32_t events);
-  void read_frames(RelayWorker& w, Session& s, Lock& lk);
-  void drive_handshake(RelayWorker& w, Session& s, Lock& lk);
-  void flush(RelayWorker& w, Session& s, Lock& lk);
+  void read_frames(RelayWorker& w, Session& s);
+  void drive_handshake(RelayWorker& w, Session& s);
+  void authenticated(RelayWorker& w, Session& s, PeerIdentity who);
+  void flush(RelayWorker& w, Session& s);
   // Flushes this worker's dirty sessions and closes its retired ones.
-  void finish(RelayWorker& w, Lock& lk);
+  void finish(RelayWorker& w);
   void update_interest(RelayWorker& w, Session& s);
   void worker_tick(RelayWorker& w);
   void arm_tick(RelayWorker& w);
@@ -97,39 +114,53 @@ class Relay {
   void arm_routes();  // main loop
   bool on_thread(const RelayWorker& w) const { return std::this_thread::get_id() == w.thread_id; }
   void wake(RelayWorker& w);
-  void mark_dirty(Session& s);
-  RelayWorker& owner(const Session& s) { return *workers_[s.owner]; }
+  void mark_dirty(RelayWorker& w, Session& s);
+  Session* owned(RelayWorker& w, SessionId id);
 
-  // relay.cpp: applying the sessions' events, all under mu_. `now` is
-  // read once by the loop callback that got here.
-  bool on_frame(Session& s, const FrameView& frame, Session::Clock::time_point now);  // false: the session was closed
-  // Applies what the session core returned; its frames are in scratch_.
-  bool apply(Session& s, RelaySession::Event&& e, const FrameView* frame, Session::Clock::time_point now);
-  bool on_register(Session& s, const Register& r, Session::Clock::time_point now);
-  void on_data(Session& s, const FrameView& frame, const DataView& d, Session::Clock::time_point now);
-  // On out's owner: queues a DATA frame (header included) from site `src`.
-  void queue_data(Session& out, SiteId src, std::span<const uint8_t> frame, size_t ip_bytes);
-  // On w's thread: what other workers forwarded to its sessions.
+  // relay.cpp: applying the sessions' events. `now` is read once by the
+  // loop callback that got here.
+  bool on_frame(RelayWorker& w, Session& s, const FrameView& frame, TimePoint now);  // false: the session was closed
+  // Applies what the session core returned; its frames are in w.scratch.
+  bool apply(RelayWorker& w, Session& s, RelaySession::Event&& e, const FrameView* frame, TimePoint now);
+  bool on_register(RelayWorker& w, Session& s, const Register& r, TimePoint now);
+  void on_data(RelayWorker& w, Session& s, const FrameView& frame, const DataView& d, TimePoint now);
+  // Queues a DATA frame (header included) from site `src` into w's session.
+  void queue_data(RelayWorker& w, Session& out, SiteId src, std::span<const uint8_t> frame, size_t ip_bytes);
+  // What other threads left for w's sessions.
   void drain_inbox(RelayWorker& w);
+  // Under mu_: a control frame or close for session `to`, wherever it
+  // lives; `local` collects those for the calling worker's own sessions,
+  // to apply once the lock is released.
+  struct LocalWork {
+    std::vector<std::pair<SessionId, std::vector<uint8_t>>> frames;
+    std::vector<std::pair<SessionId, std::string>> closes;
+  };
+  void post_control(RelayWorker& self, SessionId to, InboxKind kind, std::span<const uint8_t> bytes, LocalWork& local);
+  void apply_local(RelayWorker& w, LocalWork& local);
   // Refuses for the relay (a registration decision, a session limit).
-  void refuse(Session& s, RefuseReason reason, std::string text);
-  // Logs and closes a session whose REFUSE is in scratch_.
-  void close_refused(Session& s, const RelaySession::Event& e);
+  void refuse(RelayWorker& w, Session& s, RefuseReason reason, std::string text);
+  // Logs and closes a session whose REFUSE is in w.scratch.
+  void close_refused(RelayWorker& w, Session& s, const RelaySession::Event& e);
   // Closes `s` if its control frames overflowed (Session::stalled); true if it did.
-  bool close_if_stalled(Session& s);
-  // Any thread: the session leaves every shared table at once; its owner
-  // closes the fd and TLS later (RelayWorker::closing).
-  void close_session(Session& s, const std::string& why);
-  void send(Session& s, SendQueue::Lane lane, std::span<const uint8_t> frame);
+  bool close_if_stalled(RelayWorker& w, Session& s);
+  // The session leaves every table at once; its fd and TLS go at the end
+  // of the loop pass (RelayWorker::closing).
+  void close_session(RelayWorker& w, Session& s, const std::string& why);
+  void send(RelayWorker& w, Session& s, SendQueue::Lane lane, std::span<const uint8_t> frame);
+  // Under mu_: routes (and the view) must be rebuilt once things settle.
   void push_routes();
-  void send_route_snapshots();
+  void send_route_snapshots(Lock& lk);
+  // Under mu_: a new ForwardingView from the control plane's tables.
+  void publish_view();
+  // w's copy of the view is the newest published (one atomic load when it
+  // is); `force`: have the control plane publish first if it changed.
+  void refresh_view(RelayWorker& w, bool force = false);
   RelaySessionTiming timing() const {
     return {config_.handshake_timeout, config_.keepalive, config_.dead_after};
   }
   // Small datagrams may fill this much of a session's urgent lane; the rest
-  // is kept for control frames (see on_data).
+  // is kept for control frames (see queue_data).
   static size_t urgent_data_bytes(Session& s) { return s.channel.queue().limits().urgent_bytes / 2; }
-  Session* find(SessionId id);
 
   EventLoop& loop_;
   TlsContext& tls_;  // worker 0's; the others have their own (RelayWorker::tls)
@@ -144,18 +175,17 @@ class Relay {
     ~FlushLog() { log.flush(); }
   };
 
-  // Guards everything below, and every Session's fields but its TLS side.
+  // The control plane: everything below up to workers_, under mu_.
   mutable std::mutex mu_;
-  Policy policy_;
-  RateLimitedLog drop_log_;
+  std::shared_ptr<const Policy> policy_;
   Registrar registrar_;  // registry and address pools
-  RelayCounterSet counters_;  // written under mu_, read by anyone
   SessionId next_session_ = 1;
-  std::unordered_map<SessionId, std::unique_ptr<Session>> sessions_;
+  std::unordered_map<SessionId, SessionEntry> directory_;  // every live session
   std::unordered_map<std::string, unsigned> sessions_per_identity_;
-  std::vector<uint8_t> scratch_;
   bool routes_due_ = false;  // a route snapshot must go out (armed on the main loop)
-  bool restarting_ = false;
+  bool view_due_ = false;    // the tables changed since the last publish_view()
+  // Read by the workers with no lock.
+  SharedSnapshot<ForwardingView> view_;
   // Filled by start(), fixed afterwards. Declared last: the threads are
   // joined before any of the state above goes away.
   std::vector<std::unique_ptr<RelayWorker>> workers_;
@@ -166,7 +196,7 @@ class Relay {
   uint16_t port_ = 0;
   int64_t crl_mtime_ns_ = 0;
   EventLoop::TimerId routes_timer_ = 0;
-  Session::Clock::time_point last_status_{};
+  TimePoint last_status_{};
 };
 
 }  // namespace dialout

@@ -1,7 +1,7 @@
 // The relay's life cycle and housekeeping: binding, starting and joining
 // the workers, per-worker ticks (pings, timeouts, freeing closed sessions),
 // the main loop's status/CRL/route timers, the restart announcement. Same
-// lock discipline as relay_io.cpp.
+// thread rules as relay_io.cpp.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -73,6 +73,7 @@ Expected<void, std::string> Relay::start() {
       pools.push_back(std::move(*pool));
     }
     registrar_ = Registrar(std::move(pools));
+    publish_view();  // the workers forward against it from their first frame
   }
   crl_mtime_ns_ = mtime_ns(config_.tls.crl);
   if (auto ok = listen(); !ok) return ok;
@@ -89,7 +90,7 @@ Expected<void, std::string> Relay::start_workers() {
   // Held until every thread id is known: a worker's first callback takes it.
   Lock lk(mu_);
   for (unsigned i = 0; i < n; ++i) {
-    auto w = std::make_unique<RelayWorker>(i);
+    auto w = std::make_unique<RelayWorker>(i, dlog());
     if (i == 0) {
       w->loop = &loop_;
       w->thread_id = std::this_thread::get_id();
@@ -131,23 +132,24 @@ void Relay::arm_tick(RelayWorker& w) {
 void Relay::worker_tick(RelayWorker& w) {
   FlushLog log_flush{deferred_};
   w.graveyard.clear();  // closed sessions die here, never inside their own callback
-  Lock lk(mu_);
   auto now = w.loop->now();
   std::vector<std::pair<SessionId, RelaySession::Event>> doomed;
   for (auto& [id, s] : w.owned) {
-    scratch_.clear();
-    auto e = s->core.tick(now, scratch_);
+    w.scratch.clear();
+    auto e = s->core.tick(now, w.scratch);
     if (e.kind != RelaySession::Event::Kind::None) {
       doomed.emplace_back(id, std::move(e));
       continue;
     }
-    if (!scratch_.empty()) send(*s, SendQueue::Lane::Urgent, scratch_);
+    if (!w.scratch.empty()) send(w, *s, SendQueue::Lane::Urgent, w.scratch);
     if (s->core.ready() && !s->dirty && s->channel.queue().empty()) s->channel.trim();
   }
   for (auto& [id, e] : doomed)
-    if (Session* s = find(id)) apply(*s, std::move(e), nullptr, now);
-  finish(w, lk);
-  lk.unlock();
+    if (Session* s = owned(w, id)) {
+      w.scratch.clear();
+      apply(w, *s, std::move(e), nullptr, now);
+    }
+  finish(w);
   if (w.index == 0) global_housekeeping();
 }
 
@@ -183,25 +185,30 @@ void Relay::arm_routes() {
     routes_timer_ = 0;
     Lock lk(mu_);
     routes_due_ = false;
-    send_route_snapshots();
-    finish(*workers_[0], lk);
+    send_route_snapshots(lk);  // unlocks
+    finish(*workers_[0]);
   });
 }
 
 void Relay::announce_restart() {
   FlushLog log_flush{deferred_};
   if (workers_.empty()) return;
-  Lock lk(mu_);
-  scratch_.clear();
-  (void)encode(Restarting{uint32_t(config_.restart_hint.count())}, scratch_);
-  for (auto& [id, s] : sessions_) {
-    if (s->core.state() == RelaySession::State::Handshake) continue;
-    s->channel.queue().push(SendQueue::Lane::Urgent, scratch_);
-    mark_dirty(*s);  // other workers flush theirs when woken (before they stop)
+  RelayWorker& main = *workers_[0];
+  std::vector<uint8_t> frame;
+  (void)encode(Restarting{uint32_t(config_.restart_hint.count())}, frame);
+  LocalWork local;
+  size_t n = 0;
+  {
+    Lock lk(mu_);
+    for (const auto& [id, entry] : directory_) {
+      if (!entry.authenticated) continue;
+      // Other workers send theirs when woken (before they stop).
+      post_control(main, id, InboxKind::Control, frame, local);
+    }
+    n = directory_.size();
   }
-  finish(*workers_[0], lk);
-  size_t n = sessions_.size();
-  lk.unlock();
+  apply_local(main, local);
+  finish(main);
   if (listener_.valid()) {
     loop_.remove(listener_.get());
     listener_.reset();

@@ -1,14 +1,19 @@
-// A relay worker's inbox: DATA frames other workers forward to sessions it
-// owns. The sender never touches the destination session (its SendQueue is
-// the owner's alone); the owner drains the inbox in its loop turn and queues
-// each frame into its session.
+// A relay worker's inbox: what other threads have for sessions it owns.
+// Nobody but the owner touches a session (its SendQueue, TLS, core), so
+// DATA forwarded by other workers, control frames from the control plane
+// (route snapshots, PEER_GONE, RESTARTING) and requests to close a session
+// (a roamed site's old connections) all come through here; the owner
+// drains the inbox in its loop turn and applies each entry.
 //
-// Many producers, one consumer, bounded in bytes and in frames. Two batches
-// of pre-sized buffers are swapped under a short mutex, so a frame costs one
-// copy in, one copy out and no allocation. post() reports when the owner
-// must be woken: once per batch (the first frame into an empty inbox), not
-// per frame. When full, the new frame is dropped and counted: DATA is
-// best-effort, and a stuck owner must not grow memory.
+// Many producers, one consumer. Two batches of pre-sized buffers are
+// swapped under a short mutex, so a DATA frame costs one copy in, one copy
+// out and no allocation. post() reports when the owner must be woken: once
+// per batch (the first entry into an empty inbox), not per entry. DATA is
+// bounded in bytes and frames and dropped (counted) when full: it is
+// best-effort, and a stuck owner must not grow memory. Control entries and
+// closes are rare and must not be lost, so they have their own, much
+// larger bound (kControlBytes); beyond it the owner is hopelessly stuck and
+// they drop too (the caller counts it).
 #pragma once
 
 #include <algorithm>
@@ -23,18 +28,28 @@
 
 namespace dialout {
 
-// What travels with a frame: its destination session, the sending site
-// (the owner stamps it into the frame, as for its own sessions' frames) and
-// the IP datagram's size (lane choice, byte counter).
+enum class InboxKind : uint8_t {
+  Data,     // a DATA frame: queued by lane, may drop like any datagram
+  Control,  // a control frame for the urgent lane: never dropped by the owner
+  Close,    // close the session; the bytes are the reason (for the log)
+};
+
+// What travels with an entry: its destination session and, for DATA, the
+// sending site (the owner stamps it into the frame, as for its own
+// sessions' frames) and the IP datagram's size (lane choice, byte counter).
 struct InboxFrame {
   SessionId to = 0;
   SiteId src = 0;
   size_t ip_bytes = 0;
+  InboxKind kind = InboxKind::Data;
 };
 
 class RelayInbox {
  public:
-  // `bytes` of frames and at most `frames` of them may wait.
+  // Control entries and closes together may hold this much besides.
+  static constexpr size_t kControlBytes = 32 * 1024 * 1024;
+
+  // `bytes` of DATA frames and at most `frames` of them may wait.
   RelayInbox(size_t bytes, size_t frames) : bytes_(bytes), frames_(frames) {
     for (Batch* b : {&filling_, &draining_}) {
       b->bytes.reserve(bytes);
@@ -50,9 +65,16 @@ class RelayInbox {
   // Any thread.
   Posted post(const InboxFrame& meta, std::span<const uint8_t> frame) {
     std::lock_guard lock(mutex_);
-    if (filling_.entries.size() >= frames_ || filling_.bytes.size() + frame.size() > bytes_) {
+    bool data = meta.kind == InboxKind::Data;
+    bool full = data ? filling_.data_frames >= frames_ || filling_.data_bytes + frame.size() > bytes_
+                     : filling_.bytes.size() - filling_.data_bytes + frame.size() > kControlBytes;
+    if (full) {
       ++dropped_;
       return {};
+    }
+    if (data) {
+      ++filling_.data_frames;
+      filling_.data_bytes += frame.size();
     }
     filling_.entries.push_back({meta, filling_.bytes.size(), frame.size()});
     filling_.bytes.insert(filling_.bytes.end(), frame.begin(), frame.end());
@@ -73,6 +95,7 @@ class RelayInbox {
     size_t n = draining_.entries.size();
     draining_.entries.clear();  // both keep their capacity
     draining_.bytes.clear();
+    draining_.data_bytes = draining_.data_frames = 0;
     return n;
   }
 
@@ -87,8 +110,9 @@ class RelayInbox {
     size_t offset, size;
   };
   struct Batch {
-    std::vector<uint8_t> bytes;
+    std::vector<uint8_t> bytes;  // every entry's bytes, DATA and control
     std::vector<Entry> entries;
+    size_t data_bytes = 0, data_frames = 0;  // what the DATA bound counts
   };
 
   const size_t bytes_, frames_;

@@ -1,15 +1,13 @@
 // The relay's threads, sockets and TLS: accepting, handing sessions to
 // their worker, reading, flushing, closing (life cycle and timers:
 // relay_housekeeping.cpp). What a frame means is RelaySession's
-// (relay_session.cpp); relay.cpp applies its events under mu_. TLS runs on
-// the owner's own context (RelayWorker::tls), never under a lock.
+// (relay_session.cpp); relay.cpp applies its events. TLS runs on the
+// owner's own context (RelayWorker::tls).
 //
-// Lock discipline: mu_ is held for every touch of shared state and released
-// around every TLS call (handshake, read = decrypt, write = encrypt + send),
-// which only the session's owner makes. A SendQueue's pending() batch stays
-// put while other threads push (pushes only touch the urgent and bulk lanes;
-// pinned by SendQueue.PendingBatchStaysPutWhileOthersPush), so the owner can
-// write it unlocked and consume() it after re-locking.
+// Threads: every function taking a RelayWorker runs on that worker's
+// thread and touches only its own sessions, with no lock; mu_ is taken
+// briefly for the control plane's tables (the directory, the identity
+// counts, the registrar) and never around TLS, a log write or a file.
 #include <fmt/ranges.h>
 
 #include <algorithm>
@@ -28,21 +26,19 @@ constexpr size_t kReadBudget = 512 * 1024;
 }  // namespace
 
 void Relay::wake(RelayWorker& w) {
-  if (w.wake_pending || !w.wake) return;
-  w.wake_pending = true;
+  if (!w.wake || w.wake_pending.exchange(true)) return;
   w.wake->signal();
 }
 
-void Relay::mark_dirty(Session& s) {
+void Relay::mark_dirty(RelayWorker& w, Session& s) {
   if (s.dirty) return;
   s.dirty = true;
-  RelayWorker& w = owner(s);
   w.dirty.push_back(s.id);
-  if (!on_thread(w)) wake(w);
 }
 
 void Relay::on_accept() {
   FlushLog log_flush{deferred_};
+  RelayWorker& main = *workers_[0];
   // Only the fd is handed over: the worker starts TLS on its own context.
   for (int i = 0; i < 64; ++i) {
     auto fd = tcp_accept(listener_.get());
@@ -58,8 +54,8 @@ void Relay::on_accept() {
     RelayWorker& w = **std::min_element(workers_.begin(), workers_.end(),
                                         [](const auto& x, const auto& y) { return x->sessions < y->sessions; });
     if (w.adopt.size() >= RelayWorker::kMaxHandoff) {
-      counters_.add(RelayCounter::HandshakeFailed);
       lk.unlock();
+      main.counters.add(RelayCounter::HandshakeFailed);
       dlog().warn("{}: refused: worker {} has {} connections waiting to start", a.peer, w.index, RelayWorker::kMaxHandoff);
       continue;
     }
@@ -77,115 +73,106 @@ void Relay::on_accept() {
 void Relay::adopt(RelayWorker& w, Accepted a) {
   FlushLog log_flush{deferred_};
   auto tls = TlsTransport::accept(*w.tls, std::move(a.fd));
-  Lock lk(mu_);
   if (!tls) {
-    --w.sessions;
-    counters_.add(RelayCounter::HandshakeFailed);
-    lk.unlock();
+    {
+      Lock lk(mu_);
+      --w.sessions;
+    }
+    w.counters.add(RelayCounter::HandshakeFailed);
     dlog().warn("{}: TLS setup failed: {}", a.peer, tls.error());
     return;
   }
-  SessionId id = next_session_++;
+  SessionId id = 0;
+  {
+    Lock lk(mu_);
+    id = next_session_++;
+    directory_[id].owner = w.index;
+  }
   TlsTransport* transport = tls->get();
-  auto owned = std::make_unique<Session>(id, Channel(std::move(*tls), Channel::limits_for(config_.queue_bytes)),
-                                         std::move(a.peer), timing(), w.loop->now());
-  Session* s = owned.get();
-  s->tls = transport;
-  s->peer_host = std::move(a.peer_host);
-  s->owner = w.index;
-  sessions_.emplace(id, std::move(owned));
-  w.owned.emplace(id, s);
-  s->interest = EPOLLIN | EPOLLOUT;
-  w.loop->add(s->channel.fd(), s->interest, [this, &w, id](uint32_t ev) { on_event(w, id, ev); });
-  drive_handshake(w, *s, lk);
-  finish(w, lk);
+  auto session = std::make_unique<Session>(id, Channel(std::move(*tls), Channel::limits_for(config_.queue_bytes)),
+                                           std::move(a.peer), timing(), w.loop->now());
+  Session& s = *session;
+  s.tls = transport;
+  s.peer_host = std::move(a.peer_host);
+  s.owner = w.index;
+  w.owned.emplace(id, std::move(session));
+  s.interest = EPOLLIN | EPOLLOUT;
+  w.loop->add(s.channel.fd(), s.interest, [this, &w, id](uint32_t ev) { on_event(w, id, ev); });
+  drive_handshake(w, s);
+  finish(w);
 }
 
 void Relay::on_wake(RelayWorker& w) {
   FlushLog log_flush{deferred_};
   w.wake->drain();
-  Lock lk(mu_);
   // Cleared before the lists are taken: whatever arrives after this wakes us again.
-  w.wake_pending = false;
-  std::vector<Accepted> accepted = std::move(w.adopt);
-  w.adopt.clear();
-  auto reload = std::exchange(w.reload_crl, std::nullopt);
-  lk.unlock();
+  w.wake_pending.store(false);
+  std::vector<Accepted> accepted;
+  std::optional<TlsContext::TicketKeys> reload;
+  bool routes = false;
+  {
+    Lock lk(mu_);
+    accepted = std::move(w.adopt);
+    w.adopt.clear();
+    reload = std::exchange(w.reload_crl, std::nullopt);
+    routes = w.index == 0 && routes_due_;
+  }
   if (reload) apply_crl_reload(w, *reload);
   for (auto& a : accepted) adopt(w, std::move(a));
-  lk.lock();
   drain_inbox(w);
-  finish(w, lk);
-  if (w.index == 0 && routes_due_) arm_routes();
+  finish(w);
+  if (routes) arm_routes();
 }
 
 void Relay::on_event(RelayWorker& w, SessionId id, uint32_t events) {
   FlushLog log_flush{deferred_};
-  Lock lk(mu_);
-  Session* s = find(id);
-  if (s == nullptr) {  // retired by another thread: its fd goes now
-    finish(w, lk);
+  Session* s = owned(w, id);
+  if (s == nullptr) {  // closed earlier in this pass: its fd goes now
+    finish(w);
     return;
   }
   if (s->core.state() == RelaySession::State::Handshake) {
-    drive_handshake(w, *s, lk);
-    finish(w, lk);
+    drive_handshake(w, *s);
+    finish(w);
     return;
   }
-  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) read_frames(w, *s, lk);
-  if (!s->retired) flush(w, *s, lk);
-  finish(w, lk);
+  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) read_frames(w, *s);
+  if (!s->retired) flush(w, *s);
+  finish(w);
 }
 
-void Relay::read_frames(RelayWorker& w, Session& s, Lock& lk) {
-  // Decryption runs unlocked; each whole frame is handled under the lock.
-  // `s` stays alive even if another thread retires it meanwhile: only this
-  // thread frees it, at a later tick.
-  lk.unlock();
+void Relay::read_frames(RelayWorker& w, Session& s) {
   auto now = w.loop->now();
-  auto out = s.channel.read_frames(
-      [&](const FrameView& f) {
-        Lock g(mu_);
-        return !s.retired && on_frame(s, f, now);
-      },
-      kReadBudget);
-  bool wants_write = s.channel.transport().wants_write();
-  lk.lock();
+  auto out = s.channel.read_frames([&](const FrameView& f) { return !s.retired && on_frame(w, s, f, now); },
+                                   kReadBudget);
   if (s.retired) return;
   using RS = Channel::ReadStatus;
   switch (out.status) {
     case RS::Stopped: return;  // session closed inside on_frame
     case RS::Closed:
       if (s.channel.has_partial_frame()) {
-        counters_.add(RelayCounter::DropMalformed);
-        close_session(s, "closed by peer in the middle of a frame");
+        w.counters.add(RelayCounter::DropMalformed);
+        close_session(w, s, "closed by peer in the middle of a frame");
       } else {
-        close_session(s, "closed by peer");
+        close_session(w, s, "closed by peer");
       }
       return;
-    case RS::Error: close_session(s, "TLS error: " + s.channel.transport().last_error()); return;
+    case RS::Error: close_session(w, s, "TLS error: " + s.channel.transport().last_error()); return;
     case RS::Malformed:
-      counters_.add(RelayCounter::DropMalformed);
-      close_session(s, std::string("malformed frame: ") + to_string(out.wire_error));
+      w.counters.add(RelayCounter::DropMalformed);
+      close_session(w, s, std::string("malformed frame: ") + to_string(out.wire_error));
       return;
     case RS::WouldBlock:
-      if (wants_write) s.write_blocked = true;  // TLS must send before it can read (e.g. a key update)
+      // TLS must send before it can read (e.g. a key update).
+      if (s.channel.transport().wants_write()) s.write_blocked = true;
       break;
     case RS::Budget: break;
   }
   if (out.bytes > 0) s.core.received(now);
 }
 
-void Relay::drive_handshake(RelayWorker& w, Session& s, Lock& lk) {
-  lk.unlock();
-  IoStatus st;
-  Expected<PeerIdentity, std::string> who = unexpected(std::string("no client certificate"));
-  st = s.tls->handshake();  // on the owner's own SSL_CTX: no lock
-  if (st == IoStatus::Done) {
-    if (X509* cert = s.tls->peer_certificate()) who = peer_identity_from_certificate(cert);
-  }
-  lk.lock();
-  if (s.retired) return;
+void Relay::drive_handshake(RelayWorker& w, Session& s) {
+  IoStatus st = s.tls->handshake();  // on the owner's own SSL_CTX
   if (st == IoStatus::WantRead || st == IoStatus::WantWrite) {
     uint32_t want = st == IoStatus::WantRead ? EPOLLIN : EPOLLOUT;
     if (want != s.interest) {
@@ -195,36 +182,49 @@ void Relay::drive_handshake(RelayWorker& w, Session& s, Lock& lk) {
     return;
   }
   if (st != IoStatus::Done) {
-    counters_.add(RelayCounter::HandshakeFailed);
-    close_session(s, "TLS handshake failed: " + s.channel.transport().last_error());
+    w.counters.add(RelayCounter::HandshakeFailed);
+    close_session(w, s, "TLS handshake failed: " + s.channel.transport().last_error());
     return;
   }
+  Expected<PeerIdentity, std::string> who = unexpected(std::string("no client certificate"));
+  if (X509* cert = s.tls->peer_certificate()) who = peer_identity_from_certificate(cert);
   if (!who) {
-    counters_.add(RelayCounter::HandshakeFailed);
-    close_session(s, "unusable client certificate: " + who.error());
+    w.counters.add(RelayCounter::HandshakeFailed);
+    close_session(w, s, "unusable client certificate: " + who.error());
     return;
   }
-  s.who = std::move(*who);
+  authenticated(w, s, std::move(*who));
+}
+
+void Relay::authenticated(RelayWorker& w, Session& s, PeerIdentity who) {
+  s.who = std::move(who);
   s.core.authenticated(w.loop->now());
-  if (s.tls->resumed()) counters_.add(RelayCounter::TlsResumed);
-  unsigned& count = sessions_per_identity_[s.who.name];
-  ++count;
+  if (s.tls->resumed()) w.counters.add(RelayCounter::TlsResumed);
+  unsigned count = 0;
+  {
+    Lock lk(mu_);
+    count = ++sessions_per_identity_[s.who.name];
+    SessionEntry& entry = directory_[s.id];
+    entry.authenticated = true;
+    entry.who = s.who;
+  }
   s.counted = true;
-  dlog().info("{}: authenticated as '{}'{}", s.peer, s.who.name, s.who.groups.empty() ? "" : fmt::format(" (groups {})", fmt::join(s.who.groups, ",")));
+  dlog().info("{}: authenticated as '{}'{}", s.peer, s.who.name,
+              s.who.groups.empty() ? "" : fmt::format(" (groups {})", fmt::join(s.who.groups, ",")));
   if (count > config_.max_sessions_per_identity) {
-    counters_.add(RelayCounter::RefusedRegister);
-    refuse(s, RefuseReason::TooManySessions,
+    w.counters.add(RelayCounter::RefusedRegister);
+    refuse(w, s, RefuseReason::TooManySessions,
            fmt::format("identity '{}' already has {} sessions", s.who.name, count - 1));
     return;
   }
   update_interest(w, s);
   // Application data may already be buffered inside TLS with the handshake.
-  read_frames(w, s, lk);
-  if (!s.retired) flush(w, s, lk);
+  read_frames(w, s);
+  if (!s.retired) flush(w, s);
 }
 
-void Relay::flush(RelayWorker& w, Session& s, Lock& lk) {
-  if (close_if_stalled(s)) return;
+void Relay::flush(RelayWorker& w, Session& s) {
+  if (close_if_stalled(w, s)) return;
   s.dirty = false;
   s.write_blocked = false;
   StreamTransport& tls = s.channel.transport();
@@ -232,16 +232,13 @@ void Relay::flush(RelayWorker& w, Session& s, Lock& lk) {
   for (int rounds = 0; rounds < 64; ++rounds) {
     auto pending = queue.pending();
     if (pending.empty() && !tls.has_pending_output()) break;
-    lk.unlock();
     auto n = tls.write(pending);  // an empty span sends what TLS still holds
-    lk.lock();
-    if (s.retired) return;
     if (!n) {
       if (n.error() == IoStatus::WantWrite || n.error() == IoStatus::WantRead) {
         s.write_blocked = true;
         break;
       }
-      close_session(s, "TLS write failed: " + tls.last_error());
+      close_session(w, s, "TLS write failed: " + tls.last_error());
       return;
     }
     queue.consume(*n);
@@ -259,7 +256,7 @@ void Relay::update_interest(RelayWorker& w, Session& s) {
   }
 }
 
-void Relay::finish(RelayWorker& w, Lock& lk) {
+void Relay::finish(RelayWorker& w) {
   // A flush may close sessions, which may queue frames for others: bounded rounds.
   for (int round = 0; round < 4 && !(w.dirty.empty() && w.closing.empty()); ++round) {
     // Swapped, not moved: both lists keep their capacity (no allocation per
@@ -267,14 +264,10 @@ void Relay::finish(RelayWorker& w, Lock& lk) {
     w.flushing.swap(w.dirty);
     w.dirty.clear();
     for (SessionId id : w.flushing)
-      if (Session* s = find(id)) flush(w, *s, lk);
+      if (Session* s = owned(w, id)) flush(w, *s);
     w.flushing.clear();
     std::vector<std::unique_ptr<Session>> gone = std::move(w.closing);
     w.closing.clear();
-    if (gone.empty()) continue;
-    // Retired sessions are out of every shared table: no other thread can
-    // reach them, so their last bytes go out unlocked.
-    lk.unlock();
     for (auto& s : gone) {
       for (int rounds = 0; s->flush_on_close && rounds < 64; ++rounds) {
         auto pending = s->channel.queue().pending();
@@ -286,7 +279,6 @@ void Relay::finish(RelayWorker& w, Lock& lk) {
       w.loop->remove(s->channel.fd());
       w.graveyard.push_back(std::move(s));
     }
-    lk.lock();
   }
 }
 

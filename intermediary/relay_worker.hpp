@@ -1,14 +1,15 @@
 // One of the threads the intermediary's sessions are sharded over.
 //
 // A session belongs to one worker for its whole life: only that worker's
-// thread drives its TLS (handshake, decrypt, encrypt, send) and its fd, and
-// only it closes and destroys them. DATA from other workers' sessions comes
-// through its inbox, and only it queues that into its sessions. Other
-// threads still reach a session under the relay mutex for control frames
-// (route snapshots, PEER_GONE) and to retire it; they then leave work in
-// these lists and wake the owner.
+// thread touches it (TLS, fd, SendQueue, protocol core, timers), and only
+// it closes and destroys it. Everything other threads have for its
+// sessions (DATA, control frames, requests to close) comes through its
+// inbox. It forwards DATA from its own sessions with no lock, against its
+// copy of the relay's ForwardingView; only registrations, departures and
+// handshakes take the relay mutex, for the shared tables.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,12 +17,15 @@
 #include <unordered_map>
 #include <vector>
 
+#include "intermediary/forwarding_view.hpp"
 #include "intermediary/registry.hpp"
+#include "intermediary/relay_counters.hpp"
 #include "intermediary/relay_inbox.hpp"
 #include "intermediary/session.hpp"
 #include "netlib/event_loop.hpp"
 #include "netlib/loop_thread.hpp"
 #include "netlib/event_fd.hpp"
+#include "netlib/log.hpp"
 #include "netlib/tls.hpp"
 #include "netlib/unique_fd.hpp"
 
@@ -34,7 +38,9 @@ struct Accepted {
 };
 
 struct RelayWorker {
-  explicit RelayWorker(unsigned index) : index(index) {}
+  // Per reason, and per session: one flooding peer gets 2 of a reason's 5
+  // lines per 10 s and leaves the rest to others.
+  RelayWorker(unsigned index, Logger& log) : index(index), drop_log(log, 5, std::chrono::seconds(10), 2) {}
 
   // Connections accepted but not yet adopted by a worker: beyond this the
   // listener refuses new ones (a worker that far behind is stuck).
@@ -55,25 +61,32 @@ struct RelayWorker {
   // ticket keys, so a site resumes on whichever worker it lands.
   TlsContext* tls = nullptr;             // worker 0: the relay's context
   std::unique_ptr<TlsContext> own_tls;   // the others
-  // Other workers' DATA for its sessions: they post, only it drains and
-  // touches the sessions' SendQueues.
+  // What other threads have for its sessions: they post, only it drains.
   RelayInbox inbox{kInboxBytes, kInboxFrames};
+  // Written by this worker's thread only; Relay::counter() sums the workers'.
+  RelayCounterSet counters;
+  // The EventFd was written and the worker has not woken yet: one write
+  // per wake, whoever asks.
+  std::atomic<bool> wake_pending{false};
 
   // Under the relay mutex.
-  std::thread::id thread_id;
-  bool wake_pending = false;  // the EventFd was written and not drained yet
+  std::thread::id thread_id;  // fixed once the threads run
   size_t sessions = 0;        // live sessions owned or handed over (the listener balances on it)
-  // Its live sessions (also in the relay's map): its tick visits only these.
-  std::unordered_map<SessionId, Session*> owned;
-  std::vector<Accepted> adopt;                     // accepted, to start TLS on and add to `loop`
+  std::vector<Accepted> adopt;  // accepted, to start TLS on and add to `loop`
   // A CRL reload for `tls`, with the ticket keys every worker switches to.
   std::optional<TlsContext::TicketKeys> reload_crl;
-  std::vector<SessionId> dirty;                    // have queued frames to send
-  std::vector<SessionId> flushing;                 // the owner's copy of `dirty` while it flushes (kept for its capacity)
-  std::vector<std::unique_ptr<Session>> closing;   // retired: fd and TLS to close
 
   // The worker's own thread only.
+  // Its live sessions: its tick visits only these.
+  std::unordered_map<SessionId, std::unique_ptr<Session>> owned;
+  std::vector<SessionId> dirty;                    // have queued frames to send
+  std::vector<SessionId> flushing;                 // `dirty` while it flushes (swapped: both keep their capacity)
+  std::vector<std::unique_ptr<Session>> closing;   // retired: last bytes out, fd out of the loop
   std::vector<std::unique_ptr<Session>> graveyard;  // closed; freed at the next tick
+  std::shared_ptr<const ForwardingView> view;      // the newest it has seen
+  uint64_t view_generation = 0;
+  std::vector<uint8_t> scratch;                    // frames the session cores write
+  RateLimitedLog drop_log;                          // data-path warnings
   EventLoop::TimerId tick_timer = 0;
 };
 

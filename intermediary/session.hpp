@@ -26,13 +26,13 @@ struct Session {
   std::string peer_host; // remote address without the port
   PeerIdentity who;      // from the verified certificate: CN = user, OUs = groups
   RelaySession core;     // the protocol: state, capabilities, site, timers
-  // Everything above and below is under the relay mutex, except `channel`'s
-  // TLS and receive side and `interest`, which only the owner touches.
+  // Only the owning worker's thread touches a Session (relay_worker.hpp);
+  // what the control plane needs to know of it is in the relay's directory.
   unsigned owner = 0;     // index of the RelayWorker that drives this session
   uint32_t interest = 0;  // epoll events currently registered
   bool dirty = false;     // has queued frames waiting for a flush
   bool counted = false;   // included in the per-identity session count
-  bool retired = false;   // closed: no longer in the session map; its owner closes the fd
+  bool retired = false;   // closed: out of every table; its fd goes at the end of the loop pass
   bool flush_on_close = false;  // a REFUSE waits in the queue: send it before closing
   bool write_blocked = false;   // the last write stopped on a full socket
   // Its control frames overflowed the urgent lane: it sends but does not

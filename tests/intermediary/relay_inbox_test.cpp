@@ -77,6 +77,32 @@ TEST(RelayInbox, FullInFramesDropsAndCounts) {
   EXPECT_EQ(drain_all(inbox).size(), 2u);
 }
 
+TEST(RelayInbox, ControlEntriesAndClosesPassAFullDataInboxInOrder) {
+  RelayInbox inbox(100, 2);
+  ASSERT_TRUE(inbox.post(InboxFrame{1}, frame(1, 60)).ok);
+  ASSERT_TRUE(inbox.post(InboxFrame{1}, frame(2, 40)).ok);
+  EXPECT_FALSE(inbox.post(InboxFrame{1}, frame(3, 1)).ok) << "DATA is full in bytes and frames";
+  // Route snapshots, PEER_GONE and closes must not be lost to a DATA flood.
+  EXPECT_TRUE(inbox.post(InboxFrame{2, 0, 0, InboxKind::Control}, frame(4, 500)).ok);
+  EXPECT_TRUE(inbox.post(InboxFrame{3, 0, 0, InboxKind::Close}, frame('x', 3)).ok);
+  EXPECT_FALSE(inbox.post(InboxFrame{1}, frame(5, 1)).ok) << "control bytes do not make room for DATA";
+  std::vector<InboxKind> kinds;
+  inbox.drain([&](const InboxFrame& m, std::span<uint8_t>) { kinds.push_back(m.kind); });
+  EXPECT_EQ(kinds, (std::vector<InboxKind>{InboxKind::Data, InboxKind::Data, InboxKind::Control, InboxKind::Close}));
+  EXPECT_EQ(inbox.dropped(), 2u);
+  EXPECT_TRUE(inbox.post(InboxFrame{1}, frame(6, 100)).ok) << "drained: the DATA bound is whole again";
+}
+
+TEST(RelayInbox, ControlEntriesHaveTheirOwnBound) {
+  RelayInbox inbox(16, 4);
+  std::vector<uint8_t> big(RelayInbox::kControlBytes / 2, 7);
+  EXPECT_TRUE(inbox.post(InboxFrame{1, 0, 0, InboxKind::Control}, big).ok);
+  EXPECT_TRUE(inbox.post(InboxFrame{1, 0, 0, InboxKind::Control}, big).ok);
+  EXPECT_FALSE(inbox.post(InboxFrame{1, 0, 0, InboxKind::Close}, frame(1, 1)).ok) << "a hopelessly stuck owner";
+  EXPECT_TRUE(inbox.post(InboxFrame{1}, frame(1, 16)).ok) << "DATA is bounded separately";
+  EXPECT_EQ(drain_all(inbox).size(), 3u);
+}
+
 TEST(RelayInbox, PostFromInsideDrainWaitsForTheNextBatch) {
   RelayInbox inbox(1024, 16);
   inbox.post(InboxFrame{1}, frame(1, 4));
