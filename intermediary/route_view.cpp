@@ -1,5 +1,7 @@
 #include "intermediary/route_view.hpp"
 
+#include <unordered_set>
+
 namespace dialout {
 
 namespace {
@@ -85,6 +87,20 @@ bool RouteView::remove(SiteId id) {
   if (view_.erase(id) == 0) return false;
   dirty_.insert(id);
   return true;
+}
+
+void RouteView::reconcile(std::span<const RouteEntry> visible) {
+  std::unordered_set<SiteId> seen;
+  seen.reserve(visible.size());
+  for (const auto& e : visible) {
+    seen.insert(e.id);
+    update(e, true);
+  }
+  std::vector<SiteId> gone;
+  for (const auto& [id, e] : view_) {
+    if (!seen.contains(id)) gone.push_back(id);
+  }
+  for (SiteId id : gone) remove(id);
 }
 
 Expected<void, WireError> RouteView::flush(std::vector<uint8_t>& out) {

@@ -40,6 +40,12 @@ class RouteView {
   // Site `id` is gone. Returns whether it was in the view.
   bool remove(SiteId id);
 
+  // For a caller that knows only the whole visible set (the relay's
+  // coalesced push today): queues what differs from the view, entries
+  // absent from `visible` as removals. Costs O(view + visible), so the
+  // per-change cost goes down only once the caller uses update/remove.
+  void reconcile(std::span<const RouteEntry> visible);
+
   // Appends one delta carrying every queued change (split into parts as
   // needed); appends nothing when none is queued.
   Expected<void, WireError> flush(std::vector<uint8_t>& out);

@@ -102,6 +102,23 @@ TEST(RouteView, OnlyChangesAreSentAndRemovesFollow) {
   EXPECT_EQ(parts[0].removed, std::vector<SiteId>{1});
 }
 
+TEST(RouteView, ReconcileQueuesOnlyTheDifference) {
+  RouteView view;
+  Bytes out;
+  ASSERT_TRUE(view.snapshot(std::vector<RouteEntry>{laptop(1), laptop(2), laptop(3)}, out));
+  view.reconcile(std::vector<RouteEntry>{laptop(1), laptop(3)});
+  view.reconcile(std::vector<RouteEntry>{laptop(1), laptop(3), laptop(4)});
+  out.clear();
+  ASSERT_TRUE(view.flush(out));
+  auto parts = frames(out);
+  ASSERT_EQ(parts.size(), 1u);
+  ASSERT_EQ(parts[0].entries.size(), 1u);
+  EXPECT_EQ(parts[0].entries[0].id, 4u);
+  EXPECT_EQ(parts[0].removed, std::vector<SiteId>{2});
+  view.reconcile(std::vector<RouteEntry>{laptop(1), laptop(3), laptop(4)});
+  EXPECT_FALSE(view.has_pending());
+}
+
 // The case: HQ may reach every laptop, laptops reach only HQ. One
 // laptop joining changes HQ's view by one entry and no laptop's view.
 TEST(RouteView, LaptopJoiningSendsOneEntryToHqOnly) {
