@@ -106,6 +106,7 @@ void SiteSession::retry_due(Clock::time_point now) {
 void SiteSession::transport_up(Clock::time_point now, bool resumed) {
   if (state_ != State::Connecting) return;
   resumed_ = resumed;
+  route_sync_ = RouteSync{};  // a new connection starts with a fresh snapshot
   state_ = State::AwaitHello;  // since_ stays: the handshake timeout covers the whole set-up
   last_rx_ = now;
   send(Hello{kProtocolVersion, settings_.capabilities});
@@ -184,6 +185,7 @@ void SiteSession::on_ready_frame(Clock::time_point now, const FrameView& f) {
       actions_.emplace_back(RoutesChanged{std::move(*r)});
       return;
     }
+    case MsgType::RouteUpdate: return on_route_update(now, f);
     case MsgType::Ping: {
       auto p = decode_ping(f.payload);
       if (!p) return malformed(p.error());
@@ -205,6 +207,29 @@ void SiteSession::on_ready_frame(Clock::time_point now, const FrameView& f) {
   }
   fail(now, fmt::format("unexpected {} frame (type {}) from the intermediary while ready", frame_name(f.type),
                         unsigned(f.type)));
+}
+
+void SiteSession::on_route_update(Clock::time_point now, const FrameView& f) {
+  auto u = decode_route_update(f.payload);
+  if (!u) return fail(now, fmt::format("malformed ROUTE_UPDATE from the intermediary: {}", to_string(u.error())));
+  switch (route_sync_.apply(std::move(*u))) {
+    case RouteSync::Outcome::Pending:
+    case RouteSync::Outcome::Ignored: return;
+    case RouteSync::Outcome::Resync:
+      note(LogLevel::Warn, fmt::format("route update out of sequence (have seq {}); asking for a snapshot",
+                                       route_sync_.seq()));
+      send(RouteResync{route_sync_.seq()});
+      return;
+    case RouteSync::Outcome::Error:
+      return fail(now, fmt::format("the intermediary sent more than {} routes", RouteSync::kMaxEntries));
+    case RouteSync::Outcome::Installed: {
+      Routes routes;
+      routes.entries.reserve(route_sync_.table().size());
+      for (const auto& [id, e] : route_sync_.table()) routes.entries.push_back(e);
+      actions_.emplace_back(RoutesChanged{std::move(routes)});
+      return;
+    }
+  }
 }
 
 void SiteSession::on_refuse(Clock::time_point now, const FrameView& f) {

@@ -36,6 +36,7 @@
 #include "netlib/backoff.hpp"
 #include "netlib/log.hpp"  // LogLevel only: notes are returned, never written here
 #include "netlib/wire.hpp"
+#include "tund/route_sync.hpp"
 
 namespace dialout {
 
@@ -65,6 +66,8 @@ class SiteSession {
   struct Accepted {
     Accept accept;
   };
+  // The whole table the site may reach now: from ROUTES, or from
+  // ROUTE_UPDATE once an update is complete (tund/route_sync.hpp).
   struct RoutesChanged {
     Routes routes;
   };
@@ -135,6 +138,7 @@ class SiteSession {
   void on_refuse(Clock::time_point now, const FrameView& f);
   void on_restarting(Clock::time_point now, const FrameView& f);
   void on_ready_frame(Clock::time_point now, const FrameView& f);
+  void on_route_update(Clock::time_point now, const FrameView& f);
   // Uniform in [0, window] from the seeded source (splitmix64).
   std::chrono::milliseconds spread(std::chrono::milliseconds window);
 
@@ -148,6 +152,7 @@ class SiteSession {
   bool ever_ready_ = false;
   bool roamed_ = false;
   uint64_t spread_state_;
+  RouteSync route_sync_;  // per connection: reset by transport_up
   std::vector<Action> actions_;
   size_t taken_ = 0;
 };

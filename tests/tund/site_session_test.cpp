@@ -234,6 +234,26 @@ TEST(SiteSession, RestartWindowSpreadsReconnects) {
   EXPECT_LE(c->delay, SiteSessionSettings{}.restart_window_max);
 }
 
+TEST(SiteSession, RouteUpdatesInstallWholeAndAskForResyncOnAGap) {
+  Harness h;
+  h.connect();
+  RouteUpdate part0{3, RouteUpdateKind::Snapshot, 0, 2, {RouteEntry{5, "hq", {}}}, {}};
+  RouteUpdate part1{3, RouteUpdateKind::Snapshot, 1, 2, {RouteEntry{6, "b", {}}}, {}};
+  EXPECT_FALSE(one<SiteSession::RoutesChanged>(h.feed(part0))) << "half a snapshot is never installed";
+  auto full = one<SiteSession::RoutesChanged>(h.feed(part1));
+  ASSERT_TRUE(full);
+  EXPECT_EQ(full->routes.entries.size(), 2u);
+  auto delta = one<SiteSession::RoutesChanged>(h.feed(RouteUpdate{4, RouteUpdateKind::Delta, 0, 1, {}, {6}}));
+  ASSERT_TRUE(delta);
+  ASSERT_EQ(delta->routes.entries.size(), 1u);
+  EXPECT_EQ(delta->routes.entries[0].name, "hq");
+  auto gap = h.feed(RouteUpdate{9, RouteUpdateKind::Delta, 0, 1, {}, {5}});
+  EXPECT_FALSE(one<SiteSession::RoutesChanged>(gap));
+  EXPECT_EQ(sent_types(gap), std::vector<MsgType>{MsgType::RouteResync});
+  EXPECT_TRUE(sent_types(h.feed(RouteUpdate{10, RouteUpdateKind::Delta, 0, 1, {}, {5}})).empty()) << "asked once";
+  EXPECT_TRUE(h.session.ready());
+}
+
 TEST(SiteSession, PeerGoneIsAnEvent) {
   Harness h;
   h.connect();
