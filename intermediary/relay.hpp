@@ -32,6 +32,7 @@
 #include "intermediary/relay_counters.hpp"
 #include "intermediary/relay_config.hpp"
 #include "intermediary/relay_worker.hpp"
+#include "intermediary/route_view.hpp"
 #include "intermediary/session.hpp"
 #include "netlib/event_loop.hpp"
 #include "netlib/log.hpp"
@@ -89,6 +90,10 @@ class Relay {
     SiteId site = 0;            // once registered
     uint32_t capabilities = 0;  // once registered
     PeerIdentity who;           // once authenticated: route snapshots are per identity
+    // kCapRouteDeltas sessions: what it was last sent; a snapshot goes out
+    // first, and again after a ROUTE_RESYNC (routes_sent = false).
+    RouteView routes;
+    bool routes_sent = false;
   };
 
   // relay_io.cpp and relay_housekeeping.cpp: threads, sockets, TLS, timers.
