@@ -183,6 +183,10 @@ class Relay {
   // The control plane: everything below up to workers_, under mu_.
   mutable std::mutex mu_;
   std::shared_ptr<const Policy> policy_;
+  // The registry's sites and the policy as of the last route push: the next
+  // push tells delta sessions only about the sites that differ.
+  std::unordered_map<SiteId, RouteEntry> pushed_sites_;
+  std::shared_ptr<const Policy> pushed_policy_;
   Registrar registrar_;  // registry and address pools
   SessionId next_session_ = 1;
   std::unordered_map<SessionId, SessionEntry> directory_;  // every live session
