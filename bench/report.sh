@@ -104,11 +104,31 @@ report_ratios() {
   done
 }
 
+# The proxy's cost: dialout with office A behind squid against dialout
+# direct and plain routing, in the same run (only when that row was measured).
+report_squid() {
+  local g s d p m
+  for g in "${GRO_PASSES[@]}"; do
+    s="dialout-squid gro-$g"; d="dialout gro-$g"; p="plain gro-$g"
+    [[ -s "$LAB_RUN/vals/dialout-squid.gro-$g.tcp1_gbit" ]] || continue
+    echo "### dialout with office A through squid (HTTP CONNECT) against dialout direct and plain routing (GRO $g)"
+    echo
+    echo "| metric | dialout-squid | ÷ dialout | ÷ plain |"
+    echo "| --- | ---: | ---: | ---: |"
+    for m in tcp1_gbit tcp4_gbit udp_kpps ping_idle_ms ping_load_avg_ms; do
+      printf '| %s | %s | %s | %s |\n' "$m" "$(fmt_num "$(med "$s" "$m")")" \
+        "$(ratio "$(med "$s" "$m")" "$(med "$d" "$m")")" "$(ratio "$(med "$s" "$m")" "$(med "$p" "$m")")"
+    done
+    echo
+  done
+}
+
 report_write() { # report_write FILE
   {
     report_header
     report_table
     report_ratios
+    report_squid
     [[ "$PROFILE" == 1 ]] && echo "Profile: \`bench/results/profile-$STAMP.txt\`."
     echo "Reproduce: \`sudo BUILD_DIR=$BUILD_DIR REPS=$REPS DURATION=$DURATION GRO=$GRO VARIANTS='$VARIANTS' bench/run.sh\`"
   } > "$1"

@@ -6,6 +6,10 @@
 #   openvpn-udp  OpenVPN 2.6 hub on the relay (client-to-client, iroute per
 #   openvpn-tcp  client via client-config-dir), both gateways clients; AES-256-GCM
 #   dialout      intermediary on the relay, tund on gwA and gwB (as two_offices.sh)
+#   dialout-squid  the same, but gwA reaches the intermediary through squid
+#                (HTTP CONNECT, no authentication) on a "proxy" host off the
+#                relay (100.64.1.2:3128); gwB dials directly. Not in the
+#                default list: VARIANTS="plain dialout dialout-squid".
 # For each: iperf3 TCP hostA -> hostB (1 and 4 streams), 64-byte UDP at a high
 # offered rate (received packets/s, loss), ping RTT idle and under a TCP load.
 # Medians of REPS repetitions; a table with ratios against plain routing and
@@ -58,7 +62,7 @@ if [[ -n "${NICE:-}" ]]; then renice -n "$NICE" -p $$ >/dev/null || echo "bench:
 for tool in iperf3 ethtool nft ping; do
   command -v "$tool" >/dev/null || { echo "bench: $tool missing (scripts/install-deps.sh)"; exit 1; }
 done
-case " $VARIANTS " in *" dialout "*) lab_require_daemons || exit 1 ;; esac
+case " $VARIANTS " in *" dialout "*|*" dialout-squid "*) lab_require_daemons || exit 1 ;; esac
 case " $VARIANTS " in *openvpn*) [[ -x "$OVPN_BIN" ]] || { echo "bench: openvpn missing"; exit 1; } ;; esac
 case "$GRO" in on|off) GRO_PASSES=("$GRO") ;; both) GRO_PASSES=(off on) ;; *) echo "bench: GRO=on|off|both"; exit 2 ;; esac
 
@@ -337,6 +341,54 @@ variant_down_dialout() {
   PROFILE_PIDS=""
 }
 
+SQUID_BIN=${SQUID_BIN:-/usr/sbin/squid}
+SQUID_ADDR=100.64.1.2
+# Office A through squid (as integration/proxy.sh, without authentication:
+# the cost measured is the proxy's copy, not the 407 round trip at connect).
+variant_up_squid() {
+  local ok=0 sq=$LAB_RUN/squid
+  [[ -x "$SQUID_BIN" ]] || { echo "bench: $SQUID_BIN missing (scripts/install-deps.sh)"; return 1; }
+  if ! ip netns list | awk '{ print $1 }' | grep -qx "$(ns proxy)"; then lab_add_relay_host proxy 1; fi
+  chmod 711 "$LAB_RUN"  # squid's unprivileged user reaches its directory
+  mkdir -p "$sq"
+  cat > "$sq/squid.conf" <<EOF
+http_port $SQUID_ADDR:3128
+acl relay_port port 443
+acl CONNECT method CONNECT
+http_access deny !CONNECT
+http_access deny CONNECT !relay_port
+http_access allow all
+cache deny all
+cache_mem 8 MB
+pid_filename $sq/squid.pid
+cache_log $sq/cache.log
+access_log $sq/access.log
+coredump_dir $sq
+cache_effective_user proxy
+shutdown_lifetime 1 seconds
+EOF
+  chown -R proxy: "$sq"
+  lab_start squid proxy "$SQUID_BIN" -N -f "$sq/squid.conf"
+  wait_until 15 lab_listening proxy 3128 || { echo "bench: squid did not listen"; return 1; }
+  lab_write_policy
+  lab_start_intermediary
+  wait_until 10 lab_listening relay 443 &&
+    lab_start_tund tund-a gwA gw-a office-a --advertise 10.1.0.0/24 --proxy "http://$SQUID_ADDR:3128" &&
+    lab_start_tund tund-b gwB gw-b office-b --advertise 10.2.0.0/24 &&
+    wait_until 20 status_is "$(lab_status_file tund-a)" registered 1 &&
+    wait_until 20 status_is "$(lab_status_file tund-b)" registered 1 &&
+    wait_until 15 lab_ping hostA 10.2.0.2 && ok=1
+  TUN_DEV=dl0
+  CPU_NAMES=(server gwA) CPU_PIDS=("$(lab_pid intermediary)" "$(lab_pid tund-a)")
+  PROFILE_PIDS="$(lab_pid intermediary) $(lab_pid tund-a)"
+  ((ok))
+}
+
+variant_down_squid() {
+  variant_down_dialout
+  lab_stop squid TERM 10
+}
+
 run_variant() { # run_variant NAME
   local v=$1 kind arg
   case "$v" in
@@ -344,6 +396,7 @@ run_variant() { # run_variant NAME
     openvpn-udp) kind=openvpn arg=udp ;;
     openvpn-tcp) kind=openvpn arg=tcp ;;
     dialout) kind=dialout arg="" ;;
+    dialout-squid) kind=squid arg="" ;;
     *) echo "bench: unknown variant $v"; MISSING=$((MISSING + 1)); return ;;
   esac
   KEY_PREFIX="$v.gro-$CUR_GRO."

@@ -1,12 +1,12 @@
 # What `cmake --install` puts where, and the Debian package CPack makes of it
 # (`cpack -G DEB` in the build directory; scripts/package-check.sh tests it).
 #
-# Installed: tund and intermediary (sbin), the systemd units with ExecStart
+# Installed: tund, intermediary and dialoutctl (sbin), the systemd units with ExecStart
 # pointing at that sbin directory, the man pages (when go-md2man is there),
 # and docs/examples plus the configuration reference under share/doc/dialout.
 include(GNUInstallDirs)
 
-install(TARGETS tund intermediary RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
+install(TARGETS tund intermediary dialoutctl RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
 
 # Relative to the prefix, so /usr/local (cmake --install) and /usr (the
 # package) both land on a directory systemd searches.
@@ -35,7 +35,7 @@ find_program(GO_MD2MAN go-md2man)
 find_package(Python3 COMPONENTS Interpreter)
 if(GO_MD2MAN AND Python3_Interpreter_FOUND)
   install(CODE "
-    set(DIALOUT_MAN_PAGES \"tund.8;intermediary.8;dialout-policy.5\")
+    set(DIALOUT_MAN_PAGES \"tund.8;intermediary.8;dialoutctl.8;dialout-policy.5\")
     set(DIALOUT_SOURCE_DIR \"${PROJECT_SOURCE_DIR}\")
     set(DIALOUT_WORK_DIR \"${CMAKE_BINARY_DIR}/man\")
     set(DIALOUT_VERSION \"${PROJECT_VERSION}\")

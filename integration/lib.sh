@@ -28,6 +28,7 @@ LAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$LAB_ROOT/build}
 INTERMEDIARY_BIN=${INTERMEDIARY_BIN:-$BUILD_DIR/intermediary/intermediary}
 TUND_BIN=${TUND_BIN:-$BUILD_DIR/tund/tund}
+DIALOUTCTL_BIN=${DIALOUTCTL_BIN:-$BUILD_DIR/dialoutctl/dialoutctl}
 LAB_PREFIX=${LAB_PREFIX:-dl$$-}
 LAB_RUN=${LAB_RUN:-}
 LOG_LEVEL=${LOG_LEVEL:-info}
@@ -346,6 +347,7 @@ key = $p/intermediary.key
 ca = $p/ca.crt
 policy = $LAB_RUN/policy.conf
 status-file = $LAB_RUN/status/intermediary.status
+control-socket = $LAB_RUN/intermediary.sock
 log-level = $LOG_LEVEL
 EOF
   lab_start intermediary relay "$INTERMEDIARY_BIN" --config "$LAB_RUN/intermediary.conf" \
@@ -367,6 +369,7 @@ offload = ${OFFLOAD:-on}
 ${QUEUES:+queues = $QUEUES}
 reconnect-max-ms = 2000
 status-file = $LAB_RUN/status/$name.status
+control-socket = $LAB_RUN/$name.sock
 log-level = $LOG_LEVEL
 EOF
   lab_start "$name" "$n" "$TUND_BIN" --config "$LAB_RUN/$name.conf" --name "$site" "$@"

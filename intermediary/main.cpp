@@ -1,10 +1,16 @@
 // intermediary: the public relay between sites that only dial out.
 #include <csignal>
 #include <cstdio>
+#include <memory>
 
+#include "intermediary/port_share.hpp"
 #include "intermediary/relay.hpp"
+#include "intermediary/relay_control.hpp"
 #include "intermediary/relay_config.hpp"
+#include "netlib/alpn.hpp"
+#include "netlib/control_socket.hpp"
 #include "netlib/event_loop.hpp"
+#include "netlib/metrics_server.hpp"
 #include "netlib/log.hpp"
 #include "netlib/option_parsing.hpp"
 #include "intermediary/policy.hpp"
@@ -42,6 +48,56 @@ int run(const RelayConfig& config) {
     log.error("{}", ok.error());
     return 1;
   }
+  // Port sharing: accepted connections are peeked first (port_share.hpp).
+  // Declared after the relay, so it goes first; the relay calls it only
+  // from the loop and write_status(), both done by then.
+  std::unique_ptr<PortShare> share;
+  if (config.share_port_backend) {
+    share = std::make_unique<PortShare>(loop, config, [&relay](UniqueFd fd) { relay.adopt_connection(std::move(fd)); },
+                                        log);
+    relay.set_accept_front({[&share](UniqueFd fd) { share->take(std::move(fd)); },
+                            [&share](auto& rows) { share->append_status(rows); }});
+    log.info("sharing the port: connections without the {} ALPN id go to {}", kAlpnProtocol,
+             config.share_port_backend->to_string());
+  }
+  // What SIGHUP and `dialoutctl reload` do: "" or why something was not reloaded.
+  auto reload = [&]() -> std::string {
+    std::string err;
+    if (auto crl = relay.reload_crl(); !crl) {
+      log.error("CRL reload: {}", crl.error());
+      err = "CRL: " + crl.error();
+    }
+    auto fresh = Policy::load(config.policy_file);
+    if (!fresh) {
+      log.error("policy reload failed, keeping the old one: {}", fresh.error().to_string());
+      return err.empty() ? "policy: " + fresh.error().to_string() : err + "; policy: " + fresh.error().to_string();
+    }
+    relay.replace_policy(std::move(*fresh));
+    log.info("reloaded CRL and policy");
+    return err;
+  };
+  // Both bind before privileges go (/run/dialout, a low port).
+  std::unique_ptr<ControlSocket> control;
+  if (config.control_socket != "none") {
+    if (auto fd = open_control_socket(config.control_socket, config.control_group)) {
+      control = std::make_unique<ControlSocket>(loop, std::move(*fd), config.control_socket,
+                                                [&](const ControlRequest& r) { return relay_control(relay, r, reload); });
+      log.info("control socket {}", config.control_socket);
+    } else {
+      // Tunnels matter more than the admin tool: say so and go on.
+      log.warn("control socket off: {}", fd.error());
+    }
+  }
+  std::unique_ptr<MetricsServer> metrics;
+  if (config.metrics_listen) {
+    auto m = MetricsServer::open(loop, *config.metrics_listen, [&] { return relay_metrics(relay); });
+    if (!m) {
+      log.error("{}", m.error());
+      return kExitUsage;
+    }
+    metrics = std::move(*m);
+    log.info("metrics on http://{}/metrics", config.metrics_listen->to_string());
+  }
   // The port is bound: nothing below needs privilege. Files read later
   // (policy and CRL reloads) must be readable by --user. Capabilities are
   // per thread: they go before any worker thread exists.
@@ -59,20 +115,15 @@ int run(const RelayConfig& config) {
   // Before the worker threads start, so only this thread takes the signals.
   loop.add_signals({SIGTERM, SIGINT, SIGHUP}, [&](int sig) {
     if (sig == SIGHUP) {
-      if (auto crl = relay.reload_crl(); !crl) log.error("CRL reload: {}", crl.error());
-      auto fresh = Policy::load(config.policy_file);
-      if (!fresh) {
-        log.error("policy reload failed, keeping the old one: {}", fresh.error().to_string());
-        return;
-      }
-      relay.replace_policy(std::move(*fresh));
-      log.info("reloaded CRL and policy");
+      (void)reload();
       return;
     }
     sd_notify("STOPPING=1");
     relay.announce_restart();
     loop.stop();
   });
+  // Threads start with every signal blocked (LoopThread), after the drop.
+  if (share) share->start();
   if (auto ok = relay.start(); !ok) {
     log.error("{}", ok.error());
     return 1;

@@ -1,5 +1,7 @@
 #include "intermediary/peer_identity.hpp"
 
+#include "netlib/certificate_expiry.hpp"
+
 #include <fmt/format.h>
 #include <openssl/asn1.h>
 #include <openssl/crypto.h>
@@ -77,6 +79,8 @@ Expected<PeerIdentity, std::string> peer_identity_from_certificate(const X509* c
     }
     id.groups.push_back(std::move(*group));
   }
+  // Shown by `dialoutctl status`; an unreadable date is not a reason to refuse.
+  if (auto t = certificate_not_after(cert)) id.not_after = *t;
   return id;
 }
 

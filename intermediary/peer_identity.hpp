@@ -20,6 +20,7 @@
 
 #include <openssl/x509.h>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +32,7 @@ namespace dialout {
 struct PeerIdentity {
   std::string name;                 // subject CN
   std::vector<std::string> groups;  // subject OUs
+  int64_t not_after = 0;            // certificate expiry, Unix seconds (0: unreadable), for status
 
   bool in_group(std::string_view g) const {
     for (const auto& x : groups) {

@@ -161,6 +161,7 @@ void Relay::queue_data(RelayWorker& w, Session& out, SiteId src, std::span<const
   if (lane == SendQueue::Lane::Urgent &&
       out.channel.queue().lane_bytes(lane) + frame.size() > urgent_data_bytes(out)) {
     w.counters.add(RelayCounter::DropQueueFull);
+    out.stats->queue_drops.add();
     return;
   }
   auto room = out.channel.queue().reserve(lane, frame.size());
@@ -169,9 +170,12 @@ void Relay::queue_data(RelayWorker& w, Session& out, SiteId src, std::span<const
   auto pushed = out.channel.queue().commit(lane, frame.size());
   if (!pushed.ok) {
     w.counters.add(RelayCounter::DropQueueFull);
+    out.stats->queue_drops.add();
     return;
   }
   w.counters.add(RelayCounter::DropQueueFull, pushed.dropped);
+  out.stats->queue_drops.add(pushed.dropped);
+  out.stats->frames_out.add();
   w.counters.add(RelayCounter::FramesForwarded);
   w.counters.add(RelayCounter::BytesForwarded, ip_bytes);
   mark_dirty(w, out);
@@ -179,21 +183,14 @@ void Relay::queue_data(RelayWorker& w, Session& out, SiteId src, std::span<const
 
 void Relay::drain_inbox(RelayWorker& w) {
   w.inbox.drain([&](const InboxFrame& m, std::span<const uint8_t> bytes) {
-    Session* s = owned(w, m.to);
-    switch (m.kind) {
-      case InboxKind::Data:
-        if (s == nullptr) {
-          w.counters.add(RelayCounter::DropSessionGone);
-        } else {
-          queue_data(w, *s, m.src, bytes, m.ip_bytes);
-        }
-        return;
-      case InboxKind::Control:  // routes and PEER_GONE go to registered sessions only, RESTARTING to authenticated ones
-        if (s != nullptr && s->core.state() != RelaySession::State::Handshake) send(w, *s, SendQueue::Lane::Urgent, bytes);
-        return;
-      case InboxKind::Close:
-        if (s != nullptr) close_session(w, *s, std::string(bytes.begin(), bytes.end()));
-        return;
+    if (m.kind != InboxKind::Data) {
+      apply_control(w, m.to, m.kind, bytes);
+      return;
+    }
+    if (Session* s = owned(w, m.to)) {
+      queue_data(w, *s, m.src, bytes, m.ip_bytes);
+    } else {
+      w.counters.add(RelayCounter::DropSessionGone);
     }
   });
   // Control frames may have overflowed a session that stopped reading.
@@ -202,16 +199,37 @@ void Relay::drain_inbox(RelayWorker& w) {
     if (Session* s = owned(w, w.dirty[i])) close_if_stalled(w, *s);
 }
 
+void Relay::apply_control(RelayWorker& w, SessionId to, InboxKind kind, std::span<const uint8_t> bytes) {
+  Session* s = owned(w, to);
+  if (s == nullptr) return;  // gone meanwhile: nothing left to tell it
+  std::string text(bytes.begin(), bytes.end());
+  switch (kind) {
+    case InboxKind::Data: break;
+    case InboxKind::Control:
+      // Routes and PEER_GONE go to registered sessions only, RESTARTING to
+      // authenticated ones: never into a TLS handshake.
+      if (s->core.state() != RelaySession::State::Handshake) send(w, *s, SendQueue::Lane::Urgent, bytes);
+      break;
+    case InboxKind::Close: close_session(w, *s, text); break;
+    case InboxKind::Kill:
+      dlog().info("{} ('{}'): killed by the operator: {}", s->peer, s->who.name, text);
+      if (s->core.state() == RelaySession::State::Handshake) {
+        close_session(w, *s, "killed by the operator: " + text);  // no TLS yet to carry a REFUSE
+      } else {
+        // Through the refusal path: the REFUSE is flushed before the close,
+        // the site logs the reason and reconnects.
+        refuse(w, *s, RefuseReason::Closed, text);
+      }
+      break;
+  }
+}
+
 void Relay::post_control(RelayWorker& self, SessionId to, InboxKind kind, std::span<const uint8_t> bytes,
                          LocalWork& local) {
   auto it = directory_.find(to);
   if (it == directory_.end()) return;
   if (it->second.owner == self.index && on_thread(self)) {
-    if (kind == InboxKind::Close) {
-      local.closes.emplace_back(to, std::string(bytes.begin(), bytes.end()));
-    } else {
-      local.frames.emplace_back(to, std::vector<uint8_t>(bytes.begin(), bytes.end()));
-    }
+    local.push_back({to, kind, std::vector<uint8_t>(bytes.begin(), bytes.end())});
     return;
   }
   RelayWorker& w = *workers_[it->second.owner];
@@ -224,13 +242,9 @@ void Relay::post_control(RelayWorker& self, SessionId to, InboxKind kind, std::s
 }
 
 void Relay::apply_local(RelayWorker& w, LocalWork& local) {
-  for (auto& [id, frame] : local.frames)
-    if (Session* s = owned(w, id); s != nullptr && s->core.state() != RelaySession::State::Handshake)
-      send(w, *s, SendQueue::Lane::Urgent, frame);
-  for (auto& [id, why] : local.closes)
-    if (Session* s = owned(w, id)) close_session(w, *s, why);
-  for (auto& [id, frame] : local.frames)
-    if (Session* s = owned(w, id)) close_if_stalled(w, *s);
+  for (auto& e : local) apply_control(w, e.to, e.kind, e.bytes);
+  for (auto& e : local)
+    if (Session* s = owned(w, e.to)) close_if_stalled(w, *s);
 }
 
 void Relay::send(RelayWorker& w, Session& s, SendQueue::Lane lane, std::span<const uint8_t> frame) {
@@ -491,6 +505,7 @@ void Relay::write_status() const {
     rows.emplace_back("assigned_addresses", registrar_.assigned_sites());
     rows.emplace_back("pool_leases", registrar_.pool_leases());
   }
+  if (front_.status_rows) front_.status_rows(rows);
   // Written unlocked: a slow disk must not stall the workers.
   if (auto ok = StatusFile(config_.status_file).write(rows); !ok) log_.warn("status file: {}", ok.error());
 }

@@ -19,11 +19,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "intermediary/deferred_log.hpp"
@@ -31,6 +34,7 @@
 #include "intermediary/registrar.hpp"
 #include "intermediary/relay_counters.hpp"
 #include "intermediary/relay_config.hpp"
+#include "intermediary/relay_status.hpp"
 #include "intermediary/relay_worker.hpp"
 #include "intermediary/route_view.hpp"
 #include "intermediary/session.hpp"
@@ -56,6 +60,18 @@ class Relay {
   // Starts the worker threads, the listener and the housekeeping timers.
   Expected<void, std::string> start();
   uint16_t port() const { return port_; }
+
+  // Port sharing (intermediary/port_share.hpp). Set before start(): every
+  // accepted connection goes to `take` (on the main loop) instead of a
+  // worker, and `status_rows` adds rows to the status file (any thread).
+  struct AcceptFront {
+    std::function<void(UniqueFd)> take;
+    std::function<void(std::vector<std::pair<std::string_view, uint64_t>>&)> status_rows;
+  };
+  void set_accept_front(AcceptFront front) { front_ = std::move(front); }
+  // Main loop: starts a site's session on a connected socket, as on_accept
+  // does without a front (handed to the least-loaded worker, which starts TLS).
+  void adopt_connection(UniqueFd fd);
   unsigned workers() const { return unsigned(workers_.size()); }
 
   // SIGTERM: tell every site to come back after restart_hint, flush, stop accepting.
@@ -77,6 +93,14 @@ class Relay {
   std::vector<size_t> sessions_per_worker() const;
   std::vector<unsigned> site_workers(std::string_view name) const;
   void write_status() const;
+  // relay_status.cpp, main loop (dialoutctl): the live sessions and the
+  // registered sites, copied under the lock.
+  std::vector<SessionRow> session_rows() const;
+  std::vector<SiteRow> site_rows() const;
+  // Closes every session of the site `name_or_id` names, or the session with
+  // that id, with REFUSE(Closed, reason) so the site logs why; returns how
+  // many. The site reconnects with backoff. Main loop only.
+  size_t kill(std::string_view name_or_id, std::string reason);
 
  private:
   using Lock = std::unique_lock<std::mutex>;
@@ -90,6 +114,8 @@ class Relay {
     SiteId site = 0;            // once registered
     uint32_t capabilities = 0;  // once registered
     PeerIdentity who;           // once authenticated: route snapshots are per identity
+    std::string peer;           // remote address, for status and logs
+    std::shared_ptr<const SessionStats> stats;  // the owner writes, status reads
     // kCapRouteDeltas sessions: what it was last sent; a snapshot goes out
     // first, and again after a ROUTE_RESYNC (routes_sent = false).
     RouteView routes;
@@ -136,12 +162,16 @@ class Relay {
   // Under mu_: a control frame or close for session `to`, wherever it
   // lives; `local` collects those for the calling worker's own sessions,
   // to apply once the lock is released.
-  struct LocalWork {
-    std::vector<std::pair<SessionId, std::vector<uint8_t>>> frames;
-    std::vector<std::pair<SessionId, std::string>> closes;
+  struct LocalEntry {
+    SessionId to = 0;
+    InboxKind kind = InboxKind::Control;
+    std::vector<uint8_t> bytes;
   };
+  using LocalWork = std::vector<LocalEntry>;
   void post_control(RelayWorker& self, SessionId to, InboxKind kind, std::span<const uint8_t> bytes, LocalWork& local);
   void apply_local(RelayWorker& w, LocalWork& local);
+  // On w's thread: a control entry (not DATA) for one of its sessions.
+  void apply_control(RelayWorker& w, SessionId to, InboxKind kind, std::span<const uint8_t> bytes);
   // Refuses for the relay (a registration decision, a session limit).
   void refuse(RelayWorker& w, Session& s, RefuseReason reason, std::string text);
   // Logs and closes a session whose REFUSE is in w.scratch.
@@ -200,6 +230,7 @@ class Relay {
   std::vector<std::unique_ptr<RelayWorker>> workers_;
 
   // The main loop's thread only.
+  AcceptFront front_;
   UniqueFd listener_;
   std::vector<std::unique_ptr<TlsContext>> worker_tls_;  // made by listen(), moved to workers 1.. by start()
   uint16_t port_ = 0;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "netlib/ops_options.hpp"
 #include "netlib/option_values.hpp"
 
 namespace dialout {
@@ -65,6 +66,17 @@ std::vector<OptionSpec> relay_specs() {
        "Range laptop addresses are assigned from (to sites that ask for one); repeatable: at most one "
        "IPv4 and one IPv6 range (default none).",
        true},
+      {"share-port-backend", "HOST:PORT",
+       "Share the listening port with this web server: a connection whose TLS ClientHello does not "
+       "offer dialout's ALPN id is passed to it byte for byte (default none: not shared)."},
+      {"share-port-max-connections", "N",
+       fmt::format("Connections passed to the web server at once, 1..65536; beyond, refused "
+                   "(default {}).",
+                   d.share_port_max_connections)},
+      {"share-port-buffer-bytes", "BYTES",
+       fmt::format("Buffer per direction of a connection passed to the web server, 4096..1048576 "
+                   "(default {}).",
+                   d.share_port_buffer_bytes)},
       {"log-level", "LEVEL",
        fmt::format("debug, info, warn or error (default {}).", log_level_key(d.log_level))},
   };
@@ -119,7 +131,21 @@ RelayConfig build(const LayeredOptions& o) {
     }
     c.address_pools.push_back(p);
   }
+  if (auto t = o.value("share-port-backend")) {
+    c.share_port_backend = o.check<Endpoint>("share-port-backend", *t, [](std::string_view s) -> Expected<Endpoint, std::string> {
+      auto ep = Endpoint::parse(s, 0);
+      if (ep && ep->port == 0) return unexpected(std::string("needs a port other than 0 (HOST:PORT)"));
+      return ep;
+    });
+  }
+  c.share_port_max_connections = static_cast<unsigned>(
+      o.number("share-port-max-connections", 1, 65536, c.share_port_max_connections));
+  c.share_port_buffer_bytes =
+      static_cast<size_t>(o.number("share-port-buffer-bytes", 4096, 1048576, c.share_port_buffer_bytes));
   c.log_level = o.log_level("log-level", c.log_level);
+  c.control_socket = o.value("control-socket").value_or(c.control_socket);
+  c.control_group = o.value("control-group").value_or("");
+  c.metrics_listen = metrics_endpoint(o);
   return c;
 }
 
@@ -127,7 +153,8 @@ RelayConfig build(const LayeredOptions& o) {
 
 RelayConfigResult parse_relay_config(int argc, const char* const* argv,
                                      const ConfigEnvironment& env) {
-  const std::vector<OptionSpec> specs = relay_specs();
+  std::vector<OptionSpec> specs = relay_specs();
+  for (auto& o : ops_option_specs(RelayConfig{}.control_socket)) specs.push_back(std::move(o));
   return parse_daemon_config<RelayConfigResult>("intermediary", kAbout, specs, build, argc, argv, env);
 }
 

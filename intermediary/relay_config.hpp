@@ -38,6 +38,15 @@ struct RelayConfig {
   std::string user;                   // --user: switch to this account once the port is bound
   std::vector<Prefix> address_pools;  // --address-pool, repeatable: at most one IPv4 and one IPv6 range
   LogLevel log_level = LogLevel::Info;                // --log-level debug|info|warn|error
+  // Port sharing (intermediary/port_share.hpp): when set, a connection whose
+  // ClientHello does not offer our ALPN id is spliced to this web server.
+  std::optional<Endpoint> share_port_backend;  // --share-port-backend HOST:PORT (default off)
+  unsigned share_port_max_connections = 256;   // --share-port-max-connections 1..65536, spliced at once
+  size_t share_port_buffer_bytes = 32768;      // --share-port-buffer-bytes 4096..1048576, per direction
+  // --control-socket PATH or none; --control-group NAME (empty: root only)
+  std::string control_socket = "/run/dialout/intermediary.sock";
+  std::string control_group;
+  std::optional<Endpoint> metrics_listen;  // --metrics-listen HOST:PORT, off by default
 };
 
 // As SiteConfigResult: config only when the daemon should run; otherwise

@@ -32,6 +32,7 @@ enum class InboxKind : uint8_t {
   Data,     // a DATA frame: queued by lane, may drop like any datagram
   Control,  // a control frame for the urgent lane: never dropped by the owner
   Close,    // close the session; the bytes are the reason (for the log)
+  Kill,     // the operator's kill: REFUSE(Closed) with the bytes as reason, then close
 };
 
 // What travels with an entry: its destination session and, for DATA, the

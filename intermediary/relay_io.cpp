@@ -38,7 +38,6 @@ void Relay::mark_dirty(RelayWorker& w, Session& s) {
 
 void Relay::on_accept() {
   FlushLog log_flush{deferred_};
-  RelayWorker& main = *workers_[0];
   // Only the fd is handed over: the worker starts TLS on its own context.
   for (int i = 0; i < 64; ++i) {
     auto fd = tcp_accept(listener_.get());
@@ -47,26 +46,35 @@ void Relay::on_accept() {
       return;
     }
     if (!fd->valid()) return;  // nothing more waiting
-    tune_data_socket(fd->get());
-    auto peer_ep = peer_endpoint(fd->get());
-    Accepted a{std::move(*fd), peer_ep ? peer_ep->to_string() : "unknown peer", peer_ep ? peer_ep->host : ""};
-    Lock lk(mu_);
-    RelayWorker& w = **std::min_element(workers_.begin(), workers_.end(),
-                                        [](const auto& x, const auto& y) { return x->sessions < y->sessions; });
-    if (w.adopt.size() >= RelayWorker::kMaxHandoff) {
-      lk.unlock();
-      main.counters.add(RelayCounter::HandshakeFailed);
-      dlog().warn("{}: refused: worker {} has {} connections waiting to start", a.peer, w.index, RelayWorker::kMaxHandoff);
+    if (front_.take) {
+      front_.take(std::move(*fd));  // port sharing: it calls adopt_connection for a site
       continue;
     }
-    ++w.sessions;
-    if (on_thread(w)) {
-      lk.unlock();
-      adopt(w, std::move(a));
-    } else {
-      w.adopt.push_back(std::move(a));
-      wake(w);
-    }
+    adopt_connection(std::move(*fd));
+  }
+}
+
+void Relay::adopt_connection(UniqueFd fd) {
+  FlushLog log_flush{deferred_};
+  tune_data_socket(fd.get());
+  auto peer_ep = peer_endpoint(fd.get());
+  Accepted a{std::move(fd), peer_ep ? peer_ep->to_string() : "unknown peer", peer_ep ? peer_ep->host : ""};
+  Lock lk(mu_);
+  RelayWorker& w = **std::min_element(workers_.begin(), workers_.end(),
+                                      [](const auto& x, const auto& y) { return x->sessions < y->sessions; });
+  if (w.adopt.size() >= RelayWorker::kMaxHandoff) {
+    lk.unlock();
+    workers_[0]->counters.add(RelayCounter::HandshakeFailed);  // the main loop's thread
+    dlog().warn("{}: refused: worker {} has {} connections waiting to start", a.peer, w.index, RelayWorker::kMaxHandoff);
+    return;
+  }
+  ++w.sessions;
+  if (on_thread(w)) {
+    lk.unlock();
+    adopt(w, std::move(a));
+  } else {
+    w.adopt.push_back(std::move(a));
+    wake(w);
   }
 }
 
@@ -86,7 +94,6 @@ void Relay::adopt(RelayWorker& w, Accepted a) {
   {
     Lock lk(mu_);
     id = next_session_++;
-    directory_[id].owner = w.index;
   }
   TlsTransport* transport = tls->get();
   auto session = std::make_unique<Session>(id, Channel(std::move(*tls), Channel::limits_for(config_.queue_bytes)),
@@ -95,6 +102,13 @@ void Relay::adopt(RelayWorker& w, Accepted a) {
   s.tls = transport;
   s.peer_host = std::move(a.peer_host);
   s.owner = w.index;
+  {
+    Lock lk(mu_);
+    SessionEntry& entry = directory_[id];
+    entry.owner = w.index;
+    entry.peer = s.peer;
+    entry.stats = s.stats;
+  }
   w.owned.emplace(id, std::move(session));
   s.interest = EPOLLIN | EPOLLOUT;
   w.loop->add(s.channel.fd(), s.interest, [this, &w, id](uint32_t ev) { on_event(w, id, ev); });
@@ -143,8 +157,13 @@ void Relay::on_event(RelayWorker& w, SessionId id, uint32_t events) {
 
 void Relay::read_frames(RelayWorker& w, Session& s) {
   auto now = w.loop->now();
-  auto out = s.channel.read_frames([&](const FrameView& f) { return !s.retired && on_frame(w, s, f, now); },
-                                   kReadBudget);
+  auto out = s.channel.read_frames(
+      [&](const FrameView& f) {
+        s.stats->frames_in.add();
+        return !s.retired && on_frame(w, s, f, now);
+      },
+      kReadBudget);
+  s.stats->bytes_in.add(out.bytes);
   if (s.retired) return;
   using RS = Channel::ReadStatus;
   switch (out.status) {
@@ -199,7 +218,9 @@ void Relay::drive_handshake(RelayWorker& w, Session& s) {
 void Relay::authenticated(RelayWorker& w, Session& s, PeerIdentity who) {
   s.who = std::move(who);
   s.core.authenticated(w.loop->now());
-  if (s.tls->resumed()) w.counters.add(RelayCounter::TlsResumed);
+  bool resumed = s.tls->resumed();
+  s.stats->resumed.store(resumed, std::memory_order_relaxed);
+  if (resumed) w.counters.add(RelayCounter::TlsResumed);
   unsigned count = 0;
   {
     Lock lk(mu_);
@@ -242,6 +263,7 @@ void Relay::flush(RelayWorker& w, Session& s) {
       return;
     }
     queue.consume(*n);
+    s.stats->bytes_out.add(*n);
   }
   // After 64 rounds: yield to other connections; epoll says when to go on.
   update_interest(w, s);

@@ -1,18 +1,31 @@
 // One authenticated TLS connection from a site, as the intermediary sees it.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <cstdint>
 #include <string>
 
 #include "intermediary/registry.hpp"
 #include "intermediary/relay_session.hpp"
 #include "netlib/channel.hpp"
+#include "netlib/counter_set.hpp"
 #include "netlib/log.hpp"
 #include "intermediary/peer_identity.hpp"
 #include "netlib/tls_transport.hpp"
 
 namespace dialout {
+
+// What `dialoutctl status` shows of a session (relay_status.cpp): written
+// by its owner only, read by the control plane with no lock.
+struct SessionStats {
+  const std::chrono::system_clock::time_point connected_at = std::chrono::system_clock::now();
+  std::atomic<bool> resumed{false};           // the TLS handshake resumed from a ticket
+  SingleWriterCounter bytes_in, frames_in;    // plaintext read, frames handled
+  SingleWriterCounter bytes_out, frames_out;  // plaintext written, DATA frames queued
+  SingleWriterCounter queue_drops;            // DATA for it its full queue dropped
+};
 
 struct Session {
   using Clock = std::chrono::steady_clock;
@@ -40,6 +53,8 @@ struct Session {
   // is queued for it meanwhile.
   bool stalled = false;
   LogThrottle drop_log;  // its share of the relay's data-path warnings
+  // Shared with the relay's directory entry, for `dialoutctl status`.
+  std::shared_ptr<SessionStats> stats = std::make_shared<SessionStats>();
 };
 
 }  // namespace dialout

@@ -60,6 +60,7 @@ Channel::FlushStatus Channel::flush() {
       return FlushStatus::Error;
     }
     queue_.consume(*n);
+    flushed_ += *n;
   }
   return FlushStatus::Blocked;  // yield to other connections; epoll says when to go on
 }

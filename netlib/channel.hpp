@@ -54,6 +54,8 @@ class Channel {
 
   // Writes queued frames until TLS would block.
   FlushStatus flush();
+  // Plaintext bytes flush() has handed to the transport (for status).
+  uint64_t bytes_flushed() const { return flushed_; }
   // Epoll interest: always readable; writable while something waits
   // (queued frames, or ciphertext TLS has not handed to the socket yet).
   uint32_t epoll_events() const {
@@ -71,6 +73,7 @@ class Channel {
 
   std::unique_ptr<StreamTransport> transport_;
   SendQueue queue_;
+  uint64_t flushed_ = 0;
   ByteBuffer rx_;  // frames are read in place: growing must not zero-fill
   size_t rx_start_ = 0;
   size_t rx_end_ = 0;

@@ -24,6 +24,9 @@ namespace dialout {
 struct CounterInfo {
   std::string_view key;   // status-file key, e.g. "drop_policy"
   std::string_view help;  // one line: what is counted
+  // A level (sessions now, routes installed) rather than a running total:
+  // the metrics exporter names it without `_total` and types it `gauge`.
+  bool gauge = false;
 };
 
 template <class E>
@@ -50,6 +53,17 @@ class CounterSet {
 
  private:
   std::array<std::atomic<uint64_t>, kSize> values_{};
+};
+
+// One value, written by one thread only (relaxed load+store: no locked
+// instruction) and read by any: per-session byte counts for status.
+class SingleWriterCounter {
+ public:
+  void add(uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  uint64_t get() const { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> v_{0};
 };
 
 // (key, value) rows in table order, for StatusFile::write.

@@ -1,5 +1,6 @@
 #include "netlib/tls.hpp"
 
+#include "netlib/alpn.hpp"
 #include "netlib/tls_detail.hpp"
 
 #include <fmt/core.h>
@@ -103,6 +104,20 @@ int require_peer_eku(int preverify_ok, X509_STORE_CTX* store) {
   return 1;
 }
 
+// Server: picks kAlpnProtocol if the client offers it; otherwise no ALPN
+// at all (NOACK), never a refusal.
+int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned inlen,
+                void*) {
+  unsigned char* chosen = nullptr;
+  unsigned char chosen_len = 0;
+  if (SSL_select_next_proto(&chosen, &chosen_len, kAlpnWireList.data(), unsigned(kAlpnWireList.size()), in, inlen) !=
+      OPENSSL_NPN_NEGOTIATED)
+    return SSL_TLSEXT_ERR_NOACK;
+  *out = chosen;
+  *outlen = chosen_len;
+  return SSL_TLSEXT_ERR_OK;
+}
+
 }  // namespace
 
 const char* to_string(IoStatus s) {
@@ -165,7 +180,16 @@ Expected<TlsContext, std::string> TlsContext::make(const TlsFiles& files, bool s
     }
     static const unsigned char kSidCtx[] = "dialout";
     SSL_CTX_set_session_id_context(ctx, kSidCtx, sizeof kSidCtx - 1);
+    // Confirms our ALPN id when a site offers it; a client offering none
+    // (an older site) still gets in: the id matters before TLS starts, to an
+    // intermediary sharing its port (intermediary/port_share.hpp).
+    SSL_CTX_set_alpn_select_cb(ctx, select_alpn, nullptr);
   } else {
+    // Every site offers the id: a port-sharing intermediary tells sites
+    // from browsers by it in the ClientHello (intermediary/client_hello.hpp).
+    // Returns 0 on success, unlike most of libssl.
+    if (SSL_CTX_set_alpn_protos(ctx, kAlpnWireList.data(), unsigned(kAlpnWireList.size())) != 0)
+      return unexpected(with_errors("set ALPN protocols"));
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, require_peer_eku);
     c.cache_ = std::make_unique<tls_detail::SessionCache>();
     SSL_CTX_set_app_data(ctx, c.cache_.get());

@@ -163,6 +163,7 @@ const char* to_string(RefuseReason r) {
     case RefuseReason::Internal: return "internal error";
     case RefuseReason::PrefixOverlaps: return "prefix overlaps another identity's prefix";
     case RefuseReason::TooManyAddresses: return "too many pool addresses for this identity";
+    case RefuseReason::Closed: return "closed by the intermediary's operator";
   }
   return "unknown reason";
 }

@@ -5,6 +5,8 @@
 //   1 — first version: hello, register, accept, refuse, routes, ping/pong,
 //       peer gone, restarting, data (with optional virtio-net header);
 //       REGISTER flag kRegisterRoamed.
+//     Later additions within version 1 (old peers show them as "unknown reason"):
+//       REFUSE reason 13 (Closed, by an operator: temporary).
 //     Later within version 1, each behind a HELLO capability both ends must
 //     set (an old peer never sees them): ROUTE_UPDATE and ROUTE_RESYNC
 //     (kCapRouteDeltas), the 8-byte RESTARTING (kCapRestartWindow).
@@ -240,6 +242,9 @@ enum class RefuseReason : uint16_t {
   // The identity holds --max-addresses-per-identity pool addresses, live or
   // kept for reconnects. Temporary: released leases expire after the grace.
   TooManyAddresses = 12,
+  // An operator closed the session (`dialoutctl kill`). Temporary: the
+  // site reconnects with backoff; its rights are checked again then.
+  Closed = 13,
 };
 const char* to_string(RefuseReason);
 // Refusals that retrying cannot fix (the site's configuration or rights are wrong).

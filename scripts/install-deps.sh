@@ -26,6 +26,7 @@ packages=(
   conntrack          # integration/faults.sh: flush a gateway's NAT state
   squid              # integration/proxy.sh: HTTP CONNECT proxy with Basic auth (basic_ncsa_auth)
   dante-server       # integration/proxy.sh: SOCKS5 proxy with username/password (danted)
+  prometheus         # promtool: integration/ops.sh checks the metrics endpoint
 )
 
 case "${1:-all}" in

@@ -8,9 +8,14 @@
 #include <cstdlib>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <vector>
 
+#include "netlib/certificate_expiry.hpp"
+#include "netlib/control_socket.hpp"
 #include "netlib/event_loop.hpp"
+#include "netlib/metrics_server.hpp"
+#include "netlib/socket.hpp"
 #include "netlib/log.hpp"
 #include "netlib/option_parsing.hpp"
 #include "tund/masquerade.hpp"
@@ -25,6 +30,7 @@
 #include "tund/netlink_route_installer.hpp"
 #include "tund/proxy_route.hpp"
 #include "tund/site_config.hpp"
+#include "tund/site_control.hpp"
 #include "tund/site_engine.hpp"
 #include "tund/tun_device.hpp"
 
@@ -136,6 +142,30 @@ int run(const SiteConfig& config) {
   if (proxy->route) log.info("connecting through {} ({})", proxy->route->server.to_string(), proxy->reason);
   else if (config.proxy.mode != ProxySetting::Mode::None) log.info("connecting directly ({})", proxy->reason);
 
+  // Bound before privileges go: /run/dialout is root's, the port may be low.
+  int64_t cert_not_after = 0;
+  if (auto t = certificate_file_not_after(config.tls.cert)) cert_not_after = *t;
+  std::optional<UniqueFd> control_fd;
+  if (config.control_socket != "none") {
+    if (auto fd = open_control_socket(config.control_socket, config.control_group)) {
+      control_fd = std::move(*fd);
+      log.info("control socket {}", config.control_socket);
+    } else {
+      // Tunnels matter more than the admin tool: say so and go on.
+      log.warn("control socket off: {}", fd.error());
+    }
+  }
+  std::optional<UniqueFd> metrics_fd;
+  if (config.metrics_listen) {
+    auto fd = tcp_listen(*config.metrics_listen, 16);
+    if (!fd) {
+      log.error("metrics-listen {}: {}", config.metrics_listen->to_string(), fd.error());
+      return kExitUsage;
+    }
+    metrics_fd = std::move(*fd);
+    log.info("metrics on http://{}/metrics", config.metrics_listen->to_string());
+  }
+
   // The TUN device is open and configured: everything from here on (routes,
   // addresses, proxy neighbours, nft to remove masquerade) needs only
   // CAP_NET_ADMIN. Give up the rest, and with --user uid 0 as well, for
@@ -169,9 +199,27 @@ int run(const SiteConfig& config) {
   engine.set_worker_tls(std::move(worker_tls));
   engine.set_proxy(std::move(proxy->route));
   engine.on_first_registration([] { sd_notify("READY=1\nSTATUS=registered"); });
+  // What SIGHUP and `dialoutctl reload` do.
+  auto reload = [&]() -> std::string {
+    std::string what = "nothing to reload in tund (restart to apply configuration changes)";
+    log.info("SIGHUP: {}", what);
+    return what;
+  };
+  SiteControlContext control_ctx{config.name, cert_not_after, config.intermediary.to_string(),
+                                 [&] { return ControlReply{true, reload() + "\n"}; }};
+  std::unique_ptr<ControlSocket> control;
+  if (control_fd) {
+    control = std::make_unique<ControlSocket>(loop, std::move(*control_fd), config.control_socket,
+                                              [&](const ControlRequest& r) { return site_control(engine, r, control_ctx); });
+  }
+  std::unique_ptr<MetricsServer> metrics;
+  if (metrics_fd) {
+    metrics = std::make_unique<MetricsServer>(loop, std::move(*metrics_fd),
+                                              [&] { return site_metrics(engine, config.name); });
+  }
   loop.add_signals({SIGTERM, SIGINT, SIGHUP}, [&](int sig) {
     if (sig == SIGHUP) {
-      log.info("SIGHUP: nothing to reload in tund (restart to apply configuration changes)");
+      (void)reload();
       return;
     }
     sd_notify("STOPPING=1");

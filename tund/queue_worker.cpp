@@ -107,6 +107,16 @@ void QueueWorker::publish_uplink_stats() {
   reconnects_.store(reconnects, std::memory_order_relaxed);
   ready_.store(uint64_t(std::count_if(uplinks_.begin(), uplinks_.end(), [](const auto& u) { return u->ready(); })),
                std::memory_order_relaxed);
+  std::vector<Uplink::Status> rows;
+  rows.reserve(uplinks_.size());
+  for (const auto& u : uplinks_) rows.push_back(u->status());
+  std::lock_guard g(status_mu_);
+  status_ = std::move(rows);
+}
+
+std::vector<Uplink::Status> QueueWorker::uplink_status() const {
+  std::lock_guard g(status_mu_);
+  return status_;
 }
 
 QueueWorker::Stats QueueWorker::stats() const {

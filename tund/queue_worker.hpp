@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <variant>
 #include <vector>
@@ -80,6 +81,8 @@ class QueueWorker final : public Uplink::Handler {
   void reconnect_all();
 
   Stats stats() const;
+  // Any thread: each of its uplinks as of the last stats period (100 ms).
+  std::vector<Uplink::Status> uplink_status() const;
 
   // Uplink::Handler (worker thread)
   void on_accepted(Uplink& up, const Accept& accept) override;
@@ -111,6 +114,9 @@ class QueueWorker final : public Uplink::Handler {
   // The uplinks' own counts, mirrored for other threads (the data path's
   // counters need no mirror: they are atomics already).
   std::atomic<uint64_t> reconnects_{0}, ready_{0};
+  // Copied by publish_uplink_stats for dialoutctl; a short lock, off the data path.
+  mutable std::mutex status_mu_;
+  std::vector<Uplink::Status> status_;
   std::thread thread_;
 };
 

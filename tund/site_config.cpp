@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "netlib/ops_options.hpp"
 #include "netlib/option_values.hpp"
 #include "netlib/site_name.hpp"
 
@@ -292,6 +293,9 @@ SiteConfig build(const LayeredOptions& o) {
   parse_learned_routes(o, c);
   parse_privileges(o, c);
   c.log_level = o.log_level("log-level", c.log_level);
+  c.control_socket = o.value("control-socket").value_or(c.control_socket);
+  c.control_group = o.value("control-group").value_or("");
+  c.metrics_listen = metrics_endpoint(o);
   return c;
 }
 
@@ -299,7 +303,8 @@ SiteConfig build(const LayeredOptions& o) {
 
 SiteConfigResult parse_site_config(int argc, const char* const* argv,
                                    const ConfigEnvironment& env) {
-  const std::vector<OptionSpec> specs = site_specs();
+  std::vector<OptionSpec> specs = site_specs();
+  for (auto& o : ops_option_specs(SiteConfig{}.control_socket)) specs.push_back(std::move(o));
   return parse_daemon_config<SiteConfigResult>("tund", kAbout, specs, build, argc, argv, env);
 }
 

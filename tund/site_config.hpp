@@ -66,6 +66,10 @@ struct SiteConfig {
   std::string user;                                      // --user: run as this account after setup
   std::string nft_path = "/usr/sbin/nft";                // --nft-path, absolute (masquerade)
   LogLevel log_level = LogLevel::Info;             // --log-level debug|info|warn|error
+  // --control-socket PATH or none; --control-group NAME (empty: root only)
+  std::string control_socket = "/run/dialout/tund.sock";
+  std::string control_group;
+  std::optional<Endpoint> metrics_listen;  // --metrics-listen HOST:PORT, off by default
 };
 
 // config is set only when the daemon should run (exit_code 0, text empty).

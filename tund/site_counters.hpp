@@ -36,8 +36,8 @@ enum class SiteCounter {
 };
 
 inline constexpr std::array<CounterInfo, size_t(SiteCounter::Count)> kSiteCounters{{
-    {"connected", "uplinks registered with the intermediary now"},
-    {"registered", "1 while at least one uplink is registered"},
+    {"connected", "uplinks registered with the intermediary now", true},
+    {"registered", "1 while at least one uplink is registered", true},
     {"tx_packets", "datagrams read from the TUN device and sent to the intermediary"},
     {"rx_packets", "datagrams from the intermediary written to the TUN device"},
     {"tx_bytes", "IP bytes of tx_packets"},
@@ -48,9 +48,9 @@ inline constexpr std::array<CounterInfo, size_t(SiteCounter::Count)> kSiteCounte
     {"drop_disconnected", "datagrams with a route but no registered uplink"},
     {"reconnects", "uplink reconnections"},
     {"roams", "times the path to the intermediary changed and every uplink was redialled"},
-    {"addresses", "addresses the intermediary assigned, on the TUN device"},
-    {"proxy_neighbours", "proxy ARP/NDP entries for laptops inside the LAN"},
-    {"routes", "kernel routes into the TUN device"},
+    {"addresses", "addresses the intermediary assigned, on the TUN device", true},
+    {"proxy_neighbours", "proxy ARP/NDP entries for laptops inside the LAN", true},
+    {"routes", "kernel routes into the TUN device", true},
     {"routes_refused", "learned prefixes refused (over the intermediary or a connected network)"},
 }};
 

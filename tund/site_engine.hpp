@@ -74,6 +74,8 @@ class SiteEngine final {
   // Per queue: which workers carried traffic (the data path's counters).
   std::vector<SiteCounterValues> queue_counters() const;
   size_t queue_count() const { return queues_.size(); }
+  // Every uplink in pool order, as its worker last published it (100 ms).
+  std::vector<Uplink::Status> uplink_status() const;
   const RouteTable& routes() const { return routes_; }
   // Addresses the intermediary assigned to this site (laptop mode) and that
   // are on the TUN device.

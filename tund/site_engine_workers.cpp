@@ -3,6 +3,7 @@
 // post their uplinks' control events to the mailbox drained here, on the
 // engine's loop, and read routes and served prefixes from the view
 // published here whenever they change.
+#include <algorithm>
 #include <stdexcept>
 
 #include "tund/site_engine.hpp"
@@ -77,6 +78,16 @@ void SiteEngine::served_changed(std::vector<Prefix> served) {
 
 void SiteEngine::publish_view() {
   view_.publish(std::make_shared<const WorkerView>(WorkerView{routes_, served_}));
+}
+
+std::vector<Uplink::Status> SiteEngine::uplink_status() const {
+  std::vector<Uplink::Status> all;
+  for (const auto& w : workers_) {
+    auto rows = w->uplink_status();
+    all.insert(all.end(), rows.begin(), rows.end());
+  }
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.index < b.index; });
+  return all;
 }
 
 }  // namespace dialout

@@ -161,6 +161,8 @@ void SiteSession::on_frame(Clock::time_point now, const FrameView& f) {
       backoff_.reset();
       enter(State::Ready, now);
       last_ping_ = now;
+      ping_outstanding_ = false;
+      rtt_.reset();  // a new connection: a new path
       note(LogLevel::Info, fmt::format("registered '{}' as site {}{}", settings_.registration.name, a->id,
                                        resumed_ ? " (TLS session resumed)" : ""));
       actions_.emplace_back(Accepted{std::move(*a)});
@@ -195,7 +197,12 @@ void SiteSession::on_ready_frame(Clock::time_point now, const FrameView& f) {
     case MsgType::Pong: {
       auto p = decode_pong(f.payload);
       if (!p) return malformed(p.error());
-      return;  // liveness is any byte
+      // Liveness is any byte; the answer to our latest PING also times the path.
+      if (ping_outstanding_ && p->token == ping_token_) {
+        ping_outstanding_ = false;
+        rtt_ = std::chrono::duration_cast<std::chrono::microseconds>(now - last_ping_);
+      }
+      return;
     }
     case MsgType::PeerGone: {
       auto g = decode_peer_gone(f.payload);
@@ -283,6 +290,7 @@ void SiteSession::tick(Clock::time_point now) {
         fail(now, fmt::format("nothing heard for {} ms", settings_.dead_after.count()));
       } else if (now - std::max(last_rx_, last_ping_) >= settings_.keepalive) {
         last_ping_ = now;
+        ping_outstanding_ = true;
         send(Ping{++ping_token_});
       }
       break;

@@ -127,6 +127,9 @@ class SiteSession {
   bool connected() const { return state_ == State::AwaitHello || state_ == State::AwaitAccept || state_ == State::Ready; }
   uint64_t reconnects() const { return reconnects_; }
   bool resumed() const { return resumed_; }
+  // Round trip of the last keepalive PING answered (pings go out on idle
+  // connections only, so under load this is the last quiet moment's).
+  std::optional<std::chrono::microseconds> rtt() const { return rtt_; }
   bool roam_pending() const { return roamed_; }
 
  private:
@@ -148,6 +151,8 @@ class SiteSession {
   Clock::time_point since_{}, last_rx_{}, last_ping_{};
   uint64_t reconnects_ = 0;
   uint64_t ping_token_ = 0;
+  bool ping_outstanding_ = false;
+  std::optional<std::chrono::microseconds> rtt_;
   bool resumed_ = false;
   bool ever_ready_ = false;
   bool roamed_ = false;

@@ -81,6 +81,7 @@ void Uplink::pump() {
               session_.transport_failed(loop_.now(), "control frames pile up: the intermediary does not read");
           } else if constexpr (std::is_same_v<A, S::Accepted>) {
             reached_ready_ = true;
+            ready_since_ = std::chrono::system_clock::now();
             handler_.on_accepted(*this, a.accept);
           } else if constexpr (std::is_same_v<A, S::RoutesChanged>) {
             handler_.on_routes(*this, a.routes);
@@ -125,6 +126,8 @@ void Uplink::dial() {
 void Uplink::connect_to(const IpAddr& address) {
   attempted_ = true;
   Endpoint to{address.to_string(), dial_target().port};
+  remote_ = to.to_string();
+  bytes_in_ = 0;
   auto transport = dialer_.dial(to, settings_.server_name);
   if (!transport) {
     session_.transport_failed(loop_.now(), transport.error());
@@ -184,6 +187,7 @@ void Uplink::on_event(uint32_t events) {
   if (!session_.connected()) return;
   if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
     auto out = channel_->read_frames([this](const FrameView& f) { return on_frame(f); }, 512 * 1024);
+    if (out.status != Channel::ReadStatus::Stopped) bytes_in_ += out.bytes;
     using RS = Channel::ReadStatus;
     auto now = loop_.now();
     switch (out.status) {
@@ -265,6 +269,20 @@ void Uplink::tick() {
   flush();
   auto period = session_tick_period(settings_.keepalive);
   tick_timer_ = loop_.add_timer(period, [this] { tick(); });
+}
+
+Uplink::Status Uplink::status() const {
+  Status st;
+  st.index = index_;
+  st.state = to_string(session_.state());
+  st.remote = remote_;
+  st.path = settings_.proxy ? "tls via proxy" : "tls";
+  if (session_.ready()) st.since = ready_since_;
+  st.resumed = session_.resumed();
+  st.bytes_in = bytes_in_;
+  st.bytes_out = channel_ ? channel_->bytes_flushed() : 0;
+  st.rtt = session_.rtt();
+  return st;
 }
 
 }  // namespace dialout

@@ -88,6 +88,19 @@ class Uplink {
   bool session_reused() const { return session_.resumed(); }
   // Only while ready().
   SendQueue& queue() { return channel_->queue(); }
+  // What `dialoutctl status` shows for this connection; on the uplink's
+  // thread (its QueueWorker copies it for the engine).
+  struct Status {
+    unsigned index = 0;
+    std::string state;   // SiteSession state
+    std::string remote;  // the address dialled (the proxy's, with a proxy)
+    std::string path;    // "tls", or "tls via proxy"
+    std::chrono::system_clock::time_point since{};  // registered at; epoch while not ready
+    bool resumed = false;
+    uint64_t bytes_in = 0, bytes_out = 0;  // plaintext, this connection
+    std::optional<std::chrono::microseconds> rtt;
+  };
+  Status status() const;
   // Writes what is queued (call after a batch of enqueues).
   void flush();
 
@@ -123,6 +136,9 @@ class Uplink {
   bool reached_ready_ = false;          // ... and worked: keep it
   std::optional<Channel> channel_;
   uint64_t generation_ = 0;  // bumped whenever channel_ goes away
+  std::string remote_;       // last address dialled, for status
+  std::chrono::system_clock::time_point ready_since_{};
+  uint64_t bytes_in_ = 0;    // plaintext read on the current connection
   int registered_fd_ = -1;
   uint32_t interest_ = 0;
   EventLoop::TimerId retry_timer_ = 0, tick_timer_ = 0;

@@ -75,6 +75,43 @@ TEST_F(RelayConfigTest, MinimalCommandLineGetsDefaults) {
   EXPECT_EQ(c.max_addresses_per_identity, 4u);
   EXPECT_EQ(c.workers, 0u) << "auto";
   EXPECT_EQ(c.log_level, LogLevel::Info);
+  EXPECT_FALSE(c.share_port_backend) << "port sharing is off by default";
+  EXPECT_EQ(c.share_port_max_connections, 256u);
+  EXPECT_EQ(c.share_port_buffer_bytes, 32768u);
+  EXPECT_EQ(c.control_socket, "/run/dialout/intermediary.sock");
+  EXPECT_EQ(c.control_group, "");
+  EXPECT_FALSE(c.metrics_listen) << "off by default";
+}
+
+TEST_F(RelayConfigTest, SharePortSettings) {
+  auto r = run(plus(base(), {"--share-port-backend", "127.0.0.1:8443", "--share-port-max-connections", "65536",
+                             "--share-port-buffer-bytes", "4096"}));
+  ASSERT_TRUE(r.config) << r.text;
+  ASSERT_TRUE(r.config->share_port_backend);
+  EXPECT_EQ(*r.config->share_port_backend, (Endpoint{"127.0.0.1", 8443}));
+  EXPECT_EQ(r.config->share_port_max_connections, 65536u);
+  EXPECT_EQ(r.config->share_port_buffer_bytes, 4096u);
+  auto f = run(plus(base(), {"--config", write_config("share-port-backend = [::1]:80\n")}));
+  ASSERT_TRUE(f.config) << f.text;
+  EXPECT_EQ(*f.config->share_port_backend, (Endpoint{"::1", 80}));
+}
+
+TEST_F(RelayConfigTest, OperationsSettings) {
+  auto r = run(plus(base(), {"--control-socket", "/tmp/x.sock", "--control-group", "adm", "--metrics-listen",
+                             "127.0.0.1:9101"}));
+  ASSERT_TRUE(r.config) << r.text;
+  EXPECT_EQ(r.config->control_socket, "/tmp/x.sock");
+  EXPECT_EQ(r.config->control_group, "adm");
+  ASSERT_TRUE(r.config->metrics_listen);
+  EXPECT_EQ(r.config->metrics_listen->to_string(), "127.0.0.1:9101");
+  r = run(plus(base(), {"--control-socket", "none", "--metrics-listen", "[::1]:9101"}));
+  ASSERT_TRUE(r.config) << r.text;
+  EXPECT_EQ(r.config->control_socket, "none");
+  EXPECT_EQ(r.config->metrics_listen->host, "::1");
+  r = run(plus(base(), {"--metrics-listen", "127.0.0.1"}));
+  EXPECT_FALSE(r.config);
+  EXPECT_NE(r.text.find("intermediary: --metrics-listen"), std::string::npos) << r.text;
+  EXPECT_NE(r.text.find("needs a port (HOST:PORT)"), std::string::npos) << r.text;
 }
 
 TEST_F(RelayConfigTest, EveryFlagIsApplied) {
@@ -147,6 +184,10 @@ TEST_F(RelayConfigTest, BadValuesAreRefusedNamingTheKey) {
       {{"--log-level", "loud"}, "", "intermediary: --log-level: 'loud' is not a log level"},
       {{"--workers", "65"}, "", "intermediary: --workers: 65 is out of range (0..64), or auto"},
       {{}, "workers = many\n", "intermediary.conf:1: workers: 'many' is not a number"},
+      {{"--share-port-backend", "web.example"}, "", "intermediary: --share-port-backend: needs a port other than 0"},
+      {{"--share-port-backend", "web:99999"}, "", "intermediary: --share-port-backend: "},
+      {{"--share-port-max-connections", "0"}, "", "--share-port-max-connections: 0 is out of range (1..65536)"},
+      {{}, "share-port-buffer-bytes = 4095\n", "intermediary.conf:1: share-port-buffer-bytes: 4095 is out of range"},
       {{"--policy", "x"}, "", "intermediary: --policy: given more than once"},
       {{"--name", "x"}, "", "intermediary: unknown option '--name'"},
       {{}, "name = x\n", "intermediary.conf:1: unknown key 'name'"},
@@ -207,7 +248,8 @@ TEST_F(RelayConfigTest, HelpListsEveryKey) {
   for (const char* key : {"--config", "--listen", "--cert", "--key", "--ca", "--crl", "--policy",
                           "--status-file", "--queue-bytes", "--keepalive-ms", "--dead-after-ms",
                           "--handshake-timeout-ms", "--restart-hint-ms",
-                          "--max-sessions-per-identity", "--max-addresses-per-identity", "--workers", "--log-level"}) {
+                          "--max-sessions-per-identity", "--max-addresses-per-identity", "--workers", "--log-level",
+                          "--share-port-backend", "--share-port-max-connections", "--share-port-buffer-bytes"}) {
     EXPECT_NE(r.text.find(key), std::string::npos) << key << " missing from\n" << r.text;
   }
   EXPECT_NE(r.text.find("0.0.0.0:443"), std::string::npos) << r.text;
@@ -221,6 +263,10 @@ TEST_F(RelayConfigTest, ExampleConfigAndPolicyInDocsParse) {
   auto r = run({"--config", docs + "intermediary.conf"}, env);
   ASSERT_TRUE(r.config) << r.text;
   EXPECT_EQ(r.config->policy_file, "/etc/dialout/policy.conf");
+  auto shared = run({"--config", docs + "intermediary-shared-443.conf"}, env);
+  ASSERT_TRUE(shared.config) << shared.text;
+  ASSERT_TRUE(shared.config->share_port_backend);
+  EXPECT_EQ(shared.config->share_port_backend->to_string(), "127.0.0.1:8443");
   auto policy = Policy::load(docs + "policy.conf");
   ASSERT_TRUE(policy) << policy.error().to_string();
   EXPECT_TRUE(policy->may_register("gw-a", "office-a"));

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <mutex>
 
@@ -302,6 +303,74 @@ TEST_F(RelayWorkers, RestartAnnouncementReachesSitesOnEveryWorker) {
     return std::all_of(sites_.begin(), sites_.end(), [](const auto& s) { return s->engine->ready_uplinks() == 0; });
   })) << log_text();
   relay_.reset();  // joins worker 1 while its sessions are still open
+}
+
+}  // namespace
+}  // namespace dialout
+
+namespace dialout {
+namespace {
+
+// dialoutctl's view (relay_status.cpp): one row per session with the
+// owner's counters, and kill by name or id on either worker's sessions.
+TEST_F(RelayWorkers, StatusRowsCountTrafficAndKillReconnectsTheSite) {
+  exchange({1, 2, 3, 4}, 5);
+  auto rows = relay_->session_rows();
+  ASSERT_EQ(rows.size(), size_t(kSites));
+  std::map<std::string, SessionRow> by_site;
+  for (const auto& r : rows) by_site[r.site] = r;
+  for (int i = 1; i <= kSites; ++i) {
+    const auto& r = by_site[fmt::format("office-{}", i)];
+    EXPECT_EQ(r.state, "ready");
+    EXPECT_EQ(r.identity, fmt::format("site-{}", i));
+    EXPECT_EQ(r.path, "tls");
+    EXPECT_EQ(r.worker, worker_of(i));
+    EXPECT_GT(r.bytes_in, 0u);
+    EXPECT_GT(r.bytes_out, 0u);
+    EXPECT_GE(r.frames_in, uint64_t(3 * 5)) << "its DATA frames and more";
+    EXPECT_EQ(r.frames_out, uint64_t(3 * 5)) << "DATA from each other site";
+    EXPECT_GT(r.cert_not_after, 0);
+  }
+  auto sites = relay_->site_rows();
+  ASSERT_EQ(sites.size(), size_t(kSites));
+  EXPECT_EQ(sites[0].prefixes.size(), 1u);
+
+  // Kill one site per worker: by name, and by session id.
+  int on0 = 0, on1 = 0;
+  for (int i = 1; i <= kSites; ++i) (worker_of(i) == 0 ? on0 : on1) = i;
+  SessionId old0 = by_site[fmt::format("office-{}", on0)].id, old1 = by_site[fmt::format("office-{}", on1)].id;
+  auto killed_at = std::chrono::system_clock::now();
+  EXPECT_EQ(relay_->kill(fmt::format("office-{}", on0), "test"), 1u);
+  EXPECT_EQ(relay_->kill(std::to_string(old1), "test"), 1u);
+  EXPECT_EQ(relay_->kill("no-such-site", "test"), 0u);
+  EXPECT_EQ(relay_->kill("999999", "test"), 0u);
+  auto back = [&](int site, SessionId old) {
+    for (const auto& r : relay_->session_rows())
+      if (r.site == fmt::format("office-{}", site) && r.state == "ready" && r.id != old) return true;
+    return false;
+  };
+  // The site's side: its uplink registered again after the kill (its own
+  // status, not the relay's: ACCEPT may still be on its way).
+  auto site_back = [&](int site) {
+    auto up = sites_[site - 1]->engine->uplink_status();
+    return up.size() == 1 && up[0].state == "ready" && up[0].since > killed_at;
+  };
+  // Every site routes to the ids the relay gave now (a re-registered site
+  // may get a new id; a DATA frame still naming the old one is dropped).
+  auto routes_current = [&] {
+    std::map<std::string, SiteId> ids;
+    for (const auto& r : relay_->site_rows()) ids[r.name] = r.id;
+    for (int i = 1; i <= kSites; ++i)
+      for (int j = 1; j <= kSites; ++j)
+        if (i != j && sites_[i - 1]->engine->routes().lookup(*IpAddr::parse(host(j))) != ids[fmt::format("office-{}", j)])
+          return false;
+    return true;
+  };
+  ASSERT_TRUE(run_until([&] {
+    return back(on0, old0) && back(on1, old1) && site_back(on0) && site_back(on1) && all_up() && routes_current();
+  })) << log_text();
+  EXPECT_NE(log_text().find("killed by the operator: test"), std::string::npos);
+  exchange({1, 2, 3, 4}, 2);  // and everyone forwards again
 }
 
 }  // namespace

@@ -278,7 +278,10 @@ TEST(Wire, PermanentRefusals) {
   EXPECT_FALSE(is_permanent(RefuseReason::TooManyAddresses));
   EXPECT_STREQ(to_string(RefuseReason::PrefixOverlaps), "prefix overlaps another identity's prefix");
   EXPECT_STREQ(to_string(RefuseReason::TooManyAddresses), "too many pool addresses for this identity");
-  EXPECT_STREQ(to_string(RefuseReason(13)), "unknown reason");
+  // An operator's kill: the site comes back.
+  EXPECT_FALSE(is_permanent(RefuseReason::Closed));
+  EXPECT_STREQ(to_string(RefuseReason::Closed), "closed by the intermediary's operator");
+  EXPECT_STREQ(to_string(RefuseReason(14)), "unknown reason");
 }
 
 }  // namespace

@@ -30,6 +30,26 @@ TEST(SiteSession, KeepaliveGoesOutExactlyAfterKeepaliveOfSilence) {
   EXPECT_EQ(sent_types(h.tick_at(heard + kKeepalive)), std::vector<MsgType>{MsgType::Ping});
 }
 
+TEST(SiteSession, RttIsTheAnswerToTheLatestPing) {
+  Harness h;
+  h.connect();
+  EXPECT_FALSE(h.session.rtt()) << "nothing measured yet";
+  h.feed(Pong{0});  // a PONG nobody asked for measures nothing
+  EXPECT_FALSE(h.session.rtt());
+  auto sent_at = h.now + kKeepalive;
+  auto a = h.tick_at(sent_at);
+  auto token = decode_ping(frame_of(all<SiteSession::Send>(a)[0].frame).payload)->token;
+  h.now = sent_at + 7ms;
+  h.feed(Pong{token + 1});  // not ours
+  EXPECT_FALSE(h.session.rtt());
+  h.feed(Pong{token});
+  ASSERT_TRUE(h.session.rtt());
+  EXPECT_EQ(*h.session.rtt(), std::chrono::microseconds(7000));
+  h.now += 50ms;
+  h.feed(Pong{token});  // a repeat does not overwrite it
+  EXPECT_EQ(*h.session.rtt(), std::chrono::microseconds(7000));
+}
+
 TEST(SiteSession, DeadExactlyAfterDeadAfterOfSilence) {
   Harness h;
   h.connect();

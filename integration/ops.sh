@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Operating the daemons (issue 14): the control socket, dialoutctl and the
+# Prometheus endpoint, on the two-offices lab (integration/lib.sh).
+#
+# Proves: during a TCP transfer `dialoutctl status --json` on the relay lists
+# both sites as ready sessions and on gateway A its uplinks, with byte counts
+# that grow; `dialoutctl routes` names both sites' prefixes;
+# `dialoutctl kill office-b` closes office-b's session with a reason
+# office-b logs, office-b reconnects (a new session id) and ping works
+# again; the metrics endpoints of both daemons pass `promtool check metrics`;
+# a malformed and an oversized request get error replies, a silent client
+# is closed, and the daemon keeps answering; dialoutctl's exit codes.
+#
+# Env: BUILD_DIR (default build), LOG_LEVEL, KEEP_RUN=1.
+set -uo pipefail
+# shellcheck disable=SC2119 # helpers take optional extra flags
+# shellcheck source=integration/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+lab_require_root
+for tool in promtool curl nc "$PY"; do
+  if ! command -v "$tool" >/dev/null; then echo "SKIP: $tool not installed (scripts/install-deps.sh)"; exit 77; fi
+done
+
+ctl() { "$DIALOUTCTL_BIN" --socket "$LAB_RUN/$1.sock" "${@:2}"; }
+# json_get FILE PYTHON-EXPR : evaluates EXPR over the JSON object `j` in FILE.
+json_get() { "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null; }
+# raw_request SOCKET BYTES-FILE : the daemon's whole reply to those bytes.
+raw_request() { nc -U -q 2 -w 5 "$1" < "$2" 2>/dev/null; }
+
+log "ops: namespaces ${LAB_PREFIX}*, build $BUILD_DIR"
+lab_up
+log "run directory $LAB_RUN"
+lab_require_daemons || { fail "daemon binaries present"; lab_finish; }
+[[ -x "$DIALOUTCTL_BIN" ]] || { fail "dialoutctl built ($DIALOUTCTL_BIN)"; lab_finish; }
+lab_pki
+lab_write_policy
+lab_start_intermediary --metrics-listen "$RELAY_PUBLIC:9101"
+wait_until 10 lab_listening relay 443 || { fail "intermediary listening"; lab_finish; }
+lab_start_tund tund-a gwA gw-a office-a --advertise 10.1.0.0/24 --metrics-listen 127.0.0.1:9102
+lab_start_tund tund-b gwB gw-b office-b --advertise 10.2.0.0/24
+if wait_until 20 status_is "$(lab_status_file tund-a)" registered 1 &&
+   wait_until 20 status_is "$(lab_status_file tund-b)" registered 1; then
+  pass "intermediary and both tund registered"
+else
+  fail "intermediary and both tund registered within 20 s"; lab_finish
+fi
+check "first ping hostA -> hostB" wait_until 15 lab_ping hostA 10.2.0.2
+
+# --- 1. status during a transfer ---------------------------------------------
+check "control sockets exist with mode 0600 (no control-group)" \
+  test "$(stat -c %a "$LAB_RUN/intermediary.sock" 2>/dev/null)" = 600 -a -S "$LAB_RUN/tund-a.sock"
+lab_start tcp-sink hostB "$PY" "$LAB_ROOT/integration/labnet.py" tcp-sink 10.2.0.2 5001 60 "$LAB_RUN/tcp.result"
+wait_until 5 test -e "$LAB_RUN/tcp.result.ready"
+lab_start tcp-send hostA "$PY" "$LAB_ROOT/integration/labnet.py" tcp-send 10.2.0.2 5001 $((400 * 1024 * 1024)) 60
+# relay_bytes_in FILE SITE : the site's bytes_in over its sessions in a saved status.
+relay_bytes_in() { json_get "$1" "sum(s['bytes_in'] for s in j['sessions'] if s['site'] == '$2')"; }
+# shellcheck disable=SC2317 # called through wait_until
+transfer_running() {  # the first sample: taken once the transfer is under way (> 4 MB in)
+  ctl intermediary status --json > "$LAB_RUN/relay1.json" && ctl tund-a status --json > "$LAB_RUN/a1.json" &&
+    (( $(relay_bytes_in "$LAB_RUN/relay1.json" office-a) > 4000000 ))
+}
+wait_until 10 transfer_running
+ctl intermediary status --json > /dev/null; rc1=$?
+check "dialoutctl status --json on the relay exits 0" test "$rc1" -eq 0
+sites=$(json_get "$LAB_RUN/relay1.json" "' '.join(sorted(set(s['site'] for s in j['sessions'] if s['state'] == 'ready')))")
+check "relay status lists office-a and office-b as ready sessions (got '$sites')" test "$sites" = "office-a office-b"
+path=$(json_get "$LAB_RUN/relay1.json" "','.join(sorted(set(s['path'] for s in j['sessions'])))")
+check "relay sessions' path is tls (got '$path')" test "$path" = tls
+b_in1=$(relay_bytes_in "$LAB_RUN/relay1.json" office-a)
+# shellcheck disable=SC2317 # called through wait_until
+grown() {  # the second sample, polled until it moved
+  ctl intermediary status --json > "$LAB_RUN/relay2.json" && ctl tund-a status --json > "$LAB_RUN/a2.json" &&
+    (( $(relay_bytes_in "$LAB_RUN/relay2.json" office-a) > b_in1 + 1000000 ))
+}
+wait_until 10 grown
+b_in2=$(relay_bytes_in "$LAB_RUN/relay2.json" office-a)
+check "relay: office-a's bytes_in grows during the transfer ($b_in1 -> $b_in2)" test "${b_in2:-0}" -gt "${b_in1:-0}"
+b_out1=$(json_get "$LAB_RUN/relay1.json" "sum(s['bytes_out'] for s in j['sessions'] if s['site'] == 'office-b')")
+b_out2=$(json_get "$LAB_RUN/relay2.json" "sum(s['bytes_out'] for s in j['sessions'] if s['site'] == 'office-b')")
+check "relay: office-b's bytes_out grows during the transfer ($b_out1 -> $b_out2)" test "${b_out2:-0}" -gt "${b_out1:-0}"
+exp=$(json_get "$LAB_RUN/relay1.json" "[s['cert_expires'] for s in j['sessions'] if s['site'] == 'office-a'][0]")
+check "relay shows office-a's certificate expiry ($exp)" test -n "$exp"
+ready=$(json_get "$LAB_RUN/a1.json" "sum(1 for u in j['uplinks'] if u['state'] == 'ready' and u['site'] == 'office-a')")
+check "gateway A status lists its ready uplinks ($ready)" test "${ready:-0}" -ge 1
+a_out1=$(json_get "$LAB_RUN/a1.json" "sum(u['bytes_out'] for u in j['uplinks'])")
+a_out2=$(json_get "$LAB_RUN/a2.json" "sum(u['bytes_out'] for u in j['uplinks'])")
+check "gateway A: uplink bytes_out grows during the transfer ($a_out1 -> $a_out2)" test "${a_out2:-0}" -gt "${a_out1:-0}"
+routes=$(ctl intermediary routes)
+check "dialoutctl routes on the relay names 10.1.0.0/24 office-a and 10.2.0.0/24 office-b" \
+  grep -qE '^10\.1\.0\.0/24 +office-a' <<< "$routes"
+grep -qE '^10\.2\.0\.0/24 +office-b' <<< "$routes" || fail "relay routes lack office-b: $routes"
+check "dialoutctl routes on gateway A names 10.2.0.0/24 via office-b" \
+  grep -qE '^10\.2\.0\.0/24 +office-b +routed' <<< "$(ctl tund-a routes)"
+check "human status table has a header row" grep -q '^id  *site  *identity' <<< "$(ctl intermediary status)"
+lab_stop tcp-send
+lab_stop tcp-sink
+
+# --- 2. metrics -----------------------------------------------------------------
+lab_exec relay curl -sf "http://$RELAY_PUBLIC:9101/metrics" > "$LAB_RUN/relay.metrics"
+check "relay /metrics passes promtool check metrics" promtool check metrics < "$LAB_RUN/relay.metrics"
+check "relay metrics carry dialout_relay_frames_forwarded_total and per-site sessions" \
+  grep -qE '^dialout_relay_site_sessions\{site="office-b",path="tls"\} [1-9]' "$LAB_RUN/relay.metrics"
+grep -q '^dialout_relay_frames_forwarded_total [1-9]' "$LAB_RUN/relay.metrics" || fail "no forwarded frames in relay metrics"
+lab_exec gwA curl -sf "http://127.0.0.1:9102/metrics" > "$LAB_RUN/a.metrics"
+check "gateway A /metrics passes promtool check metrics" promtool check metrics < "$LAB_RUN/a.metrics"
+check "gateway A metrics: dialout_site_registered 1" grep -q '^dialout_site_registered 1' "$LAB_RUN/a.metrics"
+code=$(lab_exec relay curl -s -o /dev/null -w '%{http_code}' "http://$RELAY_PUBLIC:9101/other")
+check "other paths get 404 (got $code)" test "$code" = 404
+
+# --- 3. kill ----------------------------------------------------------------------
+old_id=$(json_get "$LAB_RUN/relay1.json" "[s['id'] for s in j['sessions'] if s['site'] == 'office-b'][0]")
+out=$(ctl intermediary kill office-b); rc=$?
+check "dialoutctl kill office-b exits 0 ($out)" test "$rc" -eq 0
+check "office-b logs the reason it was closed" \
+  wait_until 5 grep -q "closed by the intermediary's operator" "$LAB_RUN/logs/tund-b.log"
+# shellcheck disable=SC2317 # called through wait_until
+new_session() {
+  ctl intermediary status --json > "$LAB_RUN/relay3.json" || return 1
+  local id
+  id=$(json_get "$LAB_RUN/relay3.json" "[s['id'] for s in j['sessions'] if s['site'] == 'office-b' and s['state'] == 'ready'][0]")
+  [[ -n "$id" && "$id" != "$old_id" ]]
+}
+check "office-b reconnects with a new session id (was $old_id)" wait_until 15 new_session
+check "tund-b is still running (a kill is temporary)" lab_alive tund-b
+check "ping hostA -> hostB works again after the kill" wait_until 15 lab_ping hostA 10.2.0.2
+ctl intermediary kill no-such-site 2>/dev/null; rc=$?
+check "kill of an unknown site exits 1 (got $rc)" test "$rc" -eq 1
+ctl tund-a kill office-b 2>/dev/null; rc=$?
+check "kill on a gateway is refused, exit 1 (got $rc)" test "$rc" -eq 1
+"$DIALOUTCTL_BIN" --socket "$LAB_RUN/nothing.sock" status 2>/dev/null; rc=$?
+check "an absent socket exits 2 (got $rc)" test "$rc" -eq 2
+"$DIALOUTCTL_BIN" --socket "$LAB_RUN/intermediary.sock" frobnicate 2>/dev/null; rc=$?
+check "a bad command exits 64 before sending (got $rc)" test "$rc" -eq 64
+
+# --- 4. hostile requests ---------------------------------------------------------
+printf 'status\001\n' > "$LAB_RUN/bad.req"
+reply=$(raw_request "$LAB_RUN/intermediary.sock" "$LAB_RUN/bad.req")
+check "malformed request gets an error reply ($reply)" grep -q '^error .*not printable' <<< "$reply"
+head -c 100000 /dev/zero | tr '\0' a > "$LAB_RUN/big.req"
+reply=$(raw_request "$LAB_RUN/intermediary.sock" "$LAB_RUN/big.req")
+check "oversized request gets an error reply ($reply)" grep -q '^error request over 4096 bytes' <<< "$reply"
+reply=$(raw_request "$LAB_RUN/tund-a.sock" "$LAB_RUN/big.req")
+check "... on tund too ($reply)" grep -q '^error request over 4096 bytes' <<< "$reply"
+# A silent client is closed after 2 s; meanwhile others are served.
+# shellcheck disable=SC2317 # called through check
+quiet() { "$@" > /dev/null; }
+lab_start silent - nc -U "$LAB_RUN/intermediary.sock"
+check "status answers while a silent client is connected" quiet ctl intermediary status --json
+# shellcheck disable=SC2317 # called through wait_until
+silent_gone() { ! lab_alive silent; }
+check "the daemon closes the silent client (within 5 s)" wait_until 5 silent_gone
+lab_stop silent
+check "the intermediary still runs and answers" quiet ctl intermediary routes
+check "tund still runs and answers" quiet ctl tund-a routes
+check "reload through the control socket reloads the policy" quiet ctl intermediary reload
+check "ping hostA -> hostB still works" lab_ping hostA 10.2.0.2 3
+lab_finish
