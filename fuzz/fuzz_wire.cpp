@@ -40,6 +40,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case MsgType::Pong: must_round_trip(decode_pong(frame.payload), frame); break;
       case MsgType::PeerGone: must_round_trip(decode_peer_gone(frame.payload), frame); break;
       case MsgType::Restarting: must_round_trip(decode_restarting(frame.payload), frame); break;
+      case MsgType::RouteUpdate: must_round_trip(decode_route_update(frame.payload), frame); break;
+      case MsgType::RouteResync: must_round_trip(decode_route_resync(frame.payload), frame); break;
       case MsgType::Data: {
         auto d = decode_data(frame.payload);
         if (d && d->packet.data() + d->packet.size() != frame.payload.data() + frame.payload.size()) std::abort();

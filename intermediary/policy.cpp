@@ -135,36 +135,39 @@ class PolicyParser {
     if (key == "advertise" || key == "nest") {
       auto p = Prefix::parse(item);
       if (!p) return unexpected(error(fmt::format("bad prefix '{}': {}", item, prefix_problem(item))));
-      (key == "nest" ? current_->nest : current_->prefixes).push_back(*p);
+      (key == "nest" ? current_->nest : current_->prefixes).insert(*p, true);  // a repeat adds nothing
       return {};
     }
     if (key == "allow") {
       auto rule = AccessRule::parse(item);
       if (!rule) return unexpected(error(fmt::format("bad allow rule '{}': {}", item, rule.error())));
-      current_->allow.push_back(*rule);
+      current_->add_allow(*rule);
       return {};
     }
     if (key == "reach" && item == "*") {
       current_->reach_any = true;
       return {};
     }
+    if (key == "reach") {
+      if (!valid_site_name(item)) {
+        return unexpected(error(fmt::format("bad name '{}' in '{}': {}", item, key, kNameRule)));
+      }
+      current_->reach.emplace(item);
+      return {};
+    }
     if (key == "register") {
       auto pattern = parse_pattern(item);
       if (!pattern) return unexpected(error(fmt::format("bad name '{}' in 'register': {}", item, pattern.error())));
-      current_->names.push_back(std::move(*pattern));
+      current_->names.add(*pattern);
       return {};
     }
-    if (!valid_site_name(item)) {
-      return unexpected(error(fmt::format("bad name '{}' in '{}': {}", item, key, kNameRule)));
-    }
-    current_->reach.emplace_back(item);
-    return {};
+    return unexpected(error(fmt::format("unknown key '{}'", key)));  // unreachable: key_value checked
   }
 
   // head [{user} tail] [*]; checked by building a sample name from it.
-  static Expected<Policy::NamePattern, std::string> parse_pattern(std::string_view item) {
+  static Expected<NamePatterns::Pattern, std::string> parse_pattern(std::string_view item) {
     constexpr std::string_view kUser = "{user}";
-    Policy::NamePattern p;
+    NamePatterns::Pattern p;
     std::string_view rest = item;
     if (!rest.empty() && rest.back() == '*') {
       p.glob = true;
@@ -214,16 +217,21 @@ Expected<Policy, ConfigError> Policy::load(const std::string& path) {
   return parse(text, path);
 }
 
-bool Policy::NamePattern::matches(std::string_view name, std::string_view user_name) const {
-  if (!name.starts_with(head)) return false;
-  name.remove_prefix(head.size());
-  if (user) {
-    if (!name.starts_with(user_name)) return false;
-    name.remove_prefix(user_name.size());
-    if (!name.starts_with(tail)) return false;
-    name.remove_prefix(tail.size());
+void Policy::Rules::add_allow(const AccessRule& rule) {
+  if (const uint32_t* at = allow_by_dst.find_exact(rule.dst)) {
+    allow_buckets[*at].push_back(rule);
+    return;
   }
-  return glob || name.empty();
+  allow_by_dst.insert(rule.dst, static_cast<uint32_t>(allow_buckets.size()));
+  allow_buckets.push_back({rule});
+}
+
+bool Policy::Rules::allow_matches(const PacketInfo& packet) const {
+  Prefix host{packet.dst, static_cast<uint8_t>(packet.dst.max_prefix_len())};
+  return allow_by_dst.any_covering(host, [&](const Prefix&, uint32_t at) {
+    const auto& bucket = allow_buckets[at];
+    return std::any_of(bucket.begin(), bucket.end(), [&](const AccessRule& a) { return a.matches(packet); });
+  });
 }
 
 template <class F>
@@ -235,51 +243,35 @@ bool Policy::any_section(std::string_view name, std::span<const std::string> gro
   return has_default_ && f(default_);
 }
 
-namespace {
-bool has(const std::vector<std::string>& v, std::string_view s) {
-  return std::find(v.begin(), v.end(), s) != v.end();
-}
-
-// The request matching is by name only; the caller's registry checks the
-// name itself (valid_site_name) before asking.
-template <class Patterns>
-bool any_pattern(const Patterns& patterns, std::string_view name, std::string_view user) {
-  for (const auto& p : patterns) {
-    if (p.matches(name, user)) return true;
-  }
-  return false;
-}
-}  // namespace
-
 bool Policy::register_ok(std::string_view cn, std::span<const std::string> groups, std::string_view name) const {
-  return any_section(cn, groups, [&](const Rules& r) { return any_pattern(r.names, name, cn); });
+  return any_section(cn, groups, [&](const Rules& r) { return r.names.matches(name, cn); });
 }
 
 bool Policy::advertise_ok(std::string_view cn, std::span<const std::string> groups, const Prefix& prefix) const {
   return any_section(cn, groups, [&](const Rules& r) {
-    return std::any_of(r.prefixes.begin(), r.prefixes.end(), [&](const Prefix& p) { return p.contains(prefix); });
+    return r.prefixes.any_covering(prefix, [](const Prefix&, bool) { return true; });
   });
 }
 
 bool Policy::nest_ok(std::string_view cn, std::span<const std::string> groups, const Prefix& prefix) const {
   return any_section(cn, groups, [&](const Rules& r) {
-    return std::any_of(r.nest.begin(), r.nest.end(), [&](const Prefix& p) { return p.contains(prefix); });
+    return r.nest.any_covering(prefix, [](const Prefix&, bool) { return true; });
   });
 }
 
 bool Policy::reach_ok(std::string_view cn, std::span<const std::string> groups, std::string_view dst_name) const {
-  return any_section(cn, groups, [&](const Rules& r) { return r.reach_any || has(r.reach, dst_name); });
+  return any_section(cn, groups, [&](const Rules& r) { return r.reach_any || r.reach.contains(dst_name); });
 }
 
 bool Policy::has_allow_rules(const PeerIdentity& peer) const {
-  return any_section(peer.name, peer.groups, [](const Rules& r) { return !r.allow.empty(); });
+  return any_section(peer.name, peer.groups, [](const Rules& r) { return r.has_allow(); });
 }
 
 bool Policy::allows_packet(const PeerIdentity& peer, const PacketInfo& packet) const {
   bool restricted = false;
   bool matched = any_section(peer.name, peer.groups, [&](const Rules& r) {
-    restricted = restricted || !r.allow.empty();
-    return std::any_of(r.allow.begin(), r.allow.end(), [&](const AccessRule& a) { return a.matches(packet); });
+    restricted = restricted || r.has_allow();
+    return r.allow_matches(packet);
   });
   return matched || !restricted;
 }

@@ -52,22 +52,35 @@
 // "alice@example.com" never matches `{user}`-patterns; issue CNs that are
 // site names (lower case) when using {user}.
 //
+// Compiled: each section's lists are turned into indexes while loading
+// (register patterns: NamePatterns; reach names: a hash set; advertise, nest
+// and allow destinations: PrefixTables; sections by CN or OU: hash maps), so
+// a question costs a few hash probes per section that applies to the peer
+// (its own, its groups', the default), not a walk over every name or site in
+// the policy. tests/intermediary/policy_reference.hpp keeps the plain scan
+// that defines the semantics; a differential test holds the two together.
+//
 // Strict: unknown section kinds, unknown keys, keys outside a section, bad
 // names, patterns, prefixes or allow rules, empty list items and duplicate
 // sections ([user a] after [identity a] included) are errors naming "file:line".
 #pragma once
 
-#include <map>
+#include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "intermediary/access_rule.hpp"
+#include "intermediary/name_patterns.hpp"
 #include "netlib/config_error.hpp"
 #include "netlib/expected.hpp"
 #include "netlib/ip_address.hpp"
 #include "netlib/ip_packet.hpp"
+#include "netlib/prefix_table.hpp"
 #include "intermediary/peer_identity.hpp"
 
 namespace dialout {
@@ -113,21 +126,27 @@ class Policy {
   size_t section_count() const { return users_.size() + groups_.size() + (has_default_ ? 1 : 0); }
 
  private:
-  // A `register` value: head [{user} tail] [*].
-  struct NamePattern {
-    std::string head, tail;
-    bool user = false;
-    bool glob = false;
-    bool matches(std::string_view name, std::string_view user_name) const;
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
+  using NameSet = std::unordered_set<std::string, NameHash, std::equal_to<>>;
+  // One section, compiled.
   struct Rules {
-    std::vector<NamePattern> names;
-    std::vector<Prefix> prefixes;
-    std::vector<Prefix> nest;
-    std::vector<std::string> reach;
+    NamePatterns names;
+    PrefixTable<bool> prefixes;
+    PrefixTable<bool> nest;
+    NameSet reach;
     bool reach_any = false;
-    std::vector<AccessRule> allow;
+    // Allow rules grouped by destination prefix: a packet visits only the
+    // buckets whose prefix contains its destination.
+    PrefixTable<uint32_t> allow_by_dst;  // value: index into allow_buckets
+    std::vector<std::vector<AccessRule>> allow_buckets;
+    bool has_allow() const { return !allow_buckets.empty(); }
+    void add_allow(const AccessRule& rule);
+    bool allow_matches(const PacketInfo& packet) const;
   };
+  using Sections = std::unordered_map<std::string, Rules, NameHash, std::equal_to<>>;
 
   bool register_ok(std::string_view cn, std::span<const std::string> groups, std::string_view name) const;
   bool advertise_ok(std::string_view cn, std::span<const std::string> groups, const Prefix& prefix) const;
@@ -139,8 +158,8 @@ class Policy {
   template <class F>
   bool any_section(std::string_view name, std::span<const std::string> groups, F&& f) const;
 
-  std::map<std::string, Rules, std::less<>> users_;   // [identity X] and [user X]
-  std::map<std::string, Rules, std::less<>> groups_;  // [group X]
+  Sections users_;   // [identity X] and [user X]
+  Sections groups_;  // [group X]
   Rules default_;
   bool has_default_ = false;
 

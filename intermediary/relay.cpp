@@ -55,6 +55,12 @@ bool Relay::apply(RelayWorker& w, Session& s, RelaySession::Event&& e, const Fra
       close_session(w, s, e.text);
       return false;
     case Kind::Dead: close_session(w, s, e.text); return false;
+    case Kind::RouteResync: {
+      Lock lk(mu_);
+      if (auto it = directory_.find(s.id); it != directory_.end()) it->second.routes_sent = false;
+      push_routes();
+      return true;
+    }
   }
   return true;
 }
@@ -335,21 +341,84 @@ void Relay::refresh_view(RelayWorker& w, bool force) {
 
 void Relay::send_route_snapshots(Lock& lk) {
   if (view_due_) publish_view();
-  // Sessions of one site see the same view: built once per site.
-  std::unordered_map<SiteId, std::vector<uint8_t>> by_site;
+  // Which sites changed since the last push: one pass over the registry per
+  // push, so a delta session then costs one may_reach per changed site, not
+  // a walk over every site.
+  std::unordered_map<SiteId, RouteEntry> sites;
+  registrar_.registry().for_each_site(
+      [&](const Site& s) { sites.emplace(s.id, RouteEntry{s.id, s.name, s.prefixes}); });
+  std::vector<SiteId> changed;
+  for (const auto& [sid, e] : sites) {
+    auto it = pushed_sites_.find(sid);
+    if (it == pushed_sites_.end() || it->second.name != e.name || it->second.prefixes != e.prefixes)
+      changed.push_back(sid);
+  }
+  for (const auto& [sid, e] : pushed_sites_)
+    if (!sites.contains(sid)) changed.push_back(sid);
+  const bool policy_changed = pushed_policy_ != policy_;
+  pushed_sites_ = std::move(sites);
+  pushed_policy_ = policy_;
+
+  // Whole visible sets, only where needed (snapshots, older peers, a new
+  // policy): built once per site, as sessions of one site see the same view.
+  std::unordered_map<SiteId, Routes> visible;
+  auto visible_for = [&](const SessionEntry& entry) -> const Routes& {
+    auto [it, fresh] = visible.try_emplace(entry.site);
+    if (fresh) it->second = route_snapshot(registrar_.registry(), *policy_, entry.who, entry.site);
+    return it->second;
+  };
+  std::unordered_map<SiteId, std::vector<uint8_t>> full;  // ROUTES for sessions without kCapRouteDeltas
+  std::vector<uint8_t> frames;
   LocalWork local;
   std::vector<std::string> too_big;
-  for (const auto& [id, entry] : directory_) {
+  for (auto& [id, entry] : directory_) {
     if (entry.site == 0) continue;
-    auto [it, fresh] = by_site.try_emplace(entry.site);
-    if (fresh && !encode_route_snapshot(registrar_.registry(), *policy_, entry.who, entry.site, it->second)) {
+    if (entry.capabilities & kCapRouteDeltas) {
+      // A snapshot first (and after a resync), then only what changed, split
+      // over as many frames as it needs; nothing for an unchanged view.
+      frames.clear();
+      Expected<void, WireError> ok;
+      if (!entry.routes_sent) {
+        ok = entry.routes.snapshot(visible_for(entry).entries, frames);
+      } else {
+        if (policy_changed) {
+          entry.routes.reconcile(visible_for(entry).entries);
+        } else {
+          for (SiteId sid : changed) {
+            auto it = pushed_sites_.find(sid);
+            if (it == pushed_sites_.end()) {
+              entry.routes.remove(sid);
+            } else {
+              entry.routes.update(it->second, sid != entry.site && policy_->may_reach(entry.who, it->second.name));
+            }
+          }
+        }
+        ok = entry.routes.flush(frames);
+      }
+      if (!ok) {
+        too_big.push_back(entry.who.name);
+        continue;
+      }
+      entry.routes_sent = true;
+      // One post per frame: each is a whole frame, and the inbox bounds entries.
+      for (std::span<const uint8_t> rest(frames); !rest.empty();) {
+        auto f = next_frame(rest);
+        if (!f || !f->has_value()) break;  // our own encoding: cannot happen
+        post_control(*workers_[0], id, InboxKind::Control, rest.first((*f)->size()), local);
+        rest = rest.subspan((*f)->size());
+      }
+      continue;
+    }
+    auto [it, fresh_full] = full.try_emplace(entry.site);
+    if (fresh_full && !encode(visible_for(entry), it->second)) {
       it->second.clear();
       too_big.push_back(entry.who.name);
     }
     if (!it->second.empty()) post_control(*workers_[0], id, InboxKind::Control, it->second, local);
   }
   lk.unlock();
-  for (const auto& name : too_big) dlog().error("route table for '{}' does not fit one frame; not sent", name);
+  for (const auto& name : too_big)
+    dlog().error("route table for '{}' does not fit (one ROUTES frame, or kMaxUpdateParts); not sent", name);
   apply_local(*workers_[0], local);
 }
 

@@ -36,6 +36,7 @@
 #include "intermediary/relay_config.hpp"
 #include "intermediary/relay_status.hpp"
 #include "intermediary/relay_worker.hpp"
+#include "intermediary/route_view.hpp"
 #include "intermediary/session.hpp"
 #include "netlib/event_loop.hpp"
 #include "netlib/log.hpp"
@@ -115,6 +116,10 @@ class Relay {
     PeerIdentity who;           // once authenticated: route snapshots are per identity
     std::string peer;           // remote address, for status and logs
     std::shared_ptr<const SessionStats> stats;  // the owner writes, status reads
+    // kCapRouteDeltas sessions: what it was last sent; a snapshot goes out
+    // first, and again after a ROUTE_RESYNC (routes_sent = false).
+    RouteView routes;
+    bool routes_sent = false;
   };
 
   // relay_io.cpp and relay_housekeeping.cpp: threads, sockets, TLS, timers.
@@ -208,6 +213,10 @@ class Relay {
   // The control plane: everything below up to workers_, under mu_.
   mutable std::mutex mu_;
   std::shared_ptr<const Policy> policy_;
+  // The registry's sites and the policy as of the last route push: the next
+  // push tells delta sessions only about the sites that differ.
+  std::unordered_map<SiteId, RouteEntry> pushed_sites_;
+  std::shared_ptr<const Policy> pushed_policy_;
   Registrar registrar_;  // registry and address pools
   SessionId next_session_ = 1;
   std::unordered_map<SessionId, SessionEntry> directory_;  // every live session

@@ -44,6 +44,12 @@ Event RelaySession::on_frame(const FrameView& f, Clock::time_point now, std::vec
         case MsgType::Pong:
           if (!decode_pong(f.payload)) break;
           return {};
+        case MsgType::RouteResync: {
+          if (!(capabilities_ & kCapRouteDeltas) || !decode_route_resync(f.payload)) break;
+          Event e;
+          e.kind = Event::Kind::RouteResync;
+          return e;
+        }
         default: break;
       }
       break;

@@ -45,6 +45,7 @@ class RelaySession {
       Refused,          // a REFUSE is in `out`; close once it is sent
       HandshakeTimeout, // not registered within handshake_timeout: close
       Dead,             // nothing received for dead_after: close
+      RouteResync,      // the site asks for a fresh route snapshot (kCapRouteDeltas)
     };
     Kind kind = Kind::None;
     Register request;

@@ -83,7 +83,7 @@ class Writer {
   size_t start_;
 };
 
-bool known_type(uint8_t t) { return t >= uint8_t(MsgType::Hello) && t <= uint8_t(MsgType::Data); }
+bool known_type(uint8_t t) { return t >= uint8_t(MsgType::Hello) && t <= uint8_t(MsgType::RouteResync); }
 
 bool read_name(Reader& r, std::string& name) {
   uint8_t len = 0;
@@ -235,23 +235,76 @@ Expected<Refuse, WireError> decode_refuse(std::span<const uint8_t> payload) {
   return done(r, std::move(m));
 }
 
-Expected<Routes, WireError> decode_routes(std::span<const uint8_t> payload) {
-  Reader r(payload);
-  Routes m;
+namespace {
+// ROUTES and ROUTE_UPDATE entries: u16 count | entries.
+Expected<void, WireError> read_entries(Reader& r, std::vector<RouteEntry>& out) {
   uint16_t count = 0;
   if (!r.u16(count)) return unexpected(WireError::BadLength);
   // Each entry takes at least 7 bytes: refuse counts the payload cannot hold before reserving.
   if (size_t{count} * 7 > r.left()) return unexpected(WireError::BadLength);
-  m.entries.reserve(count);
+  out.reserve(count);
   for (unsigned i = 0; i < count; ++i) {
     RouteEntry e;
     if (!r.u32(e.id) || !read_name(r, e.name)) return unexpected(WireError::BadLength);
     if (e.id == 0) return unexpected(WireError::ZeroId);
     if (!valid_site_name(e.name)) return unexpected(WireError::BadName);
     if (auto ok = read_prefixes(r, kMaxPrefixes, e.prefixes); !ok) return unexpected(ok.error());
-    m.entries.push_back(std::move(e));
+    out.push_back(std::move(e));
+  }
+  return {};
+}
+
+Expected<void, WireError> write_entries(Writer& w, const std::vector<RouteEntry>& entries) {
+  if (entries.size() > 0xffff) return unexpected(WireError::TooManyEntries);
+  w.u16(static_cast<uint16_t>(entries.size()));
+  for (const auto& e : entries) {
+    if (e.id == 0) return unexpected(WireError::ZeroId);
+    if (!valid_site_name(e.name)) return unexpected(WireError::BadName);
+    w.u32(e.id);
+    w.u8(static_cast<uint8_t>(e.name.size()));
+    w.bytes(std::span(reinterpret_cast<const uint8_t*>(e.name.data()), e.name.size()));
+    if (auto ok = write_prefixes(w, e.prefixes, kMaxPrefixes); !ok) return ok;
+  }
+  return {};
+}
+}  // namespace
+
+Expected<Routes, WireError> decode_routes(std::span<const uint8_t> payload) {
+  Reader r(payload);
+  Routes m;
+  if (auto ok = read_entries(r, m.entries); !ok) return unexpected(ok.error());
+  return done(r, std::move(m));
+}
+
+Expected<RouteUpdate, WireError> decode_route_update(std::span<const uint8_t> payload) {
+  Reader r(payload);
+  RouteUpdate m;
+  uint8_t kind = 0, reserved = 0;
+  if (!r.u32(m.seq) || !r.u8(kind) || !r.u8(reserved) || !r.u16(m.part) || !r.u16(m.parts))
+    return unexpected(WireError::BadLength);
+  if (reserved != 0) return unexpected(WireError::BadReserved);
+  if (kind != uint8_t(RouteUpdateKind::Snapshot) && kind != uint8_t(RouteUpdateKind::Delta))
+    return unexpected(WireError::BadReserved);
+  m.kind = RouteUpdateKind{kind};
+  if (m.parts == 0 || m.parts > kMaxUpdateParts || m.part >= m.parts) return unexpected(WireError::TooManyEntries);
+  if (auto ok = read_entries(r, m.entries); !ok) return unexpected(ok.error());
+  uint16_t removed = 0;
+  if (!r.u16(removed)) return unexpected(WireError::BadLength);
+  if (m.kind == RouteUpdateKind::Snapshot && removed != 0) return unexpected(WireError::BadReserved);
+  if (size_t{removed} * 4 != r.left()) return unexpected(WireError::BadLength);
+  m.removed.resize(removed);
+  for (auto& id : m.removed) {
+    r.u32(id);
+    if (id == 0) return unexpected(WireError::ZeroId);
   }
   return done(r, std::move(m));
+}
+
+Expected<RouteResync, WireError> decode_route_resync(std::span<const uint8_t> payload) {
+  Reader r(payload);
+  RouteResync m;
+  if (!r.u32(m.have_seq)) return unexpected(WireError::BadLength);
+  return done(r, m);
 }
 
 Expected<Ping, WireError> decode_ping(std::span<const uint8_t> payload) {
@@ -280,6 +333,10 @@ Expected<Restarting, WireError> decode_restarting(std::span<const uint8_t> paylo
   Reader r(payload);
   Restarting m;
   if (!r.u32(m.reconnect_after_ms)) return unexpected(WireError::BadLength);
+  if (r.left() != 0) {
+    if (!r.u32(m.window_ms)) return unexpected(WireError::BadLength);
+    if (m.window_ms == 0) return unexpected(WireError::BadReserved);  // the 8-byte form has a window
+  }
   return done(r, m);
 }
 
@@ -338,22 +395,37 @@ Expected<void, WireError> encode(const Refuse& m, std::vector<uint8_t>& out) {
 }
 
 Expected<void, WireError> encode(const Routes& m, std::vector<uint8_t>& out) {
-  if (m.entries.size() > 0xffff) return unexpected(WireError::TooManyEntries);
   Writer w(out, MsgType::Routes);
-  w.u16(static_cast<uint16_t>(m.entries.size()));
-  for (const auto& e : m.entries) {
-    if (e.id == 0 || !valid_site_name(e.name)) {
-      w.abandon();
-      return unexpected(e.id == 0 ? WireError::ZeroId : WireError::BadName);
-    }
-    w.u32(e.id);
-    w.u8(static_cast<uint8_t>(e.name.size()));
-    w.bytes(std::span(reinterpret_cast<const uint8_t*>(e.name.data()), e.name.size()));
-    if (auto ok = write_prefixes(w, e.prefixes, kMaxPrefixes); !ok) {
-      w.abandon();
-      return ok;
-    }
+  if (auto ok = write_entries(w, m.entries); !ok) {
+    w.abandon();
+    return ok;
   }
+  return w.finish(kMaxControlPayload);
+}
+
+Expected<void, WireError> encode(const RouteUpdate& m, std::vector<uint8_t>& out) {
+  if (m.parts == 0 || m.parts > kMaxUpdateParts || m.part >= m.parts) return unexpected(WireError::TooManyEntries);
+  if (m.removed.size() > 0xffff) return unexpected(WireError::TooManyEntries);
+  if (m.kind == RouteUpdateKind::Snapshot && !m.removed.empty()) return unexpected(WireError::BadReserved);
+  if (std::find(m.removed.begin(), m.removed.end(), SiteId{0}) != m.removed.end()) return unexpected(WireError::ZeroId);
+  Writer w(out, MsgType::RouteUpdate);
+  w.u32(m.seq);
+  w.u8(static_cast<uint8_t>(m.kind));
+  w.u8(0);
+  w.u16(m.part);
+  w.u16(m.parts);
+  if (auto ok = write_entries(w, m.entries); !ok) {
+    w.abandon();
+    return ok;
+  }
+  w.u16(static_cast<uint16_t>(m.removed.size()));
+  for (SiteId id : m.removed) w.u32(id);
+  return w.finish(kMaxControlPayload);
+}
+
+Expected<void, WireError> encode(const RouteResync& m, std::vector<uint8_t>& out) {
+  Writer w(out, MsgType::RouteResync);
+  w.u32(m.have_seq);
   return w.finish(kMaxControlPayload);
 }
 
@@ -379,6 +451,7 @@ Expected<void, WireError> encode(const PeerGone& m, std::vector<uint8_t>& out) {
 Expected<void, WireError> encode(const Restarting& m, std::vector<uint8_t>& out) {
   Writer w(out, MsgType::Restarting);
   w.u32(m.reconnect_after_ms);
+  if (m.window_ms != 0) w.u32(m.window_ms);
   return w.finish(kMaxControlPayload);
 }
 

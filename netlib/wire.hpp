@@ -7,6 +7,9 @@
 //       REGISTER flag kRegisterRoamed.
 //     Later additions within version 1 (old peers show them as "unknown reason"):
 //       REFUSE reason 13 (Closed, by an operator: temporary).
+//     Later within version 1, each behind a HELLO capability both ends must
+//     set (an old peer never sees them): ROUTE_UPDATE and ROUTE_RESYNC
+//     (kCapRouteDeltas), the 8-byte RESTARTING (kCapRestartWindow).
 //
 // Byte order: network (big-endian) for every integer, except the embedded
 // virtio-net header, which is passed through exactly as the TUN device
@@ -59,8 +62,30 @@
 // PEER_GONE (0x08), intermediary → site; payload exactly 4 bytes:
 //   u32 site id that has no open connection any more
 //
-// RESTARTING (0x09), intermediary → site; payload exactly 4 bytes:
-//   u32 milliseconds after which reconnecting is expected to succeed
+// RESTARTING (0x09), intermediary → site; payload 4 or 8 bytes:
+//   u32 milliseconds after which reconnecting is expected to succeed |
+//   [u32 window ms: reconnect at a uniformly random moment within this many
+//    milliseconds after that, so a fleet does not return all at once]
+//   The 8-byte form only to sites that sent kCapRestartWindow (older ones
+//   accept exactly 4 bytes); a missing window means 0, and the 8-byte form
+//   never carries 0 (one encoding per message).
+//
+// ROUTE_UPDATE (0x0B), intermediary → site, instead of ROUTES when both set
+// kCapRouteDeltas:
+//   u32 seq | u8 kind (1 snapshot, 2 delta) | u8 reserved (0) |
+//   u16 part | u16 part count (1..kMaxUpdateParts; part < count) |
+//   u16 entry count | entries (as in ROUTES) | u16 removed count | u32 site ids (≠ 0)
+//   One update (snapshot or delta) may be split over `count` frames with
+//   the same seq and kind, sent in part order; the site applies it only when
+//   the last part is in, so it never installs half of one. A snapshot
+//   replaces the whole table (removed count 0) and sets the site's seq to
+//   its seq; a delta adds or replaces entries by site id, removes ids, and
+//   its seq is the previous one + 1 (wrapping). Any gap or out-of-order part:
+//   the site drops what it holds of the update and sends ROUTE_RESYNC.
+//
+// ROUTE_RESYNC (0x0C), site → intermediary; payload exactly 4 bytes:
+//   u32 seq of the last update the site applied (0: none)
+//   Asks for a fresh snapshot.
 //
 // DATA (0x0A), both directions:
 //   u32 destination site id | u32 source site id | u8 flags | u8 reserved (0) |
@@ -162,6 +187,8 @@ enum class MsgType : uint8_t {
   PeerGone = 0x08,
   Restarting = 0x09,
   Data = 0x0A,
+  RouteUpdate = 0x0B,
+  RouteResync = 0x0C,
 };
 
 inline constexpr size_t kFrameHeaderSize = 4;
@@ -175,7 +202,15 @@ inline constexpr size_t kMaxPrefixes = 64;
 
 // HELLO capabilities.
 inline constexpr uint32_t kCapVnetHeader = 1u << 0;  // accepts DATA with a virtio-net header
-inline constexpr uint32_t kCapAll = kCapVnetHeader;
+inline constexpr uint32_t kCapRouteDeltas = 1u << 1;    // ROUTE_UPDATE / ROUTE_RESYNC instead of ROUTES
+inline constexpr uint32_t kCapRestartWindow = 1u << 2;  // accepts the 8-byte RESTARTING
+// What this build implements end to end. kCapRestartWindow joins once the
+// relay announces a window (tund already spreads over one it is given).
+inline constexpr uint32_t kCapAll = kCapVnetHeader | kCapRouteDeltas;
+
+// ROUTE_UPDATE: at most this many frames per update (bounds what a site buffers).
+inline constexpr uint16_t kMaxUpdateParts = 1024;
+inline constexpr size_t kRouteUpdateFixedSize = 14;  // every field but entries and ids
 
 // REGISTER flags.
 inline constexpr uint8_t kRegisterWantAddress = 1u << 0;  // laptop: assign me an address
@@ -252,6 +287,24 @@ struct RouteEntry {
 struct Routes {
   std::vector<RouteEntry> entries;
 };
+// Bytes one entry takes inside ROUTES or ROUTE_UPDATE.
+inline size_t encoded_size(const RouteEntry& e) {
+  size_t n = 4 + 1 + e.name.size() + 1;
+  for (const auto& p : e.prefixes) n += 2 + p.addr.size();
+  return n;
+}
+enum class RouteUpdateKind : uint8_t { Snapshot = 1, Delta = 2 };
+struct RouteUpdate {
+  uint32_t seq = 0;
+  RouteUpdateKind kind = RouteUpdateKind::Snapshot;
+  uint16_t part = 0;
+  uint16_t parts = 1;
+  std::vector<RouteEntry> entries;  // added or replaced
+  std::vector<SiteId> removed;      // deltas only
+};
+struct RouteResync {
+  uint32_t have_seq = 0;
+};
 struct Ping {
   uint64_t token = 0;
 };
@@ -263,6 +316,7 @@ struct PeerGone {
 };
 struct Restarting {
   uint32_t reconnect_after_ms = 0;
+  uint32_t window_ms = 0;  // sent only when non-zero (the 8-byte form)
 };
 struct DataHeader {
   SiteId dst = 0;
@@ -291,6 +345,8 @@ Expected<Ping, WireError> decode_ping(std::span<const uint8_t> payload);
 Expected<Pong, WireError> decode_pong(std::span<const uint8_t> payload);
 Expected<PeerGone, WireError> decode_peer_gone(std::span<const uint8_t> payload);
 Expected<Restarting, WireError> decode_restarting(std::span<const uint8_t> payload);
+Expected<RouteUpdate, WireError> decode_route_update(std::span<const uint8_t> payload);
+Expected<RouteResync, WireError> decode_route_resync(std::span<const uint8_t> payload);
 
 // DATA: the header, and where the vnet header and the IP datagram start.
 struct DataView {
@@ -311,6 +367,8 @@ Expected<void, WireError> encode(const Ping&, std::vector<uint8_t>& out);
 Expected<void, WireError> encode(const Pong&, std::vector<uint8_t>& out);
 Expected<void, WireError> encode(const PeerGone&, std::vector<uint8_t>& out);
 Expected<void, WireError> encode(const Restarting&, std::vector<uint8_t>& out);
+Expected<void, WireError> encode(const RouteUpdate&, std::vector<uint8_t>& out);
+Expected<void, WireError> encode(const RouteResync&, std::vector<uint8_t>& out);
 
 // DATA is built in place so a packet read straight into a buffer needs no
 // copy: reserve kDataFrameOverhead bytes in front of the (vnet header +)

@@ -24,6 +24,8 @@ const char* frame_name(MsgType t) {
     case MsgType::PeerGone: return "PEER_GONE";
     case MsgType::Restarting: return "RESTARTING";
     case MsgType::Data: return "DATA";
+    case MsgType::RouteUpdate: return "ROUTE_UPDATE";
+    case MsgType::RouteResync: return "ROUTE_RESYNC";
   }
   return "unknown";
 }
@@ -44,7 +46,9 @@ const char* to_string(SiteSession::State s) {
 }
 
 SiteSession::SiteSession(SiteSessionSettings settings)
-    : settings_(std::move(settings)), backoff_(settings_.reconnect_min, settings_.reconnect_max, settings_.seed) {}
+    : settings_(std::move(settings)), backoff_(settings_.reconnect_min, settings_.reconnect_max, settings_.seed),
+      // Its own stream, so restart spreading does not shift the backoff's draws.
+      spread_state_(settings_.seed ^ 0x6a09e667f3bcc909ull) {}
 
 std::optional<SiteSession::Action> SiteSession::next_action() {
   if (taken_ == actions_.size()) {
@@ -102,6 +106,7 @@ void SiteSession::retry_due(Clock::time_point now) {
 void SiteSession::transport_up(Clock::time_point now, bool resumed) {
   if (state_ != State::Connecting) return;
   resumed_ = resumed;
+  route_sync_ = RouteSync{};  // a new connection starts with a fresh snapshot
   state_ = State::AwaitHello;  // since_ stays: the handshake timeout covers the whole set-up
   last_rx_ = now;
   send(Hello{kProtocolVersion, settings_.capabilities});
@@ -182,6 +187,7 @@ void SiteSession::on_ready_frame(Clock::time_point now, const FrameView& f) {
       actions_.emplace_back(RoutesChanged{std::move(*r)});
       return;
     }
+    case MsgType::RouteUpdate: return on_route_update(now, f);
     case MsgType::Ping: {
       auto p = decode_ping(f.payload);
       if (!p) return malformed(p.error());
@@ -210,6 +216,29 @@ void SiteSession::on_ready_frame(Clock::time_point now, const FrameView& f) {
                         unsigned(f.type)));
 }
 
+void SiteSession::on_route_update(Clock::time_point now, const FrameView& f) {
+  auto u = decode_route_update(f.payload);
+  if (!u) return fail(now, fmt::format("malformed ROUTE_UPDATE from the intermediary: {}", to_string(u.error())));
+  switch (route_sync_.apply(std::move(*u))) {
+    case RouteSync::Outcome::Pending:
+    case RouteSync::Outcome::Ignored: return;
+    case RouteSync::Outcome::Resync:
+      note(LogLevel::Warn, fmt::format("route update out of sequence (have seq {}); asking for a snapshot",
+                                       route_sync_.seq()));
+      send(RouteResync{route_sync_.seq()});
+      return;
+    case RouteSync::Outcome::Error:
+      return fail(now, fmt::format("the intermediary sent more than {} routes", RouteSync::kMaxEntries));
+    case RouteSync::Outcome::Installed: {
+      Routes routes;
+      routes.entries.reserve(route_sync_.table().size());
+      for (const auto& [id, e] : route_sync_.table()) routes.entries.push_back(e);
+      actions_.emplace_back(RoutesChanged{std::move(routes)});
+      return;
+    }
+  }
+}
+
 void SiteSession::on_refuse(Clock::time_point now, const FrameView& f) {
   auto r = decode_refuse(f.payload);
   Refuse refuse = r ? std::move(*r) : Refuse{RefuseReason::Malformed, "unreadable refusal"};
@@ -230,8 +259,21 @@ void SiteSession::on_restarting(Clock::time_point now, const FrameView& f) {
   auto r = decode_restarting(f.payload);
   auto hint = r ? std::min(std::chrono::milliseconds(r->reconnect_after_ms), settings_.restart_hint_max)
                 : kUnreadableRestartHint;
-  note(LogLevel::Info, fmt::format("intermediary restarting; reconnecting in {} ms", hint.count()));
-  fail(now, "intermediary restarting", hint);
+  auto window = r ? std::min(std::chrono::milliseconds(r->window_ms), settings_.restart_window_max)
+                  : std::chrono::milliseconds(0);
+  auto delay = hint + spread(window);
+  note(LogLevel::Info, fmt::format("intermediary restarting; reconnecting in {} ms", delay.count()));
+  fail(now, "intermediary restarting", delay);
+}
+
+std::chrono::milliseconds SiteSession::spread(std::chrono::milliseconds window) {
+  if (window.count() <= 0) return std::chrono::milliseconds(0);
+  uint64_t z = (spread_state_ += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  z ^= z >> 31;
+  // The modulo bias over a window of at most minutes is below 2^-40.
+  return std::chrono::milliseconds(static_cast<int64_t>(z % (static_cast<uint64_t>(window.count()) + 1)));
 }
 
 void SiteSession::tick(Clock::time_point now) {

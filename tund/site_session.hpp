@@ -19,7 +19,8 @@
 // (nothing received and no PING sent), and the session is dead after
 // `dead_after` of silence. Any failure closes and schedules the next attempt
 // after the jittered backoff (reset once ready) or after the delay a
-// RESTARTING frame announces. DATA in Ready is the driver's fast path: it
+// RESTARTING frame announces, plus a uniformly random share of the window it
+// announces (so a fleet told at once does not reconnect at once). DATA in Ready is the driver's fast path: it
 // stays zero-copy and never passes through here.
 #pragma once
 
@@ -35,6 +36,7 @@
 #include "netlib/backoff.hpp"
 #include "netlib/log.hpp"  // LogLevel only: notes are returned, never written here
 #include "netlib/wire.hpp"
+#include "tund/route_sync.hpp"
 
 namespace dialout {
 
@@ -45,7 +47,9 @@ struct SiteSessionSettings {
   std::chrono::milliseconds reconnect_min{200}, reconnect_max{10000};
   // A RESTARTING hint above this is capped (a hostile or buggy relay cannot park us).
   std::chrono::milliseconds restart_hint_max{60000};
-  uint64_t seed = 0;  // backoff jitter
+  // A RESTARTING window above this is capped likewise.
+  std::chrono::milliseconds restart_window_max{300000};
+  uint64_t seed = 0;  // backoff and restart-window jitter
 };
 
 class SiteSession {
@@ -62,6 +66,8 @@ class SiteSession {
   struct Accepted {
     Accept accept;
   };
+  // The whole table the site may reach now: from ROUTES, or from
+  // ROUTE_UPDATE once an update is complete (tund/route_sync.hpp).
   struct RoutesChanged {
     Routes routes;
   };
@@ -135,6 +141,9 @@ class SiteSession {
   void on_refuse(Clock::time_point now, const FrameView& f);
   void on_restarting(Clock::time_point now, const FrameView& f);
   void on_ready_frame(Clock::time_point now, const FrameView& f);
+  void on_route_update(Clock::time_point now, const FrameView& f);
+  // Uniform in [0, window] from the seeded source (splitmix64).
+  std::chrono::milliseconds spread(std::chrono::milliseconds window);
 
   SiteSessionSettings settings_;
   Backoff backoff_;
@@ -147,6 +156,8 @@ class SiteSession {
   bool resumed_ = false;
   bool ever_ready_ = false;
   bool roamed_ = false;
+  uint64_t spread_state_;
+  RouteSync route_sync_;  // per connection: reset by transport_up
   std::vector<Action> actions_;
   size_t taken_ = 0;
 };

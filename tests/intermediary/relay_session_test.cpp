@@ -281,5 +281,22 @@ TEST(RelaySession, ClosedSessionIgnoresTicksAndFrames) {
   EXPECT_TRUE(f.out.empty());  // a closed session sends nothing more
 }
 
+// ROUTE_RESYNC is a request only a site that negotiated kCapRouteDeltas may
+// make; from any other it is an unexpected frame.
+TEST(RelaySession, RouteResyncOnlyWithTheCapability) {
+  Fixture with;
+  with.register_as(5);
+  EXPECT_EQ(with.feed(frame(RouteResync{3})).kind, Kind::RouteResync);
+  EXPECT_TRUE(with.s.ready());
+
+  Fixture without;
+  without.s.authenticated(T0);
+  ASSERT_EQ(without.feed(frame(Hello{kProtocolVersion, kCapVnetHeader})).kind, Kind::HelloOk);
+  ASSERT_EQ(without.feed(frame(reg("office-a"))).kind, Kind::RegisterRequest);
+  without.out.clear();
+  without.s.accept(5, {}, without.out);
+  EXPECT_EQ(without.feed(frame(RouteResync{3})).kind, Kind::Refused);
+}
+
 }  // namespace
 }  // namespace dialout

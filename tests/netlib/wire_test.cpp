@@ -51,6 +51,20 @@ TEST(Wire, GoldenBytes) {
       {"pong", frame_of(Pong{42}), {0x07, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 42}},
       {"peer gone", frame_of(PeerGone{0x01020304}), {0x08, 0, 0, 4, 1, 2, 3, 4}},
       {"restarting", frame_of(Restarting{1000}), {0x09, 0, 0, 4, 0, 0, 0x03, 0xe8}},
+      {"restarting with window",
+       frame_of(Restarting{1000, 0x010203}),
+       {0x09, 0, 0, 8, 0, 0, 0x03, 0xe8, 0, 1, 2, 3}},
+      {"route update: delta part 1 of 2",
+       frame_of(RouteUpdate{0x0a0b0c0d, RouteUpdateKind::Delta, 1, 2, {RouteEntry{9, "b", {P("10.0.0.0/8")}}}, {7}}),
+       {0x0b, 0, 0, 31,                      // header
+        0x0a, 0x0b, 0x0c, 0x0d, 2, 0,        // seq, kind, reserved
+        0, 1, 0, 2,                          // part, count
+        0, 1, 0, 0, 0, 9, 1, 'b', 1, 4, 8, 10, 0, 0, 0,  // one entry
+        0, 1, 0, 0, 0, 7}},                  // one removed id
+      {"route update: empty snapshot",
+       frame_of(RouteUpdate{5, RouteUpdateKind::Snapshot, 0, 1, {}, {}}),
+       {0x0b, 0, 0, 14, 0, 0, 0, 5, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0}},
+      {"route resync", frame_of(RouteResync{0x01020304}), {0x0c, 0, 0, 4, 1, 2, 3, 4}},
   };
   for (const auto& c : cases) EXPECT_EQ(c.encoded, c.golden) << c.name;
 }
@@ -104,6 +118,61 @@ TEST(Wire, RoundTripsControlMessages) {
   EXPECT_EQ(a->addresses, (std::vector<Prefix>{P("10.9.0.7/32")}));
 }
 
+TEST(Wire, RouteUpdateRoundTripsAndFitsItsSizeFormula) {
+  RouteUpdate u{77, RouteUpdateKind::Delta, 3, 9,
+                {RouteEntry{1, "a", {P("10.1.0.0/24"), P("fd00::/64")}}, RouteEntry{2, "bb", {}}}, {4, 5}};
+  Bytes b = frame_of(u);
+  size_t want = kFrameHeaderSize + kRouteUpdateFixedSize + 4 * u.removed.size();
+  for (const auto& e : u.entries) want += encoded_size(e);
+  EXPECT_EQ(b.size(), want);
+  auto d = decode_route_update(only_frame(b).payload);
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->seq, 77u);
+  EXPECT_EQ(d->kind, RouteUpdateKind::Delta);
+  EXPECT_EQ(d->part, 3);
+  EXPECT_EQ(d->parts, 9);
+  ASSERT_EQ(d->entries.size(), 2u);
+  EXPECT_EQ(d->entries[0].prefixes, u.entries[0].prefixes);
+  EXPECT_EQ(d->removed, u.removed);
+  auto r = decode_restarting(only_frame(frame_of(Restarting{5, 60000})).payload);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->window_ms, 60000u);
+}
+
+TEST(Wire, RouteUpdateRejectsTable) {
+  struct Case {
+    const char* name;
+    Bytes payload;
+    WireError want;
+  };
+  const Case cases[] = {
+      {"short", {0, 0, 0, 1, 1, 0, 0, 0}, WireError::BadLength},
+      {"kind 0", {0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0}, WireError::BadReserved},
+      {"kind 3", {0, 0, 0, 1, 3, 0, 0, 0, 0, 1, 0, 0, 0, 0}, WireError::BadReserved},
+      {"reserved set", {0, 0, 0, 1, 1, 1, 0, 0, 0, 1, 0, 0, 0, 0}, WireError::BadReserved},
+      {"zero parts", {0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0}, WireError::TooManyEntries},
+      {"part beyond count", {0, 0, 0, 1, 1, 0, 0, 2, 0, 2, 0, 0, 0, 0}, WireError::TooManyEntries},
+      {"too many parts", {0, 0, 0, 1, 1, 0, 0, 0, 0x04, 0x01, 0, 0, 0, 0}, WireError::TooManyEntries},
+      {"snapshot removes", {0, 0, 0, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 7}, WireError::BadReserved},
+      {"removed id zero", {0, 0, 0, 1, 2, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0}, WireError::ZeroId},
+      {"removed count beyond payload", {0, 0, 0, 1, 2, 0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 7}, WireError::BadLength},
+      {"trailing byte", {0, 0, 0, 1, 2, 0, 0, 0, 0, 1, 0, 0, 0, 0, 9}, WireError::BadLength},
+      {"entry count beyond payload", {0, 0, 0, 1, 2, 0, 0, 0, 0, 1, 0, 9, 0, 0}, WireError::BadLength},
+  };
+  for (const auto& c : cases) {
+    auto d = decode_route_update(c.payload);
+    ASSERT_FALSE(d.has_value()) << c.name;
+    EXPECT_EQ(d.error(), c.want) << c.name;
+  }
+  EXPECT_EQ(decode_restarting(Bytes{0, 0, 0, 1, 0, 0, 0, 0}).error(), WireError::BadReserved);  // 8 bytes, window 0
+  EXPECT_EQ(decode_restarting(Bytes{0, 0, 0, 1, 0, 0}).error(), WireError::BadLength);
+  EXPECT_EQ(decode_route_resync(Bytes{0, 0, 1}).error(), WireError::BadLength);
+  Bytes out;
+  EXPECT_FALSE(encode(RouteUpdate{1, RouteUpdateKind::Snapshot, 0, 1, {}, {3}}, out).has_value());
+  EXPECT_FALSE(encode(RouteUpdate{1, RouteUpdateKind::Delta, 1, 1, {}, {}}, out).has_value());
+  EXPECT_TRUE(out.empty());
+}
+
 TEST(Wire, NextFrameWaitsForWholeFrame) {
   Bytes b = frame_of(Ping{1});
   for (size_t n = 0; n < b.size(); ++n) {
@@ -121,7 +190,7 @@ TEST(Wire, RejectsBadFrameHeadersBeforeBuffering) {
   };
   const Case cases[] = {
       {"type zero", {0x00, 0, 0, 0}, WireError::UnknownType},
-      {"type past data", {0x0b, 0, 0, 0}, WireError::UnknownType},
+      {"type past route resync", {0x0d, 0, 0, 0}, WireError::UnknownType},
       {"control over max", {0x01, 0x01, 0x00, 0x00}, WireError::Oversized},
       {"data over max", {0x0a, 0x01, 0x00, 0x16}, WireError::Oversized},
       {"data u24 max", {0x0a, 0xff, 0xff, 0xff}, WireError::Oversized},

@@ -197,6 +197,63 @@ TEST(SiteSession, RestartHintIsTheNextDelay) {
   }
 }
 
+// A RESTARTING window spreads the reconnects of many sites uniformly over
+// it: hint + [0, window], different per seed, the same for the same seed.
+TEST(SiteSession, RestartWindowSpreadsReconnects) {
+  constexpr int kSites = 400;
+  constexpr auto kHint = 500ms;
+  constexpr auto kWindow = 10000ms;
+  std::vector<int> buckets(10, 0);
+  std::vector<std::chrono::milliseconds> delays;
+  for (int seed = 1; seed <= kSites; ++seed) {
+    Harness h(settings(static_cast<uint64_t>(seed)));
+    h.connect();
+    auto r = one<SiteSession::ReconnectAfter>(h.feed(Restarting{uint32_t(kHint.count()), uint32_t(kWindow.count())}));
+    ASSERT_TRUE(r);
+    ASSERT_GE(r->delay, kHint);
+    ASSERT_LE(r->delay, kHint + kWindow);
+    delays.push_back(r->delay);
+    ++buckets[std::min<size_t>(9, static_cast<size_t>((r->delay - kHint) / (kWindow / 10)))];
+  }
+  // 400 draws into 10 buckets: 40 expected each; 15..65 is far outside
+  // chance for a uniform source (and fails for a constant or a clumped one).
+  for (int b : buckets) {
+    EXPECT_GT(b, 15);
+    EXPECT_LT(b, 65);
+  }
+  Harness again(settings(7));
+  again.connect();
+  auto r = one<SiteSession::ReconnectAfter>(again.feed(Restarting{uint32_t(kHint.count()), uint32_t(kWindow.count())}));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->delay, delays[6]) << "seeded: reproducible";
+  // A hostile window is capped.
+  Harness capped(settings(3));
+  capped.connect();
+  auto c = one<SiteSession::ReconnectAfter>(capped.feed(Restarting{0, 0xffffffff}));
+  ASSERT_TRUE(c);
+  EXPECT_LE(c->delay, SiteSessionSettings{}.restart_window_max);
+}
+
+TEST(SiteSession, RouteUpdatesInstallWholeAndAskForResyncOnAGap) {
+  Harness h;
+  h.connect();
+  RouteUpdate part0{3, RouteUpdateKind::Snapshot, 0, 2, {RouteEntry{5, "hq", {}}}, {}};
+  RouteUpdate part1{3, RouteUpdateKind::Snapshot, 1, 2, {RouteEntry{6, "b", {}}}, {}};
+  EXPECT_FALSE(one<SiteSession::RoutesChanged>(h.feed(part0))) << "half a snapshot is never installed";
+  auto full = one<SiteSession::RoutesChanged>(h.feed(part1));
+  ASSERT_TRUE(full);
+  EXPECT_EQ(full->routes.entries.size(), 2u);
+  auto delta = one<SiteSession::RoutesChanged>(h.feed(RouteUpdate{4, RouteUpdateKind::Delta, 0, 1, {}, {6}}));
+  ASSERT_TRUE(delta);
+  ASSERT_EQ(delta->routes.entries.size(), 1u);
+  EXPECT_EQ(delta->routes.entries[0].name, "hq");
+  auto gap = h.feed(RouteUpdate{9, RouteUpdateKind::Delta, 0, 1, {}, {5}});
+  EXPECT_FALSE(one<SiteSession::RoutesChanged>(gap));
+  EXPECT_EQ(sent_types(gap), std::vector<MsgType>{MsgType::RouteResync});
+  EXPECT_TRUE(sent_types(h.feed(RouteUpdate{10, RouteUpdateKind::Delta, 0, 1, {}, {5}})).empty()) << "asked once";
+  EXPECT_TRUE(h.session.ready());
+}
+
 TEST(SiteSession, PeerGoneIsAnEvent) {
   Harness h;
   h.connect();
