@@ -10,6 +10,11 @@
 # again; the metrics endpoints of both daemons pass `promtool check metrics`;
 # a malformed and an oversized request get error replies, a silent client
 # is closed, and the daemon keeps answering; dialoutctl's exit codes.
+# Reloads re-check live sessions: with office-b's section removed from the
+# policy, `dialoutctl reload` closes office-b's session with a refusal
+# office-b logs (it gives up: NameNotAllowed is permanent) and it does not
+# come back; with gw-a's certificate revoked in the CRL, a reload closes
+# office-a's live session within a second.
 #
 # Env: BUILD_DIR (default build), LOG_LEVEL, KEEP_RUN=1.
 set -uo pipefail
@@ -33,9 +38,9 @@ lab_up
 log "run directory $LAB_RUN"
 lab_require_daemons || { fail "daemon binaries present"; lab_finish; }
 [[ -x "$DIALOUTCTL_BIN" ]] || { fail "dialoutctl built ($DIALOUTCTL_BIN)"; lab_finish; }
-lab_pki
+lab_pki --crl
 lab_write_policy
-lab_start_intermediary --metrics-listen "$RELAY_PUBLIC:9101"
+lab_start_intermediary --metrics-listen "$RELAY_PUBLIC:9101" --crl "$LAB_RUN/pki/ca.crl"
 wait_until 10 lab_listening relay 443 || { fail "intermediary listening"; lab_finish; }
 lab_start_tund tund-a gwA gw-a office-a --advertise 10.1.0.0/24 --metrics-listen 127.0.0.1:9102
 lab_start_tund tund-b gwB gw-b office-b --advertise 10.2.0.0/24
@@ -155,4 +160,38 @@ check "the intermediary still runs and answers" quiet ctl intermediary routes
 check "tund still runs and answers" quiet ctl tund-a routes
 check "reload through the control socket reloads the policy" quiet ctl intermediary reload
 check "ping hostA -> hostB still works" lab_ping hostA 10.2.0.2 3
+
+# --- 5. reload re-checks live sessions ---------------------------------------------
+# relay_sessions SITE : how many ready sessions the relay lists for SITE.
+relay_sessions() {
+  ctl intermediary status --json > "$LAB_RUN/relay5.json" || return 1
+  json_get "$LAB_RUN/relay5.json" "sum(1 for s in j['sessions'] if s['site'] == '$1' and s['state'] == 'ready')"
+}
+# shellcheck disable=SC2317 # called through wait_until
+no_sessions() { [[ "$(relay_sessions "$1")" == 0 ]]; }
+cp "$LAB_RUN/policy.conf" "$LAB_RUN/policy.orig"
+"$PY" - "$LAB_RUN/policy.conf" <<'PYEOF'
+import re, sys
+text = open(sys.argv[1]).read()
+open(sys.argv[1], "w").write(re.sub(r"\[identity gw-b\][^\[]*", "", text))
+PYEOF
+check "policy without gw-b's section: dialoutctl reload exits 0" quiet ctl intermediary reload
+check "office-b's session is closed after the reload" wait_until 5 no_sessions office-b
+check "office-b logs the refusal and gives up: $(grep -m1 'giving up' "$LAB_RUN/logs/tund-b.log")" \
+  wait_until 5 grep -q "giving up: the intermediary refused 'office-b'.*may not register name 'office-b'" \
+  "$LAB_RUN/logs/tund-b.log"
+sleep 3
+check "office-b does not come back (3 s later: $(relay_sessions office-b) sessions)" no_sessions office-b
+check "the intermediary counts it (closed_by_reload)" status_ge "$(lab_status_file intermediary)" closed_by_reload 1
+check "office-a is untouched by the policy reload" test "$(relay_sessions office-a)" -ge 1
+cp "$LAB_RUN/policy.orig" "$LAB_RUN/policy.conf"
+# Revocation: gw-a's certificate into the CRL, then a reload.
+"$LAB_ROOT/scripts/make-pki.sh" "$LAB_RUN/pki" --crl-only --revoked gw-a >/dev/null
+t0=$(now_ms)
+ctl intermediary reload > /dev/null
+wait_until 5 no_sessions office-a
+ms=$(( $(now_ms) - t0 ))
+check "revoked gw-a + reload: office-a's live session closed in ${ms} ms (<= 1000)" test "$ms" -le 1000
+check "office-a logs why: $(grep -m1 'revoked (CRL reloaded)' "$LAB_RUN/logs/tund-a.log")" \
+  grep -q "revoked (CRL reloaded)" "$LAB_RUN/logs/tund-a.log"
 lab_finish

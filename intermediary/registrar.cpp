@@ -4,18 +4,23 @@
 
 namespace dialout {
 
+std::optional<Refusal> check_rights(const Policy& policy, const PeerIdentity& who, std::string_view name,
+                                    std::span<const Prefix> advertised) {
+  if (!policy.may_register(who, name))
+    return Refusal{RefuseReason::NameNotAllowed, fmt::format("identity '{}' may not register name '{}'", who.name, name)};
+  for (const auto& p : advertised) {
+    if (!policy.may_advertise(who, p))
+      return Refusal{RefuseReason::PrefixNotAllowed,
+                     fmt::format("identity '{}' may not advertise {}", who.name, p.to_string())};
+  }
+  return std::nullopt;
+}
+
 Expected<Registered, Refusal> Registrar::admit(const Policy& policy, const RegistrationRequest& req,
                                                Clock::time_point now) {
   const PeerIdentity& who = *req.who;
   const Register& r = *req.message;
-  if (!policy.may_register(who, r.name))
-    return unexpected(
-        Refusal{RefuseReason::NameNotAllowed, fmt::format("identity '{}' may not register name '{}'", who.name, r.name)});
-  for (const auto& p : r.prefixes) {
-    if (!policy.may_advertise(who, p))
-      return unexpected(Refusal{RefuseReason::PrefixNotAllowed,
-                                fmt::format("identity '{}' may not advertise {}", who.name, p.to_string())});
-  }
+  if (auto refused = check_rights(policy, who, r.name, r.prefixes)) return unexpected(std::move(*refused));
   Registered out;
   PriorLeases leases_before;
   std::string pool_key = who.name + "/" + r.name;

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -44,6 +45,13 @@ struct Registered {
   // connections are dead (the site's address changed); the caller closes them.
   std::vector<SessionId> retire;
 };
+
+// The rights part of the decision: may `who` register `name` and advertise
+// every one of `advertised` under `policy`? The refusal REGISTER answers,
+// or none. Also what a reload re-checks live registrations with
+// (registration_recheck.hpp).
+std::optional<Refusal> check_rights(const Policy& policy, const PeerIdentity& who, std::string_view name,
+                                    std::span<const Prefix> advertised);
 
 class Registrar {
  public:

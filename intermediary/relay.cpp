@@ -17,7 +17,11 @@ Relay::Relay(EventLoop& loop, TlsContext& tls, Policy policy, const RelayConfig&
       config_(config),
       log_(log),
       deferred_(log),
-      policy_(std::make_shared<const Policy>(std::move(policy))) {}
+      policy_(std::make_shared<const Policy>(std::move(policy))),
+      pending_(PendingLimitsConfig{.max_total = config.max_pending,
+                                   .max_per_source = config.max_pending_per_source,
+                                   .rate_per_source = double(config.handshake_rate_per_source),
+                                   .burst_per_source = double(config.handshake_burst_per_source)}) {}
 
 Session* Relay::owned(RelayWorker& w, SessionId id) {
   auto it = w.owned.find(id);
@@ -76,6 +80,7 @@ bool Relay::on_register(RelayWorker& w, Session& s, const Register& r, TimePoint
       refuse(w, s, got.error().reason, std::move(got.error().text));
       return false;
     }
+    pending_.done(s.id);  // registered: never counted or evicted again
     SessionEntry& entry = directory_[s.id];
     entry.site = got->site;
     entry.capabilities = s.core.capabilities();
@@ -211,6 +216,18 @@ void Relay::apply_control(RelayWorker& w, SessionId to, InboxKind kind, std::spa
       if (s->core.state() != RelaySession::State::Handshake) send(w, *s, SendQueue::Lane::Urgent, bytes);
       break;
     case InboxKind::Close: close_session(w, *s, text); break;
+    case InboxKind::Evict:
+      // Registered since the eviction was decided: registered sessions are never evicted.
+      if (s->core.state() == RelaySession::State::Ready) break;
+      w.counters.add(RelayCounter::PendingEvicted);
+      close_session(w, *s, "evicted: " + text);
+      break;
+    case InboxKind::Withdraw:
+      if (bytes.empty()) break;
+      w.counters.add(RelayCounter::ClosedByReload);
+      dlog().info("{} ('{}'): rights withdrawn by a policy reload", s->peer, s->who.name);
+      refuse(w, *s, RefuseReason(bytes[0]), text.substr(1));
+      break;
     case InboxKind::Kill:
       dlog().info("{} ('{}'): killed by the operator: {}", s->peer, s->who.name, text);
       if (s->core.state() == RelaySession::State::Handshake) {
@@ -293,6 +310,7 @@ void Relay::close_session(RelayWorker& w, Session& s, const std::string& why) {
     if (s.counted && --sessions_per_identity_[s.who.name] == 0) sessions_per_identity_.erase(s.who.name);
     --w.sessions;
     directory_.erase(id);
+    pending_.done(id);
     // A laptop's pool address stays reserved for a grace period: one that
     // comes back gets the same one, so its inner connections survive.
     if (auto gone = registrar_.remove_session(id, Session::Clock::now())) {
@@ -420,38 +438,6 @@ void Relay::send_route_snapshots(Lock& lk) {
   for (const auto& name : too_big)
     dlog().error("route table for '{}' does not fit (one ROUTES frame, or kMaxUpdateParts); not sent", name);
   apply_local(*workers_[0], local);
-}
-
-Expected<void, std::string> Relay::reload_crl() {
-  FlushLog log_flush{deferred_};
-  // Fresh ticket keys with every reload, so a revoked client cannot skip the
-  // check by resuming; the same keys for every worker, so resumption keeps
-  // working across them.
-  auto keys = TlsContext::random_ticket_keys();
-  if (!keys) return unexpected(keys.error());
-  // Worker 0's context is this thread's; its result stands for all (same files).
-  if (auto ok = tls_.try_reload_crl(*keys); !ok) return ok;
-  Lock lk(mu_);
-  for (auto& w : workers_) {
-    if (w->index == 0) continue;
-    w->reload_crl = *keys;
-    wake(*w);
-  }
-  return {};
-}
-
-void Relay::apply_crl_reload(RelayWorker& w, const TlsContext::TicketKeys& keys) {
-  FlushLog log_flush{deferred_};
-  if (auto ok = w.tls->try_reload_crl(keys); !ok) {
-    dlog().error("worker {}: CRL reload failed, keeping the old CRL: {}", w.index, ok.error());
-    (void)w.tls->set_ticket_keys(keys);  // resumption across workers needs the same keys
-  }
-}
-
-void Relay::replace_policy(Policy policy) {
-  Lock lk(mu_);
-  policy_ = std::make_shared<const Policy>(std::move(policy));
-  publish_view();  // new rules bite per datagram from now on
 }
 
 RelayCounterSet::Values Relay::counter_totals() const {

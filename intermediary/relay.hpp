@@ -31,6 +31,7 @@
 
 #include "intermediary/deferred_log.hpp"
 #include "intermediary/forwarding_view.hpp"
+#include "intermediary/pending_limits.hpp"
 #include "intermediary/registrar.hpp"
 #include "intermediary/relay_counters.hpp"
 #include "intermediary/relay_config.hpp"
@@ -76,9 +77,13 @@ class Relay {
 
   // SIGTERM: tell every site to come back after restart_hint, flush, stop accepting.
   void announce_restart();
-  // SIGHUP: new policy for new registrations (live sessions keep theirs).
+  // SIGHUP, main loop: the new policy decides new registrations and every
+  // datagram; live registrations it no longer allows are refused and
+  // closed by their owners, and routes are re-sent.
   void replace_policy(Policy policy);
-  // SIGHUP: re-read the CRL while no handshake is verifying against it.
+  // SIGHUP, main loop: re-read the CRL while no handshake is verifying
+  // against it; every worker then closes its sessions whose certificate is
+  // now revoked.
   Expected<void, std::string> reload_crl();
 
   // Any thread, without a lock.
@@ -129,6 +134,9 @@ class Relay {
   void adopt(RelayWorker& w, Accepted a);
   // On w's thread: its context takes the new CRL and ticket keys.
   void apply_crl_reload(RelayWorker& w, const TlsContext::TicketKeys& keys);
+  // relay_reload.cpp, on w's thread: refuses and closes w's authenticated
+  // sessions whose certificate w's context's CRL now lists.
+  void close_revoked(RelayWorker& w);
   void on_wake(RelayWorker& w);
   void on_event(RelayWorker& w, SessionId id, uint32_t events);
   void read_frames(RelayWorker& w, Session& s);
@@ -168,6 +176,9 @@ class Relay {
     std::vector<uint8_t> bytes;
   };
   using LocalWork = std::vector<LocalEntry>;
+  // Main loop, under mu_: closes the pending connections the limits evicted
+  // (in an adopt list: dropped here; adopted: through the owner's inbox).
+  void evict_pending(const std::vector<SessionId>& ids, LocalWork& local);
   void post_control(RelayWorker& self, SessionId to, InboxKind kind, std::span<const uint8_t> bytes, LocalWork& local);
   void apply_local(RelayWorker& w, LocalWork& local);
   // On w's thread: a control entry (not DATA) for one of its sessions.
@@ -221,6 +232,10 @@ class Relay {
   SessionId next_session_ = 1;
   std::unordered_map<SessionId, SessionEntry> directory_;  // every live session
   std::unordered_map<std::string, unsigned> sessions_per_identity_;
+  // Connections not yet registered (TLS or REGISTER pending): admitted at
+  // accept, done at registration or close; evictions go through the
+  // owner's inbox (InboxKind::Evict) or leave a worker's adopt list.
+  PendingLimits pending_;
   bool routes_due_ = false;  // a route snapshot must go out (armed on the main loop)
   bool view_due_ = false;    // the tables changed since the last publish_view()
   // Read by the workers with no lock.

@@ -77,6 +77,20 @@ std::vector<OptionSpec> relay_specs() {
        fmt::format("Buffer per direction of a connection passed to the web server, 4096..1048576 "
                    "(default {}).",
                    d.share_port_buffer_bytes)},
+      {"max-pending", "N",
+       fmt::format("Connections that have not finished TLS and REGISTER, at once, 1..1048576; when "
+                   "full the oldest is closed (default {}).",
+                   d.max_pending)},
+      {"max-pending-per-source", "N",
+       fmt::format("The same, per source address, 1..1048576 (default {}).", kDaemonMaxPendingPerSource)},
+      {"handshake-rate-per-source", "N",
+       fmt::format("New connections per second one source address may open, 0..1000000 (0: no limit); "
+                   "beyond, closed at accept (default {}).",
+                   kDaemonHandshakeRate)},
+      {"handshake-burst-per-source", "N",
+       fmt::format("Connections a source may open at once before the rate applies, 1..1000000 "
+                   "(default {}).",
+                   d.handshake_burst_per_source)},
       {"log-level", "LEVEL",
        fmt::format("debug, info, warn or error (default {}).", log_level_key(d.log_level))},
   };
@@ -142,6 +156,19 @@ RelayConfig build(const LayeredOptions& o) {
       o.number("share-port-max-connections", 1, 65536, c.share_port_max_connections));
   c.share_port_buffer_bytes =
       static_cast<size_t>(o.number("share-port-buffer-bytes", 4096, 1048576, c.share_port_buffer_bytes));
+  c.max_pending = static_cast<unsigned>(o.number("max-pending", 1, 1048576, c.max_pending));
+  c.max_pending_per_source =
+      static_cast<unsigned>(o.number("max-pending-per-source", 1, 1048576, kDaemonMaxPendingPerSource));
+  if (c.max_pending_per_source > c.max_pending) {
+    std::string key = o.given("max-pending-per-source") ? "max-pending-per-source" : "max-pending";
+    o.fail(key, *o.value(key),
+           fmt::format("max-pending-per-source ({}) must not exceed max-pending ({})", c.max_pending_per_source,
+                       c.max_pending));
+  }
+  c.handshake_rate_per_source =
+      static_cast<unsigned>(o.number("handshake-rate-per-source", 0, 1000000, kDaemonHandshakeRate));
+  c.handshake_burst_per_source =
+      static_cast<unsigned>(o.number("handshake-burst-per-source", 1, 1000000, c.handshake_burst_per_source));
   c.log_level = o.log_level("log-level", c.log_level);
   c.control_socket = o.value("control-socket").value_or(c.control_socket);
   c.control_group = o.value("control-group").value_or("");

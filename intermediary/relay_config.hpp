@@ -18,6 +18,11 @@ namespace dialout {
 
 // The daemon's default for `workers`: auto.
 constexpr unsigned kDaemonWorkers = 0;
+// The daemon's defaults for the per-source pre-authentication limits. A
+// RelayConfig built in code (tests: many connections from 127.0.0.1) has
+// no rate limit and no per-source share below max_pending.
+constexpr unsigned kDaemonMaxPendingPerSource = 32;
+constexpr unsigned kDaemonHandshakeRate = 20;
 
 struct RelayConfig {
   Endpoint listen{"0.0.0.0", 443};  // --listen HOST[:PORT] (port 0 = ephemeral, for tests)
@@ -47,6 +52,13 @@ struct RelayConfig {
   std::string control_socket = "/run/dialout/intermediary.sock";
   std::string control_group;
   std::optional<Endpoint> metrics_listen;  // --metrics-listen HOST:PORT, off by default
+  // Pre-authentication limits (intermediary/pending_limits.hpp): connections
+  // not yet through TLS + REGISTER.
+  // In code: 1024 / 1024 / 0 (off) / 40; the daemon: 1024 / 32 / 20 / 40.
+  unsigned max_pending = 1024;                 // --max-pending 1..1048576
+  unsigned max_pending_per_source = 1024;      // --max-pending-per-source 1..1048576 (at most max-pending)
+  unsigned handshake_rate_per_source = 0;      // --handshake-rate-per-source 0..1000000 per second (0: off)
+  unsigned handshake_burst_per_source = 40;    // --handshake-burst-per-source 1..1000000
 };
 
 // As SiteConfigResult: config only when the daemon should run; otherwise

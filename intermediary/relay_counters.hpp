@@ -24,6 +24,9 @@ enum class RelayCounter {
   TlsResumed,
   DropInboxFull,
   DropSessionGone,
+  PendingEvicted,
+  RefusedHandshakeRate,
+  ClosedByReload,
   Count
 };
 
@@ -41,6 +44,9 @@ inline constexpr std::array<CounterInfo, size_t(RelayCounter::Count)> kRelayCoun
     {"tls_resumed", "TLS handshakes that resumed a session from a ticket (on any worker)"},
     {"drop_inbox_full", "datagrams for another worker's session its full inbox had no room for"},
     {"drop_session_gone", "datagrams in a worker's inbox whose session closed before it drained them"},
+    {"pending_evicted", "connections not yet registered closed to make room (max-pending, max-pending-per-source)"},
+    {"refused_handshake_rate", "connections closed at accept: their source exceeded handshake-rate-per-source"},
+    {"closed_by_reload", "sessions closed by a reload: rights gone from the policy, or certificate revoked"},
 }};
 
 using RelayCounterSet = CounterSet<RelayCounter>;

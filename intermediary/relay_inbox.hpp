@@ -33,6 +33,8 @@ enum class InboxKind : uint8_t {
   Control,  // a control frame for the urgent lane: never dropped by the owner
   Close,    // close the session; the bytes are the reason (for the log)
   Kill,     // the operator's kill: REFUSE(Closed) with the bytes as reason, then close
+  Evict,    // pre-authentication limit: close it unless it has registered meanwhile
+  Withdraw, // a reload took its rights: REFUSE(bytes[0] as RefuseReason, rest as text), then close
 };
 
 // What travels with an entry: its destination session and, for DATA, the

@@ -58,12 +58,26 @@ void Relay::adopt_connection(UniqueFd fd) {
   FlushLog log_flush{deferred_};
   tune_data_socket(fd.get());
   auto peer_ep = peer_endpoint(fd.get());
-  Accepted a{std::move(fd), peer_ep ? peer_ep->to_string() : "unknown peer", peer_ep ? peer_ep->host : ""};
+  Accepted a{0, std::move(fd), peer_ep ? peer_ep->to_string() : "unknown peer", peer_ep ? peer_ep->host : ""};
+  LocalWork local;
   Lock lk(mu_);
+  a.id = next_session_++;
+  // Counted from here until it registers or closes (pending_limits.hpp).
+  auto admitted = pending_.admit(a.id, a.peer_host, loop_.now());
+  if (!admitted.admitted) {
+    lk.unlock();
+    workers_[0]->counters.add(RelayCounter::RefusedHandshakeRate);  // the main loop's thread
+    workers_[0]->drop_log.warn("handshake-rate", loop_.now(), "{}: refused: over handshake-rate-per-source ({}/s)",
+                               a.peer, config_.handshake_rate_per_source);
+    return;
+  }
+  evict_pending(admitted.evicted, local);
   RelayWorker& w = **std::min_element(workers_.begin(), workers_.end(),
                                       [](const auto& x, const auto& y) { return x->sessions < y->sessions; });
   if (w.adopt.size() >= RelayWorker::kMaxHandoff) {
+    pending_.done(a.id);
     lk.unlock();
+    apply_local(*workers_[0], local);
     workers_[0]->counters.add(RelayCounter::HandshakeFailed);  // the main loop's thread
     dlog().warn("{}: refused: worker {} has {} connections waiting to start", a.peer, w.index, RelayWorker::kMaxHandoff);
     return;
@@ -71,10 +85,34 @@ void Relay::adopt_connection(UniqueFd fd) {
   ++w.sessions;
   if (on_thread(w)) {
     lk.unlock();
+    apply_local(w, local);
     adopt(w, std::move(a));
   } else {
     w.adopt.push_back(std::move(a));
     wake(w);
+    lk.unlock();
+    apply_local(*workers_[0], local);
+  }
+}
+
+void Relay::evict_pending(const std::vector<SessionId>& ids, LocalWork& local) {
+  static constexpr std::string_view kWhy = "too many connections not yet registered (max-pending)";
+  for (SessionId id : ids) {
+    bool dropped = false;
+    for (auto& w : workers_) {
+      auto it = std::find_if(w->adopt.begin(), w->adopt.end(), [id](const Accepted& a) { return a.id == id; });
+      if (it == w->adopt.end()) continue;
+      w->adopt.erase(it);  // its fd closes here: it never reached a loop
+      --w->sessions;
+      workers_[0]->counters.add(RelayCounter::PendingEvicted);
+      dropped = true;
+      break;
+    }
+    // Adopted: only its owner may close it. One being adopted right now
+    // finds itself gone from pending_ in adopt().
+    if (!dropped)
+      post_control(*workers_[0], id, InboxKind::Evict,
+                   std::span(reinterpret_cast<const uint8_t*>(kWhy.data()), kWhy.size()), local);
   }
 }
 
@@ -85,16 +123,13 @@ void Relay::adopt(RelayWorker& w, Accepted a) {
     {
       Lock lk(mu_);
       --w.sessions;
+      pending_.done(a.id);
     }
     w.counters.add(RelayCounter::HandshakeFailed);
     dlog().warn("{}: TLS setup failed: {}", a.peer, tls.error());
     return;
   }
-  SessionId id = 0;
-  {
-    Lock lk(mu_);
-    id = next_session_++;
-  }
+  SessionId id = a.id;
   TlsTransport* transport = tls->get();
   auto session = std::make_unique<Session>(id, Channel(std::move(*tls), Channel::limits_for(config_.queue_bytes)),
                                            std::move(a.peer), timing(), w.loop->now());
@@ -104,6 +139,13 @@ void Relay::adopt(RelayWorker& w, Accepted a) {
   s.owner = w.index;
   {
     Lock lk(mu_);
+    if (!pending_.contains(id)) {
+      // Evicted between the handoff and now (pending_limits.hpp): never started.
+      --w.sessions;
+      lk.unlock();
+      w.counters.add(RelayCounter::PendingEvicted);
+      return;
+    }
     SessionEntry& entry = directory_[id];
     entry.owner = w.index;
     entry.peer = s.peer;

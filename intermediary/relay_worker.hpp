@@ -33,6 +33,7 @@ namespace dialout {
 
 // A connection the listener accepted, for a worker to start TLS on.
 struct Accepted {
+  SessionId id = 0;  // given at accept: the pending limits know it by this
   UniqueFd fd;
   std::string peer, peer_host;
 };

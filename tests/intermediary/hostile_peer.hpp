@@ -88,6 +88,7 @@ class HostileInput : public ::testing::Test {
     relay_config_.dead_after = 5s;
     relay_config_.handshake_timeout = kHandshakeTimeout;
     relay_config_.max_sessions_per_identity = 2;
+    configure(relay_config_);
     relay_tls_ = std::make_unique<TlsContext>(std::move(*TlsContext::server(relay_config_.tls)));
     relay_ = std::make_unique<Relay>(loop_, *relay_tls_, *Policy::parse(kPolicy, "test-policy"), relay_config_,
                                      relay_log_);
@@ -101,6 +102,9 @@ class HostileInput : public ::testing::Test {
     })) << "the legitimate pair is up before any hostile input";
     expect_pair_works();
   }
+
+  // A derived fixture's settings, before the relay is made.
+  virtual void configure(RelayConfig&) {}
 
   Site& start_site(const std::string& identity, const std::string& name, const char* prefix) {
     auto s = std::make_unique<Site>();

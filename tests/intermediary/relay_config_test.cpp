@@ -81,6 +81,24 @@ TEST_F(RelayConfigTest, MinimalCommandLineGetsDefaults) {
   EXPECT_EQ(c.control_socket, "/run/dialout/intermediary.sock");
   EXPECT_EQ(c.control_group, "");
   EXPECT_FALSE(c.metrics_listen) << "off by default";
+  EXPECT_EQ(c.max_pending, 1024u);
+  EXPECT_EQ(c.max_pending_per_source, 32u);
+  EXPECT_EQ(c.handshake_rate_per_source, 20u);
+  EXPECT_EQ(c.handshake_burst_per_source, 40u);
+}
+
+TEST_F(RelayConfigTest, PendingLimitSettings) {
+  auto r = run(plus(base(), {"--max-pending", "64", "--max-pending-per-source", "64", "--handshake-rate-per-source",
+                             "0", "--handshake-burst-per-source", "1"}));
+  ASSERT_TRUE(r.config) << r.text;
+  EXPECT_EQ(r.config->max_pending, 64u);
+  EXPECT_EQ(r.config->max_pending_per_source, 64u);
+  EXPECT_EQ(r.config->handshake_rate_per_source, 0u) << "0: no rate limit";
+  EXPECT_EQ(r.config->handshake_burst_per_source, 1u);
+  auto f = run(plus(base(), {"--config", write_config("max-pending = 100\nhandshake-rate-per-source = 5\n")}));
+  ASSERT_TRUE(f.config) << f.text;
+  EXPECT_EQ(f.config->max_pending, 100u);
+  EXPECT_EQ(f.config->handshake_rate_per_source, 5u);
 }
 
 TEST_F(RelayConfigTest, SharePortSettings) {
@@ -181,6 +199,10 @@ TEST_F(RelayConfigTest, BadValuesAreRefusedNamingTheKey) {
       {{"--max-sessions-per-identity", "0"}, "", "intermediary: --max-sessions-per-identity: 0 is out of range (1..4096)"},
       {{"--max-addresses-per-identity", "0"}, "", "intermediary: --max-addresses-per-identity: 0 is out of range (1..4096)"},
       {{}, "max-addresses-per-identity = 4097\n", "intermediary.conf:1: max-addresses-per-identity: 4097 is out of range"},
+      {{"--max-pending", "0"}, "", "intermediary: --max-pending: 0 is out of range (1..1048576)"},
+      {{"--max-pending", "16"}, "", "intermediary: --max-pending: max-pending-per-source (32) must not exceed max-pending (16)"},
+      {{"--max-pending-per-source", "2000"}, "", "--max-pending-per-source: max-pending-per-source (2000) must not exceed"},
+      {{}, "handshake-burst-per-source = 0\n", "intermediary.conf:1: handshake-burst-per-source: 0 is out of range"},
       {{"--log-level", "loud"}, "", "intermediary: --log-level: 'loud' is not a log level"},
       {{"--workers", "65"}, "", "intermediary: --workers: 65 is out of range (0..64), or auto"},
       {{}, "workers = many\n", "intermediary.conf:1: workers: 'many' is not a number"},
@@ -249,7 +271,9 @@ TEST_F(RelayConfigTest, HelpListsEveryKey) {
                           "--status-file", "--queue-bytes", "--keepalive-ms", "--dead-after-ms",
                           "--handshake-timeout-ms", "--restart-hint-ms",
                           "--max-sessions-per-identity", "--max-addresses-per-identity", "--workers", "--log-level",
-                          "--share-port-backend", "--share-port-max-connections", "--share-port-buffer-bytes"}) {
+                          "--share-port-backend", "--share-port-max-connections", "--share-port-buffer-bytes",
+                          "--max-pending", "--max-pending-per-source", "--handshake-rate-per-source",
+                          "--handshake-burst-per-source"}) {
     EXPECT_NE(r.text.find(key), std::string::npos) << key << " missing from\n" << r.text;
   }
   EXPECT_NE(r.text.find("0.0.0.0:443"), std::string::npos) << r.text;
