@@ -32,6 +32,7 @@ SiteSessionSettings fuzz_settings() {
   s.reconnect_min = 10ms;
   s.reconnect_max = 1000ms;
   s.restart_hint_max = 2000ms;
+  s.restart_window_max = 3000ms;
   return s;
 }
 
@@ -97,7 +98,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (std::holds_alternative<SiteSession::Dial>(*a)) accepted_since_dial = false;
       if (std::holds_alternative<SiteSession::Accepted>(*a)) accepted_since_dial = true;
       if (auto* r = std::get_if<SiteSession::ReconnectAfter>(&*a)) {
-        if (r->delay < 0ms || r->delay > std::max(settings.reconnect_max, settings.restart_hint_max)) std::abort();
+        if (r->delay < 0ms || r->delay > std::max(settings.reconnect_max, settings.restart_hint_max + settings.restart_window_max)) std::abort();
         if (s.state() != SiteSession::State::Waiting) std::abort();
       }
     }
