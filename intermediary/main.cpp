@@ -8,6 +8,7 @@
 #include "intermediary/relay_control.hpp"
 #include "intermediary/relay_config.hpp"
 #include "netlib/alpn.hpp"
+#include "netlib/certificate_expiry.hpp"
 #include "netlib/control_socket.hpp"
 #include "netlib/event_loop.hpp"
 #include "netlib/metrics_server.hpp"
@@ -63,9 +64,9 @@ int run(const RelayConfig& config) {
   // What SIGHUP and `dialoutctl reload` do: "" or why something was not reloaded.
   auto reload = [&]() -> std::string {
     std::string err;
-    if (auto crl = relay.reload_crl(); !crl) {
-      log.error("CRL reload: {}", crl.error());
-      err = "CRL: " + crl.error();
+    if (auto tls = relay.reload_crl(true); !tls) {
+      log.error("certificate and CRL reload failed, keeping the old ones: {}", tls.error());
+      err = "certificate/CRL: " + tls.error();
     }
     auto fresh = Policy::load(config.policy_file);
     if (!fresh) {
@@ -73,7 +74,10 @@ int run(const RelayConfig& config) {
       return err.empty() ? "policy: " + fresh.error().to_string() : err + "; policy: " + fresh.error().to_string();
     }
     relay.replace_policy(std::move(*fresh));
-    log.info("reloaded CRL and policy");
+    if (err.empty())
+      log.info("reloaded our certificate (expires {}), CRL and policy", format_utc(relay.certificate_not_after()));
+    else
+      log.info("reloaded the policy");
     return err;
   };
   // Both bind before privileges go (/run/dialout, a low port).

@@ -128,34 +128,49 @@ void Relay::on_data(RelayWorker& w, Session& s, const FrameView& f, const DataVi
     return;
   }
   const Site* target = view.registry.site(fwd->dst);
-  SessionId out_id = target == nullptr || target->sessions.empty()
-                         ? 0
-                         : target->sessions[fwd->flow_hash % target->sessions.size()];
-  const SessionRoute* out = view.session(out_id);
-  if (out == nullptr) {
+  if (target == nullptr || target->sessions.empty()) {
     w.counters.add(RelayCounter::DropNoRoute);
     return;
   }
-  if (!d.vnet.empty() && !(out->capabilities & kCapVnetHeader)) {
-    w.counters.add(RelayCounter::DropMalformed);
-    w.drop_log.warn("no-offload", s.drop_log, now,
-                    "{}: dropped offloaded datagram: '{}' does not accept offload headers", s.peer, target->name);
-    return;
-  }
   std::span<const uint8_t> whole(f.payload.data() - kFrameHeaderSize, f.size());
-  if (out->owner == w.index) {
-    if (Session* local = owned(w, out_id)) {
-      queue_data(w, *local, sender->id, whole, d.packet.size());
-    } else {
-      w.counters.add(RelayCounter::DropSessionGone);  // closed since the view was built
+  // The flow's session first; when it closed since the view was built (a
+  // site moving to a renewed certificate, a roam) the site's next one: a
+  // site that keeps another connection loses nothing to the view's lag.
+  const size_t n = target->sessions.size();
+  for (size_t k = 0; k < n; ++k) {
+    SessionId out_id = target->sessions[(fwd->flow_hash + k) % n];
+    const SessionRoute* out = view.session(out_id);
+    if (out == nullptr) continue;
+    if (!d.vnet.empty() && !(out->capabilities & kCapVnetHeader)) {
+      w.counters.add(RelayCounter::DropMalformed);
+      w.drop_log.warn("no-offload", s.drop_log, now,
+                      "{}: dropped offloaded datagram: '{}' does not accept offload headers", s.peer, target->name);
+      return;
     }
+    if (out->owner == w.index) {
+      Session* local = owned(w, out_id);
+      if (local == nullptr) continue;  // closed since the view was built
+      queue_data(w, *local, sender->id, whole, d.packet.size());
+      return;
+    }
+    // Another worker's session: only its owner touches it.
+    RelayWorker& to = *workers_[out->owner];
+    auto posted = to.inbox.post(InboxFrame{out_id, sender->id, target->id, d.packet.size()}, whole);
+    if (!posted.ok) w.counters.add(RelayCounter::DropInboxFull);
+    if (posted.wake) wake(to);
     return;
   }
-  // Another worker's session: only its owner touches it.
-  RelayWorker& to = *workers_[out->owner];
-  auto posted = to.inbox.post(InboxFrame{out_id, sender->id, d.packet.size()}, whole);
-  if (!posted.ok) w.counters.add(RelayCounter::DropInboxFull);
-  if (posted.wake) wake(to);
+  w.counters.add(RelayCounter::DropSessionGone);
+}
+
+Session* Relay::another_local_session(RelayWorker& w, SiteId site) {
+  // Only this worker's own sessions: posting on would let a frame bounce.
+  refresh_view(w);
+  const Site* target = w.view ? w.view->registry.site(site) : nullptr;
+  if (target == nullptr) return nullptr;
+  for (SessionId id : target->sessions)
+    if (Session* s = owned(w, id)) return s;
+  return nullptr;
 }
 
 void Relay::queue_data(RelayWorker& w, Session& out, SiteId src, std::span<const uint8_t> frame, size_t ip_bytes) {
@@ -192,7 +207,7 @@ void Relay::drain_inbox(RelayWorker& w) {
       apply_control(w, m.to, m.kind, bytes);
       return;
     }
-    if (Session* s = owned(w, m.to)) {
+    if (Session* s = owned(w, m.to); s != nullptr || (s = another_local_session(w, m.dst)) != nullptr) {
       queue_data(w, *s, m.src, bytes, m.ip_bytes);
     } else {
       w.counters.add(RelayCounter::DropSessionGone);
@@ -250,7 +265,7 @@ void Relay::post_control(RelayWorker& self, SessionId to, InboxKind kind, std::s
     return;
   }
   RelayWorker& w = *workers_[it->second.owner];
-  auto posted = w.inbox.post(InboxFrame{to, 0, 0, kind}, bytes);
+  auto posted = w.inbox.post(InboxFrame{to, 0, 0, 0, kind}, bytes);
   if (!posted.ok) {
     self.counters.add(RelayCounter::DropInboxFull);
     dlog().error("worker {} is stuck: its inbox has no room for a control frame for session {}", w.index, to);

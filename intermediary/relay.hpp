@@ -84,7 +84,11 @@ class Relay {
   // SIGHUP, main loop: re-read the CRL while no handshake is verifying
   // against it; every worker then closes its sessions whose certificate is
   // now revoked.
-  Expected<void, std::string> reload_crl();
+  // With `certificate` (SIGHUP) our own certificate and key are re-read
+  // too, for new handshakes; when they do not load nothing changes.
+  Expected<void, std::string> reload_crl(bool certificate = false);
+  // Our own certificate's expiry as loaded (worker 0's context).
+  int64_t certificate_not_after() const { return tls_.certificate_not_after(); }
 
   // Any thread, without a lock.
   uint64_t counter(RelayCounter c) const;
@@ -133,7 +137,7 @@ class Relay {
   void on_accept();
   void adopt(RelayWorker& w, Accepted a);
   // On w's thread: its context takes the new CRL and ticket keys.
-  void apply_crl_reload(RelayWorker& w, const TlsContext::TicketKeys& keys);
+  void apply_crl_reload(RelayWorker& w, const TlsContext::TicketKeys& keys, bool certificate);
   // relay_reload.cpp, on w's thread: refuses and closes w's authenticated
   // sessions whose certificate w's context's CRL now lists.
   void close_revoked(RelayWorker& w);
@@ -164,6 +168,9 @@ class Relay {
   bool on_register(RelayWorker& w, Session& s, const Register& r, TimePoint now);
   void on_data(RelayWorker& w, Session& s, const FrameView& frame, const DataView& d, TimePoint now);
   // Queues a DATA frame (header included) from site `src` into w's session.
+  // A live session of `site` this worker owns (the one a frame was posted
+  // for closed meanwhile); null when it has none.
+  Session* another_local_session(RelayWorker& w, SiteId site);
   void queue_data(RelayWorker& w, Session& out, SiteId src, std::span<const uint8_t> frame, size_t ip_bytes);
   // What other threads left for w's sessions.
   void drain_inbox(RelayWorker& w);

@@ -39,7 +39,7 @@ StatusTable relay_session_table(const std::vector<SessionRow>& rows) {
                       {"bytes_out", r.bytes_out},
                       {"frames_in", r.frames_in},
                       {"frames_out", r.frames_out},
-                      {"rtt_ms", std::monostate{}},  // not measured on the relay side yet
+                      {"rtt_ms", r.rtt_us == 0 ? StatusField::Value{} : StatusField::Value{uint64_t((r.rtt_us + 500) / 1000)}},
                       {"queue_drops", r.queue_drops},
                       {"tls", std::string(r.resumed ? "resumed" : "full")},
                       {"cert_expires", format_utc(r.cert_not_after)}});

@@ -43,7 +43,7 @@ inline constexpr std::array<CounterInfo, size_t(RelayCounter::Count)> kRelayCoun
     {"closed_slow_reader", "sessions closed because control frames for them overflowed (they do not read)"},
     {"tls_resumed", "TLS handshakes that resumed a session from a ticket (on any worker)"},
     {"drop_inbox_full", "datagrams for another worker's session its full inbox had no room for"},
-    {"drop_session_gone", "datagrams in a worker's inbox whose session closed before it drained them"},
+    {"drop_session_gone", "datagrams whose destination site closed every connection since the forwarding view was built"},
     {"pending_evicted", "connections not yet registered closed to make room (max-pending, max-pending-per-source)"},
     {"refused_handshake_rate", "connections closed at accept: their source exceeded handshake-rate-per-source"},
     {"closed_by_reload", "sessions closed by a reload: rights gone from the policy, or certificate revoked"},

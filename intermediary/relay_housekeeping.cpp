@@ -13,6 +13,8 @@
 namespace dialout {
 namespace {
 
+constexpr auto kRttSamplePeriod = std::chrono::seconds(5);
+
 int64_t mtime_ns(const std::string& path) {
   struct stat st {};
   if (path.empty() || ::stat(path.c_str(), &st) != 0) return 0;
@@ -134,7 +136,14 @@ void Relay::worker_tick(RelayWorker& w) {
   w.graveyard.clear();  // closed sessions die here, never inside their own callback
   auto now = w.loop->now();
   std::vector<std::pair<SessionId, RelaySession::Event>> doomed;
+  // Status shows each session's RTT; the kernel measures it for free, a
+  // sample every few seconds is plenty (one getsockopt per session).
+  bool sample_rtt = now - w.rtt_sampled_at >= kRttSamplePeriod;
+  if (sample_rtt) w.rtt_sampled_at = now;
   for (auto& [id, s] : w.owned) {
+    if (sample_rtt && s->core.ready())
+      if (auto rtt = tcp_smoothed_rtt(s->channel.fd()))
+        s->stats->tcp_rtt_us.store(uint32_t(std::min<int64_t>(rtt->count(), UINT32_MAX)), std::memory_order_relaxed);
     w.scratch.clear();
     auto e = s->core.tick(now, w.scratch);
     if (e.kind != RelaySession::Event::Kind::None) {

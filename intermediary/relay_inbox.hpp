@@ -43,6 +43,8 @@ enum class InboxKind : uint8_t {
 struct InboxFrame {
   SessionId to = 0;
   SiteId src = 0;
+  SiteId dst = 0;  // the site `to` belongs to: another of its sessions takes over if `to` closed
+
   size_t ip_bytes = 0;
   InboxKind kind = InboxKind::Data;
 };

@@ -165,15 +165,17 @@ void Relay::on_wake(RelayWorker& w) {
   w.wake_pending.store(false);
   std::vector<Accepted> accepted;
   std::optional<TlsContext::TicketKeys> reload;
+  bool reload_certificate = false;
   bool routes = false;
   {
     Lock lk(mu_);
     accepted = std::move(w.adopt);
     w.adopt.clear();
     reload = std::exchange(w.reload_crl, std::nullopt);
+    reload_certificate = std::exchange(w.reload_certificate, false);
     routes = w.index == 0 && routes_due_;
   }
-  if (reload) apply_crl_reload(w, *reload);
+  if (reload) apply_crl_reload(w, *reload, reload_certificate);
   for (auto& a : accepted) adopt(w, std::move(a));
   drain_inbox(w);
   finish(w);

@@ -12,8 +12,12 @@
 
 namespace dialout {
 
-Expected<void, std::string> Relay::reload_crl() {
+Expected<void, std::string> Relay::reload_crl(bool certificate) {
   FlushLog log_flush{deferred_};
+  // Our own certificate first: worker 0's result (checked before anything
+  // changes) stands for all, as the files are the same.
+  if (certificate)
+    if (auto ok = tls_.try_reload_certificate(); !ok) return ok;
   // Fresh ticket keys with every reload, so a revoked client cannot skip the
   // check by resuming; the same keys for every worker, so resumption keeps
   // working across them.
@@ -26,6 +30,7 @@ Expected<void, std::string> Relay::reload_crl() {
     for (auto& w : workers_) {
       if (w->index == 0) continue;
       w->reload_crl = *keys;
+      w->reload_certificate = w->reload_certificate || certificate;
       wake(*w);
     }
   }
@@ -33,8 +38,11 @@ Expected<void, std::string> Relay::reload_crl() {
   return {};
 }
 
-void Relay::apply_crl_reload(RelayWorker& w, const TlsContext::TicketKeys& keys) {
+void Relay::apply_crl_reload(RelayWorker& w, const TlsContext::TicketKeys& keys, bool certificate) {
   FlushLog log_flush{deferred_};
+  if (certificate)
+    if (auto ok = w.tls->try_reload_certificate(); !ok)
+      dlog().error("worker {}: certificate reload failed, keeping the old one: {}", w.index, ok.error());
   if (auto ok = w.tls->try_reload_crl(keys); !ok) {
     dlog().error("worker {}: CRL reload failed, keeping the old CRL: {}", w.index, ok.error());
     (void)w.tls->set_ticket_keys(keys);  // resumption across workers needs the same keys

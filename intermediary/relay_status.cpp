@@ -31,6 +31,7 @@ std::vector<SessionRow> Relay::session_rows() const {
       r.frames_in = e.stats->frames_in.get();
       r.frames_out = e.stats->frames_out.get();
       r.queue_drops = e.stats->queue_drops.get();
+      r.rtt_us = e.stats->tcp_rtt_us.load(std::memory_order_relaxed);
       r.resumed = e.stats->resumed.load(std::memory_order_relaxed);
     }
     rows.push_back(std::move(r));

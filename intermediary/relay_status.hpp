@@ -26,6 +26,7 @@ struct SessionRow {
   uint64_t bytes_in = 0, bytes_out = 0, frames_in = 0, frames_out = 0, queue_drops = 0;
   bool resumed = false;
   int64_t cert_not_after = 0;  // Unix seconds, 0 unknown
+  uint32_t rtt_us = 0;         // TCP's smoothed RTT to the site, 0 unknown
 };
 
 struct SiteRow {

@@ -76,6 +76,7 @@ struct RelayWorker {
   std::vector<Accepted> adopt;  // accepted, to start TLS on and add to `loop`
   // A CRL reload for `tls`, with the ticket keys every worker switches to.
   std::optional<TlsContext::TicketKeys> reload_crl;
+  bool reload_certificate = false;  // with reload_crl: our own certificate and key too
 
   // The worker's own thread only.
   // Its live sessions: its tick visits only these.
@@ -89,6 +90,7 @@ struct RelayWorker {
   std::vector<uint8_t> scratch;                    // frames the session cores write
   RateLimitedLog drop_log;                          // data-path warnings
   EventLoop::TimerId tick_timer = 0;
+  std::chrono::steady_clock::time_point rtt_sampled_at{};  // the last TCP RTT sample of its sessions
 };
 
 }  // namespace dialout

@@ -25,6 +25,7 @@ struct SessionStats {
   SingleWriterCounter bytes_in, frames_in;    // plaintext read, frames handled
   SingleWriterCounter bytes_out, frames_out;  // plaintext written, DATA frames queued
   SingleWriterCounter queue_drops;            // DATA for it its full queue dropped
+  std::atomic<uint32_t> tcp_rtt_us{0};        // the kernel's smoothed RTT, sampled by the owner; 0 unknown
 };
 
 struct Session {

@@ -205,6 +205,13 @@ void tune_data_socket(int fd) {
   ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
 }
 
+std::optional<std::chrono::microseconds> tcp_smoothed_rtt(int fd) {
+  tcp_info info{};
+  socklen_t len = sizeof info;
+  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 || info.tcpi_rtt == 0) return std::nullopt;
+  return std::chrono::microseconds(info.tcpi_rtt);
+}
+
 Expected<Endpoint, std::string> local_endpoint(int fd) {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;

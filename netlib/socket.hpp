@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -48,6 +50,9 @@ constexpr int kNotSentLowat = 128 * 1024;
 
 // Address the socket is bound to / connected to (e.g. after listening on
 // port 0, or for log lines).
+// The kernel's smoothed round-trip time of a TCP connection (TCP_INFO);
+// nothing when it cannot be read or is not measured yet.
+std::optional<std::chrono::microseconds> tcp_smoothed_rtt(int fd);
 Expected<Endpoint, std::string> local_endpoint(int fd);
 Expected<Endpoint, std::string> peer_endpoint(int fd);
 

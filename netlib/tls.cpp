@@ -1,5 +1,7 @@
 #include "netlib/tls.hpp"
 
+#include "netlib/certificate_expiry.hpp"
+
 #include "netlib/alpn.hpp"
 #include "netlib/tls_detail.hpp"
 
@@ -162,6 +164,7 @@ Expected<TlsContext, std::string> TlsContext::make(const TlsFiles& files, bool s
     if (SSL_CTX_check_private_key(ctx) != 1) {
       return unexpected(with_errors(fmt::format("key {} does not match {}", files.key, files.cert)));
     }
+    if (auto t = dialout::certificate_not_after(SSL_CTX_get0_certificate(ctx))) c.not_after_ = *t;
   }
   auto store = build_store(files);
   if (!store) return unexpected(store.error());
@@ -236,6 +239,31 @@ Expected<void, std::string> TlsContext::try_reload_crl(const TicketKeys& keys) {
   // the old store is safe; established connections no longer use it.
   SSL_CTX_set_cert_store(ctx_.get(), store->release());
   if (server_) return set_ticket_keys(keys);
+  return {};
+}
+
+Expected<void, std::string> TlsContext::try_reload_certificate() {
+  if (!ctx_) return unexpected(std::string("empty TLS context"));
+  if (files_.cert.empty() && files_.key.empty()) return {};
+  auto load = [&](SSL_CTX* ctx) -> Expected<void, std::string> {
+    if (SSL_CTX_use_certificate_chain_file(ctx, files_.cert.c_str()) != 1)
+      return unexpected(with_errors(fmt::format("load certificate {}", files_.cert)));
+    if (SSL_CTX_use_PrivateKey_file(ctx, files_.key.c_str(), SSL_FILETYPE_PEM) != 1)
+      return unexpected(with_errors(fmt::format("load key {}", files_.key)));
+    if (SSL_CTX_check_private_key(ctx) != 1)
+      return unexpected(with_errors(fmt::format("key {} does not match {}", files_.key, files_.cert)));
+    return {};
+  };
+  ERR_clear_error();
+  std::unique_ptr<SSL_CTX, tls_detail::SslCtxFree> scratch(
+      SSL_CTX_new(server_ ? TLS_server_method() : TLS_client_method()));
+  if (!scratch) return unexpected(with_errors("SSL_CTX_new"));
+  if (auto ok = load(scratch.get()); !ok) return ok;
+  // The files loaded: now into the live context (read again: a file
+  // replaced in between fails here and says so).
+  if (auto ok = load(ctx_.get()); !ok) return ok;
+  if (auto t = dialout::certificate_not_after(SSL_CTX_get0_certificate(ctx_.get()))) not_after_ = *t;
+  ERR_clear_error();
   return {};
 }
 

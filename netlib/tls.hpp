@@ -79,11 +79,20 @@ class TlsContext {
   // try_reload_crl() with the new ticket keys given instead of drawn, so
   // contexts sharing keys keep sharing them.
   Expected<void, std::string> try_reload_crl(const TicketKeys& keys);
+  // Re-reads our own certificate (chain) and key from the same paths for
+  // connections made from now on. They are checked in a scratch context
+  // first: on failure (unreadable, a key that does not match) the old pair
+  // stays. Same threading rule as try_reload_crl().
+  Expected<void, std::string> try_reload_certificate();
   // Best effort form of try_reload_crl() (keeps the old CRL on failure).
   void reload_crl() { (void)try_reload_crl(); }
 
   bool is_server() const { return server_; }
   const TlsFiles& files() const { return files_; }
+  // Our own certificate's notAfter (Unix seconds) as loaded; 0 without one.
+  // Each connection reports the context it was made with, so status shows
+  // which certificate a connection really uses while a renewal moves them.
+  int64_t certificate_not_after() const { return not_after_; }
   bool has_cached_session() const { return cache_ && cache_->last != nullptr; }
   void forget_session() {
     if (cache_) cache_->last.reset();
@@ -114,6 +123,7 @@ class TlsContext {
   std::unique_ptr<tls_detail::SessionCache> cache_;
   tls_detail::BioMethodPtr bio_method_;
   TlsFiles files_;
+  int64_t not_after_ = 0;
   bool server_ = false;
   TlsIoMode io_mode_ = TlsIoMode::Batched;
   size_t read_buffer_ = kDefaultReadBuffer;

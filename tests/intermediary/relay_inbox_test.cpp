@@ -83,8 +83,8 @@ TEST(RelayInbox, ControlEntriesAndClosesPassAFullDataInboxInOrder) {
   ASSERT_TRUE(inbox.post(InboxFrame{1}, frame(2, 40)).ok);
   EXPECT_FALSE(inbox.post(InboxFrame{1}, frame(3, 1)).ok) << "DATA is full in bytes and frames";
   // Route snapshots, PEER_GONE and closes must not be lost to a DATA flood.
-  EXPECT_TRUE(inbox.post(InboxFrame{2, 0, 0, InboxKind::Control}, frame(4, 500)).ok);
-  EXPECT_TRUE(inbox.post(InboxFrame{3, 0, 0, InboxKind::Close}, frame('x', 3)).ok);
+  EXPECT_TRUE(inbox.post(InboxFrame{2, 0, 0, 0, InboxKind::Control}, frame(4, 500)).ok);
+  EXPECT_TRUE(inbox.post(InboxFrame{3, 0, 0, 0, InboxKind::Close}, frame('x', 3)).ok);
   EXPECT_FALSE(inbox.post(InboxFrame{1}, frame(5, 1)).ok) << "control bytes do not make room for DATA";
   std::vector<InboxKind> kinds;
   inbox.drain([&](const InboxFrame& m, std::span<uint8_t>) { kinds.push_back(m.kind); });
@@ -96,9 +96,9 @@ TEST(RelayInbox, ControlEntriesAndClosesPassAFullDataInboxInOrder) {
 TEST(RelayInbox, ControlEntriesHaveTheirOwnBound) {
   RelayInbox inbox(16, 4);
   std::vector<uint8_t> big(RelayInbox::kControlBytes / 2, 7);
-  EXPECT_TRUE(inbox.post(InboxFrame{1, 0, 0, InboxKind::Control}, big).ok);
-  EXPECT_TRUE(inbox.post(InboxFrame{1, 0, 0, InboxKind::Control}, big).ok);
-  EXPECT_FALSE(inbox.post(InboxFrame{1, 0, 0, InboxKind::Close}, frame(1, 1)).ok) << "a hopelessly stuck owner";
+  EXPECT_TRUE(inbox.post(InboxFrame{1, 0, 0, 0, InboxKind::Control}, big).ok);
+  EXPECT_TRUE(inbox.post(InboxFrame{1, 0, 0, 0, InboxKind::Control}, big).ok);
+  EXPECT_FALSE(inbox.post(InboxFrame{1, 0, 0, 0, InboxKind::Close}, frame(1, 1)).ok) << "a hopelessly stuck owner";
   EXPECT_TRUE(inbox.post(InboxFrame{1}, frame(1, 16)).ok) << "DATA is bounded separately";
   EXPECT_EQ(drain_all(inbox).size(), 3u);
 }

@@ -1,6 +1,9 @@
 #include "netlib/tls.hpp"
+#include "netlib/certificate_expiry.hpp"
 
 #include <gtest/gtest.h>
+
+#include <filesystem>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -296,6 +299,41 @@ TEST_F(Tls, ReloadCrlRefusesNextHandshakeEvenWithTicket) {
   EXPECT_NE(second.server->last_error().find("certificate revoked"), std::string::npos)
       << second.server->last_error();
   EXPECT_TRUE(client_sees_refusal(*second.client, second.hs.client));
+}
+
+// SIGHUP's certificate renewal: the same paths re-read; new handshakes
+// present the new certificate, a broken pair changes nothing.
+TEST_F(Tls, ReloadCertificateFromTheSamePaths) {
+  auto s = server_ctx();
+  auto files = pki.client_files("site-b");
+  auto c = TlsContext::client(files);
+  ASSERT_TRUE(c.has_value()) << c.error();
+  int64_t before = c->certificate_not_after();
+  ASSERT_GT(before, 0);
+
+  auto renewed = pki.client_files("site-b", {.valid_days = 90});
+  namespace fs = std::filesystem;
+  fs::copy_file(renewed.cert, files.cert, fs::copy_options::overwrite_existing);
+  fs::copy_file(renewed.key, files.key, fs::copy_options::overwrite_existing);
+  auto r = c->try_reload_certificate();
+  ASSERT_TRUE(r.has_value()) << r.error();
+  int64_t after = c->certificate_not_after();
+  EXPECT_GT(after, before + 80 * 86400);
+  auto e = connect_pair(s, *c, "intermediary");
+  ASSERT_EQ(e.hs.server, Status::Done) << e.server->last_error();
+  auto presented = certificate_not_after(SSL_get0_peer_certificate(e.server->native()));
+  ASSERT_TRUE(presented.has_value());
+  EXPECT_EQ(*presented, after) << "the server saw the renewed certificate";
+
+  // A key that belongs to another certificate: refused, the pair in use stays.
+  auto other = pki.client_files("site-b");
+  fs::copy_file(other.key, files.key, fs::copy_options::overwrite_existing);
+  auto bad = c->try_reload_certificate();
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().find(files.key), std::string::npos) << bad.error();
+  EXPECT_EQ(c->certificate_not_after(), after);
+  auto still = connect_pair(s, *c, "intermediary");
+  EXPECT_EQ(still.hs.server, Status::Done) << still.server->last_error();
 }
 
 TEST_F(Tls, SessionResumption) {
