@@ -15,6 +15,11 @@
 # office-b logs (it gives up: NameNotAllowed is permanent) and it does not
 # come back; with gw-a's certificate revoked in the CRL, a reload closes
 # office-a's live session within a second.
+# Certificate renewal: gw-a's certificate and key are replaced by a new one
+# (another expiry) while a checksummed TCP stream runs A -> B; SIGHUP moves
+# tund-a's two connections to it one at a time; the stream loses nothing
+# (same bytes, same sha256; the longest pause is reported, not asserted) and
+# `dialoutctl status` on gateway A and on the relay shows the new expiry.
 #
 # Env: BUILD_DIR (default build), LOG_LEVEL, KEEP_RUN=1.
 set -uo pipefail
@@ -42,7 +47,7 @@ lab_pki --crl
 lab_write_policy
 lab_start_intermediary --metrics-listen "$RELAY_PUBLIC:9101" --crl "$LAB_RUN/pki/ca.crl"
 wait_until 10 lab_listening relay 443 || { fail "intermediary listening"; lab_finish; }
-lab_start_tund tund-a gwA gw-a office-a --advertise 10.1.0.0/24 --metrics-listen 127.0.0.1:9102
+lab_start_tund tund-a gwA gw-a office-a --advertise 10.1.0.0/24 --metrics-listen 127.0.0.1:9102 --connections 2
 lab_start_tund tund-b gwB gw-b office-b --advertise 10.2.0.0/24
 if wait_until 20 status_is "$(lab_status_file tund-a)" registered 1 &&
    wait_until 20 status_is "$(lab_status_file tund-b)" registered 1; then
@@ -86,6 +91,12 @@ b_out2=$(json_get "$LAB_RUN/relay2.json" "sum(s['bytes_out'] for s in j['session
 check "relay: office-b's bytes_out grows during the transfer ($b_out1 -> $b_out2)" test "${b_out2:-0}" -gt "${b_out1:-0}"
 exp=$(json_get "$LAB_RUN/relay1.json" "[s['cert_expires'] for s in j['sessions'] if s['site'] == 'office-a'][0]")
 check "relay shows office-a's certificate expiry ($exp)" test -n "$exp"
+# shellcheck disable=SC2317 # called through wait_until
+relay_rtt_known() {
+  ctl intermediary status --json > "$LAB_RUN/relay-rtt.json" &&
+    [[ "$(json_get "$LAB_RUN/relay-rtt.json" "all(s['rtt_ms'] is not None for s in j['sessions'] if s['state'] == 'ready')")" == True ]]
+}
+check "the relay shows an RTT for every ready session (TCP's, sampled every 5 s)" wait_until 12 relay_rtt_known
 ready=$(json_get "$LAB_RUN/a1.json" "sum(1 for u in j['uplinks'] if u['state'] == 'ready' and u['site'] == 'office-a')")
 check "gateway A status lists its ready uplinks ($ready)" test "${ready:-0}" -ge 1
 a_out1=$(json_get "$LAB_RUN/a1.json" "sum(u['bytes_out'] for u in j['uplinks'])")
@@ -159,9 +170,51 @@ lab_stop silent
 check "the intermediary still runs and answers" quiet ctl intermediary routes
 check "tund still runs and answers" quiet ctl tund-a routes
 check "reload through the control socket reloads the policy" quiet ctl intermediary reload
+check "... and the intermediary's own certificate: $(grep -m1 -o 'reloaded our certificate.*' "$LAB_RUN/logs/intermediary.log")" \
+  grep -q "reloaded our certificate (expires 20" "$LAB_RUN/logs/intermediary.log"
 check "ping hostA -> hostB still works" lab_ping hostA 10.2.0.2 3
 
-# --- 5. reload re-checks live sessions ---------------------------------------------
+# --- 5. certificate renewal on a gateway during a transfer -----------------------
+# uplink_expiries FILE : the distinct cert_expires of gateway A's ready uplinks.
+uplink_expiries() { json_get "$1" "' '.join(sorted(set(u['cert_expires'] for u in j['uplinks'] if u['state'] == 'ready')))"; }
+ctl tund-a status --json > "$LAB_RUN/renew0.json"
+reconnects0=$(status_value "$(lab_status_file tund-a)" reconnects)
+old_exp=$(uplink_expiries "$LAB_RUN/renew0.json")
+mkdir -p "$LAB_RUN/pki-renew" && cp "$LAB_RUN/pki"/ca.{crt,key} "$LAB_RUN/pki-renew/"
+"$LAB_ROOT/scripts/make-pki.sh" "$LAB_RUN/pki-renew" --days 400 gw-a >/dev/null
+new_exp=$(date -u -d "$(openssl x509 -enddate -noout -in "$LAB_RUN/pki-renew/gw-a.crt" | cut -d= -f2)" +%Y-%m-%dT%H:%M:%SZ)
+rm -f "$LAB_RUN"/renew.{sink,sent}*
+lab_start renew-sink hostB "$PY" "$LAB_ROOT/integration/labnet.py" gap-sink 10.2.0.2 5004 60 "$LAB_RUN/renew.sink" 200
+wait_until 5 test -e "$LAB_RUN/renew.sink.ready"
+lab_start renew-send hostA "$PY" "$LAB_ROOT/integration/labnet.py" tcp-stream 10.2.0.2 5004 8 20000 "$LAB_RUN/renew.sent"
+sleep 2
+# Certificate first, then key, each by rename: tund reads them on SIGHUP only.
+cp "$LAB_RUN/pki-renew/gw-a.crt" "$LAB_RUN/pki/gw-a.crt.new" && mv -f "$LAB_RUN/pki/gw-a.crt.new" "$LAB_RUN/pki/gw-a.crt"
+cp "$LAB_RUN/pki-renew/gw-a.key" "$LAB_RUN/pki/gw-a.key.new" && mv -f "$LAB_RUN/pki/gw-a.key.new" "$LAB_RUN/pki/gw-a.key"
+kill -HUP "$(lab_pid tund-a)"
+# shellcheck disable=SC2317 # called through wait_until
+renewed() {
+  ctl tund-a status --json > "$LAB_RUN/renew1.json" &&
+    [[ "$(uplink_expiries "$LAB_RUN/renew1.json")" == "$new_exp" ]] &&
+    [[ "$(json_get "$LAB_RUN/renew1.json" "sum(1 for u in j['uplinks'] if u['state'] == 'ready')")" == 2 ]]
+}
+check "SIGHUP: both of gateway A's uplinks show the new expiry $new_exp (was $old_exp)" wait_until 15 renewed
+check "tund-a logs that every connection uses the new certificate" \
+  wait_until 5 grep -q "every connection uses the new certificate" "$LAB_RUN/logs/tund-a.log"
+relay_exp=$(ctl intermediary status --json > "$LAB_RUN/renew2.json" &&
+  json_get "$LAB_RUN/renew2.json" "' '.join(sorted(set(s['cert_expires'] for s in j['sessions'] if s['site'] == 'office-a')))")
+check "the relay shows office-a's new expiry ($relay_exp)" test "$relay_exp" = "$new_exp"
+lab_wait_exit renew-send 30 || lab_stop renew-send
+wait_until 10 test -s "$LAB_RUN/renew.sink"
+lab_stop renew-sink
+read -r sb ssha < "$LAB_RUN/renew.sent" 2>/dev/null || { sb=0; ssha=none; }
+read -r rb rsha _ gap < "$LAB_RUN/renew.sink" 2>/dev/null || { rb=0; rsha=none; gap=-1; }
+check "the TCP stream across the renewal lost nothing: sent $sb, received $rb, sha256 $([[ $ssha == "$rsha" ]] && echo matches || echo differs); longest pause ${gap} ms" \
+  test "$sb" -gt 0 -a "$sb" = "$rb" -a "$ssha" = "$rsha"
+check "tund-a did not count the move as reconnects (still $reconnects0)" \
+  status_is "$(lab_status_file tund-a)" reconnects "$reconnects0"
+
+# --- 6. reload re-checks live sessions ---------------------------------------------
 # relay_sessions SITE : how many ready sessions the relay lists for SITE.
 relay_sessions() {
   ctl intermediary status --json > "$LAB_RUN/relay5.json" || return 1

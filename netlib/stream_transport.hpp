@@ -48,6 +48,9 @@ class StreamTransport {
   virtual std::string last_error() const = 0;
   // Set-up resumed an earlier session instead of a full handshake.
   virtual bool resumed() const = 0;
+  // Tells the peer we send nothing more (TLS close_notify), best effort;
+  // reading goes on. What it wrote may wait as pending output.
+  virtual void close_write() {}
 };
 
 }  // namespace dialout

@@ -43,6 +43,9 @@ class TlsTransport final : public StreamTransport {
   }
   std::string last_error() const override { return tls_ ? tls_->last_error() : error_; }
   bool resumed() const override { return tls_ && tls_->handshake_done() && tls_->session_reused(); }
+  void close_write() override {
+    if (tls_) tls_->shutdown();
+  }
 
   // The verified peer certificate once the handshake is done (nullptr before).
   X509* peer_certificate() const;

@@ -3,7 +3,7 @@
 #
 #   make-pki.sh OUTDIR [--server-san SAN] [--expired NAME]... [--other-ca NAME]...
 #               [--ou NAME:OU[,OU...]]... [--revoked NAME]... [--crl] [--crl-only]
-#               [--eku NAME:USAGE]... NAME[:OU[,OU...]]...
+#               [--eku NAME:USAGE]... [--days N] NAME[:OU[,OU...]]...
 #
 # Writes OUTDIR/ca.crt, ca.key, intermediary.crt/.key (CN=intermediary,
 # subjectAltName from --server-san, default "DNS:intermediary", extended key
@@ -28,18 +28,20 @@
 #                    usage USAGE instead of its usual one: clientAuth, serverAuth,
 #                    clientAuth,serverAuth, or none (no extension at all); e.g.
 #                    "--eku intermediary:clientAuth" or "--eku rogue:serverAuth"
+#   --days N         validity of the NAME certificates (default 825): a renewal
+#                    in a test gets an expiry that differs visibly
 # Existing files are overwritten; the CA is reused if OUTDIR/ca.key exists.
 set -euo pipefail
 
 usage() {
   echo "usage: $0 OUTDIR [--server-san SAN] [--expired NAME] [--other-ca NAME] [--ou NAME:OU,...]" \
-    "[--revoked NAME] [--crl] [--crl-only] [--eku NAME:USAGE] NAME[:OU,...]..." >&2
+    "[--revoked NAME] [--crl] [--crl-only] [--eku NAME:USAGE] [--days N] NAME[:OU,...]..." >&2
   exit 2
 }
 (($# >= 1)) || usage
 out=$1; shift
 server_san="DNS:intermediary"
-names=(); expired=(); foreign=(); revoked=(); want_crl=0; crl_only=0
+names=(); expired=(); foreign=(); revoked=(); want_crl=0; crl_only=0; days=825
 declare -A ous=() ekus=()
 name_re='^[A-Za-z0-9._-]{1,63}$'
 ou_re='^[A-Za-z0-9._-]{1,63}(,[A-Za-z0-9._-]{1,63})*$'
@@ -58,6 +60,7 @@ while (($#)); do
     --other-ca)   (($# >= 2)) || usage; foreign+=("$2"); shift 2 ;;
     --revoked)    (($# >= 2)) || usage; revoked+=("$2"); want_crl=1; shift 2 ;;
     --crl)        want_crl=1; shift ;;
+    --days)       (($# >= 2)) && [[ "$2" =~ ^[1-9][0-9]{0,4}$ ]] || usage; days=$2; shift 2 ;;
     --crl-only)   crl_only=1; want_crl=1; shift ;;
     --ou)         (($# >= 2)) || usage; [[ "$2" == *:* ]] || usage; add_ous "$2"; shift 2 ;;
     --eku)        (($# >= 2)) || usage; [[ "$2" == *:* ]] || usage
@@ -164,7 +167,7 @@ fi
 
 [[ -f "$out/ca.key" && -f "$out/ca.crt" ]] || make_ca ca "dialout test CA"
 sign ca intermediary "$(ext_file intermediary serverAuth "$server_san")" -days 825
-for n in "${names[@]}"; do sign ca "$n" "$(ext_file "$n" clientAuth)" -days 825; done
+for n in "${names[@]}"; do sign ca "$n" "$(ext_file "$n" clientAuth)" -days "$days"; done
 for n in "${revoked[@]}"; do
   [[ " ${names[*]} " == *" $n "* ]] || sign ca "$n" "$(ext_file "$n" clientAuth)" -days 825
 done

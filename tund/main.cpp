@@ -200,13 +200,20 @@ int run(const SiteConfig& config) {
   engine.set_proxy(std::move(proxy->route));
   engine.on_first_registration([] { sd_notify("READY=1\nSTATUS=registered"); });
   // What SIGHUP and `dialoutctl reload` do.
-  auto reload = [&]() -> std::string {
-    std::string what = "nothing to reload in tund (restart to apply configuration changes)";
-    log.info("SIGHUP: {}", what);
-    return what;
+  // Only the certificate and key: other settings need a restart.
+  auto reload = [&]() -> ControlReply {
+    auto r = engine.renew_certificate();
+    if (!r) {
+      // The shipped unit hands the key over as a credential: a copy made at start.
+      const char* creds = std::getenv("CREDENTIALS_DIRECTORY");
+      std::string hint = creds != nullptr && config.tls.key.starts_with(creds)
+                             ? " (the key is a systemd credential copied at start: a new key takes a restart)"
+                             : "";
+      return {false, "reload failed: " + r.error() + hint + "\n"};
+    }
+    return {true, *r + " (other settings take a restart)\n"};
   };
-  SiteControlContext control_ctx{config.name, cert_not_after, config.intermediary.to_string(),
-                                 [&] { return ControlReply{true, reload() + "\n"}; }};
+  SiteControlContext control_ctx{config.name, cert_not_after, config.intermediary.to_string(), reload};
   std::unique_ptr<ControlSocket> control;
   if (control_fd) {
     control = std::make_unique<ControlSocket>(loop, std::move(*control_fd), config.control_socket,

@@ -42,6 +42,9 @@ class ProxyTransport final : public StreamTransport {
   }
   std::string last_error() const override { return tls_ ? tls_->last_error() : error_; }
   bool resumed() const override { return tls_ && tls_->resumed(); }
+  void close_write() override {
+    if (tls_) tls_->close_write();
+  }
 
  private:
   enum class Stage { Connecting, Proxy, Tls, Dead };

@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <thread>
 #include <variant>
 #include <vector>
@@ -38,10 +40,16 @@ struct WorkerView {
 };
 
 struct UplinkDown {};
+// A worker finished moving its uplinks to a new certificate (ok), or gave
+// up (the intermediary did not take the new one; `why` says what happened).
+struct RenewalDone {
+  bool ok = false;
+  std::string why;
+};
 // An uplink's control event, for the engine (uplink = its index in the pool).
 struct ControlEvent {
   unsigned uplink = 0;
-  std::variant<Accept, Routes, Refuse, PeerGone, UplinkDown> what;
+  std::variant<Accept, Routes, Refuse, PeerGone, UplinkDown, RenewalDone> what;
 };
 
 // A client context like `like` (same files and I/O mode) for one worker:
@@ -79,6 +87,12 @@ class QueueWorker final : public Uplink::Handler {
   void join();
   // Any thread: redial every uplink now (the path to the intermediary changed).
   void reconnect_all();
+  // Any thread: move every uplink to `fresh` (a renewed certificate), make
+  // before break, one at a time: a new connection registers, takes over the
+  // old one's flows, and the old one drains and closes (Uplink::retire).
+  // An uplink that is not ready is replaced at once. A renewal already
+  // under way restarts with the newer context. Ends with RenewalDone.
+  void renew(TlsContext fresh);
 
   Stats stats() const;
   // Any thread: each of its uplinks as of the last stats period (100 ms).
@@ -98,13 +112,38 @@ class QueueWorker final : public Uplink::Handler {
   void refresh_view();
   void publish_uplink_stats();
   void arm_stats_timer();
+  std::unique_ptr<Uplink> make_uplink(unsigned index, TlsContext& tls);
+  void set_data_uplinks();
+  // Certificate renewal, on the worker thread.
+  void start_renewal(std::unique_ptr<TlsContext> tls);
+  void step_renewal();
+  void promote_candidate();
+  void abandon_renewal(const std::string& why);
+  void sweep_retired();
+  bool is_candidate(const Uplink& up) const { return renewal_ && renewal_->candidate.get() == &up; }
+
+  struct Renewal {
+    std::unique_ptr<TlsContext> tls;
+    size_t next = 0;                    // the position in uplinks_ being moved
+    std::unique_ptr<Uplink> candidate;  // its replacement, until ready
+    EventLoop::TimerId deadline = 0;
+  };
 
   Tun& queue_;
-  TlsContext tls_;  // its own: a client context caches session tickets
+  std::unique_ptr<TlsContext> tls_;  // its own: a client context caches session tickets
   Shared shared_;
+  uint64_t seed_;
+  uint64_t renewals_ = 0;
   EventLoop loop_;
   EventFd wake_;
+  // Declared before the uplinks that use them (destroyed after them).
+  std::vector<std::unique_ptr<TlsContext>> old_tls_;  // freed once no uplink uses them
   std::vector<std::unique_ptr<Uplink>> uplinks_;
+  std::optional<Renewal> renewal_;
+  std::vector<std::unique_ptr<Uplink>> retiring_;      // draining or stopped; freed by sweep_retired
+  std::mutex renew_mu_;
+  std::unique_ptr<TlsContext> renew_request_;  // guarded by renew_mu_
+  uint64_t reconnects_before_ = 0;  // of uplinks replaced by a renewal
   DataPath data_;
   std::shared_ptr<const WorkerView> view_;
   uint64_t view_generation_ = 0;

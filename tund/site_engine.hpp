@@ -64,6 +64,14 @@ class SiteEngine final {
   // proxy neighbours it installed.
   void stop();
 
+  // SIGHUP: re-reads our certificate and key (same paths) and has every
+  // worker move its uplinks to them, make before break (QueueWorker::renew).
+  // The files are checked here first: when they do not load, nothing
+  // changes and the error says why. Returns what it started.
+  Expected<std::string, std::string> renew_certificate();
+  // Renewals started and not yet finished by every worker.
+  bool renewing() const { return renewals_pending_ > 0; }
+
   // Called once, when the first uplink has registered (systemd readiness).
   void on_first_registration(std::function<void()> fn) { on_first_registration_ = std::move(fn); }
   int exit_code() const { return exit_code_; }
@@ -91,6 +99,7 @@ class SiteEngine final {
   void handle_routes(unsigned uplink, const Routes& routes);
   void handle_refused(const Refuse& refuse);
   void handle_peer_gone(const PeerGone& gone);
+  void handle_renewal_done(const RenewalDone& done);
   // site_engine_workers.cpp: the workers and the mailbox between us.
   void start_workers(unsigned uplinks, uint64_t seed);
   void stop_workers();
@@ -146,6 +155,8 @@ class SiteEngine final {
   bool registered_once_ = false;
   int exit_code_ = 0;
   EventLoop::TimerId status_timer_ = 0;
+  size_t renewals_pending_ = 0;  // workers still moving uplinks to a new certificate
+  bool renewal_failed_ = false;
 };
 
 }  // namespace dialout

@@ -8,6 +8,10 @@
 
 #include "tund/site_engine.hpp"
 
+#include <fmt/core.h>
+
+#include "netlib/certificate_expiry.hpp"
+
 namespace dialout {
 namespace {
 
@@ -63,11 +67,47 @@ void SiteEngine::on_control_events() {
       handle_refused(*f);
     } else if (const auto* g = std::get_if<PeerGone>(&e.what)) {
       handle_peer_gone(*g);
+    } else if (const auto* d = std::get_if<RenewalDone>(&e.what)) {
+      handle_renewal_done(*d);
     }  // UplinkDown: nothing to do (the worker already counts it as not ready)
   });
   if (uint64_t dropped = control_->dropped(); dropped != control_dropped_) {
     log_.warn("{} control event(s) from the queue workers dropped (mailbox full)", dropped - control_dropped_);
     control_dropped_ = dropped;
+  }
+}
+
+Expected<std::string, std::string> SiteEngine::renew_certificate() {
+  if (workers_.empty()) return unexpected(std::string("not running"));
+  // Every worker's context is loaded before any is handed over: a file
+  // that does not load changes nothing.
+  std::vector<TlsContext> fresh;
+  for (size_t q = 0; q < workers_.size(); ++q) {
+    auto tls = worker_tls_context(tls_);
+    if (!tls) {
+      log_.error("reload: {}; the connections keep the current certificate", tls.error());
+      return unexpected(tls.error() + "; the connections keep the current certificate");
+    }
+    fresh.push_back(std::move(*tls));
+  }
+  int64_t not_after = fresh.front().certificate_not_after();
+  for (size_t q = 0; q < workers_.size(); ++q) workers_[q]->renew(std::move(fresh[q]));
+  renewals_pending_ = workers_.size();
+  renewal_failed_ = false;
+  std::string what = fmt::format("certificate {} reloaded (expires {}); moving the connections to it one at a time",
+                                 tls_.files().cert, format_utc(not_after));
+  log_.info("reload: {}", what);
+  return what;
+}
+
+void SiteEngine::handle_renewal_done(const RenewalDone& done) {
+  if (renewals_pending_ == 0) return;  // a worker's report of a renewal a newer one replaced
+  if (!done.ok) renewal_failed_ = true;
+  if (--renewals_pending_ > 0) return;
+  if (renewal_failed_) {
+    log_.warn("reload: not every connection moved to the new certificate (see above); reload again to retry");
+  } else {
+    log_.info("reload: every connection uses the new certificate");
   }
 }
 

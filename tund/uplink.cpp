@@ -27,6 +27,7 @@ Uplink::Uplink(unsigned index, EventLoop& loop, TlsContext& tls, const Settings&
                Logger& log, uint64_t seed, Seams seams)
     : index_(index),
       loop_(loop),
+      tls_(tls),
       settings_(settings),
       handler_(handler),
       log_(log),
@@ -55,12 +56,63 @@ void Uplink::start() {
 }
 
 void Uplink::stop() {
+  if (retire_timer_ != 0) loop_.cancel_timer(std::exchange(retire_timer_, 0));
   if (session_.state() == SiteSession::State::Stopped) return;
   session_.stop();
   close_connection();
   awaiting_addresses_ = false;
   if (retry_timer_ != 0) loop_.cancel_timer(std::exchange(retry_timer_, 0));
   if (tick_timer_ != 0) loop_.cancel_timer(std::exchange(tick_timer_, 0));
+}
+
+void Uplink::retire(std::chrono::milliseconds grace) {
+  if (retiring_) return;
+  if (!channel_ || !session_.ready()) {
+    stop();
+    return;
+  }
+  retiring_ = true;
+  // No keepalives or reconnects from here on: this connection only drains.
+  if (tick_timer_ != 0) loop_.cancel_timer(std::exchange(tick_timer_, 0));
+  if (retry_timer_ != 0) loop_.cancel_timer(std::exchange(retry_timer_, 0));
+  retire_timer_ = loop_.add_timer(grace, [this] {
+    retire_timer_ = 0;
+    stop();
+  });
+  retire_write();
+}
+
+void Uplink::retire_write() {
+  // What the data path queued before it moved on goes out first, then
+  // close_notify: the intermediary reads every frame we sent before it
+  // stops using this session.
+  auto st = channel_->flush();
+  if (st == Channel::FlushStatus::Error) return stop();
+  if (st == Channel::FlushStatus::Done && !close_sent_) {
+    channel_->transport().close_write();
+    close_sent_ = true;
+    st = channel_->flush();  // close_notify may not have fitted the socket
+    if (st == Channel::FlushStatus::Error) return stop();
+  }
+  set_interest(st == Channel::FlushStatus::Done ? uint32_t(EPOLLIN) : uint32_t(EPOLLIN | EPOLLOUT));
+}
+
+void Uplink::on_retiring_event(uint32_t events) {
+  if (events & EPOLLOUT) {
+    retire_write();
+    if (!channel_) return;
+  }
+  if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR))) return;
+  auto out = channel_->read_frames(
+      [this](const FrameView& f) {
+        if (f.type == MsgType::Data)
+          if (auto d = decode_data(f.payload)) handler_.on_data(*this, *d);
+        return true;  // control frames are moot now; on_data never closes us
+      },
+      512 * 1024);
+  bytes_in_ += out.bytes;
+  using RS = Channel::ReadStatus;
+  if (out.status == RS::Closed || out.status == RS::Error || out.status == RS::Malformed) stop();
 }
 
 void Uplink::reconnect_now(const std::string& why) {
@@ -180,6 +232,7 @@ void Uplink::set_interest(uint32_t events) {
 
 void Uplink::on_event(uint32_t events) {
   if (!channel_) return;
+  if (retiring_) return on_retiring_event(events);
   if (session_.state() == SiteSession::State::Connecting) {
     drive_handshake();
     return;
@@ -242,7 +295,7 @@ bool Uplink::on_frame(const FrameView& f) {
 }
 
 void Uplink::flush() {
-  if (!channel_ || !session_.connected()) return;
+  if (!channel_ || !session_.connected() || retiring_) return;
   if (channel_->flush() == Channel::FlushStatus::Error) {
     session_.transport_failed(loop_.now(), "TLS write: " + channel_->transport().last_error());
     pump();
@@ -282,6 +335,8 @@ Uplink::Status Uplink::status() const {
   st.bytes_in = bytes_in_;
   st.bytes_out = channel_ ? channel_->bytes_flushed() : 0;
   st.rtt = session_.rtt();
+  st.cert_not_after = tls_.certificate_not_after();
+  if (retiring_) st.state = "retiring";
   return st;
 }
 

@@ -82,7 +82,19 @@ class Uplink {
   // add delay. The name is resolved afresh (the dial does not wait for
   // it). A no-op once stopped.
   void reconnect_now(const std::string& why);
-  bool ready() const { return session_.ready(); }
+  // Leaves gracefully while a replacement carries the traffic (certificate
+  // renewal): the owner has already stopped sending on it; what is queued
+  // is flushed, close_notify tells the intermediary to stop picking this
+  // connection, and DATA still arriving is delivered until the
+  // intermediary closes or `grace` passes. No callbacks but on_data; ends
+  // stopped (stopped()). A connection that is not ready just stops.
+  void retire(std::chrono::milliseconds grace);
+  bool retiring() const { return retiring_; }
+  // The context this connection dials with (a renewal makes new uplinks
+  // with a new one; the old lives until its last uplink is gone).
+  const TlsContext& tls() const { return tls_; }
+  bool stopped() const { return session_.state() == SiteSession::State::Stopped; }
+  bool ready() const { return session_.ready() && !retiring_; }
   unsigned index() const { return index_; }
   uint64_t reconnects() const { return session_.reconnects(); }
   bool session_reused() const { return session_.resumed(); }
@@ -99,6 +111,7 @@ class Uplink {
     bool resumed = false;
     uint64_t bytes_in = 0, bytes_out = 0;  // plaintext, this connection
     std::optional<std::chrono::microseconds> rtt;
+    int64_t cert_not_after = 0;  // of the certificate this connection presents
   };
   Status status() const;
   // Writes what is queued (call after a batch of enqueues).
@@ -115,6 +128,8 @@ class Uplink {
   void close_connection();
   void set_interest(uint32_t events);
   void tick();
+  void retire_write();
+  void on_retiring_event(uint32_t events);
   // What gets resolved and dialled: the proxy when there is one.
   const Endpoint& dial_target() const {
     return settings_.proxy ? settings_.proxy->server.address : settings_.intermediary;
@@ -122,6 +137,7 @@ class Uplink {
 
   unsigned index_;
   EventLoop& loop_;
+  TlsContext& tls_;
   const Settings& settings_;
   Handler& handler_;
   Logger& log_;
@@ -141,7 +157,9 @@ class Uplink {
   uint64_t bytes_in_ = 0;    // plaintext read on the current connection
   int registered_fd_ = -1;
   uint32_t interest_ = 0;
-  EventLoop::TimerId retry_timer_ = 0, tick_timer_ = 0;
+  EventLoop::TimerId retry_timer_ = 0, tick_timer_ = 0, retire_timer_ = 0;
+  bool retiring_ = false;
+  bool close_sent_ = false;  // close_notify handed to TLS while retiring
 };
 
 }  // namespace dialout

@@ -175,6 +175,7 @@ TlsFiles TestPki::client_files(const std::string& cn, ClientOpts opts) {
   s.serial = issuer->next_serial++;
   s.eku = opts.eku;
   s.san = opts.san;
+  if (opts.valid_days > 0) s.not_after_s = opts.valid_days * 86400;
   if (opts.expired) {
     s.not_before_s = -2L * 86400;
     s.not_after_s = -86400;

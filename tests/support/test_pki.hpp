@@ -23,6 +23,7 @@ struct ClientOpts {
   // nullptr: no extension at all.
   const char* eku = "clientAuth";
   const char* san = nullptr;  // e.g. "DNS:intermediary": a leaf that could pose as the server
+  long valid_days = 0;        // from now; 0: the default
 };
 
 class TestPki {

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -62,7 +63,7 @@ class MultiQueue : public ::testing::Test {
   }
 
   MqSite& start_site(const std::string& identity, const std::string& name, const char* prefix, unsigned queues,
-                     unsigned connections) {
+                     unsigned connections, std::function<void(SiteConfig&)> tweak = {}) {
     auto s = std::make_unique<MqSite>();
     std::vector<Tun*> tuns;
     for (unsigned q = 0; q < queues; ++q) {
@@ -72,6 +73,7 @@ class MultiQueue : public ::testing::Test {
     s->config = in_process_site_config(pki_, relay_->port(), identity, name, prefix);
     s->config.connections = connections;
     s->config.queues = queues;
+    if (tweak) tweak(s->config);
     s->tls = std::make_unique<TlsContext>(std::move(*TlsContext::client(s->config.tls)));
     s->engine = std::make_unique<SiteEngine>(loop_, *s->tls, std::move(tuns), s->routes, s->host, s->config, log_);
     s->engine->start();
@@ -215,6 +217,125 @@ TEST_F(MultiQueue, StopJoinsTheWorkersAndRemovesTheRoutes) {
   EXPECT_EQ(a_->engine->ready_uplinks(), 0u);
   EXPECT_TRUE(a_->routes.routes.empty());
   a_->engine->stop();  // idempotent
+}
+
+// Renewed certificate files (same paths as configured) for site-a, and the
+// new certificate's expiry.
+int64_t renew_files(TestPki& pki, const SiteConfig& config, ClientOpts opts) {
+  auto renewed = pki.client_files("site-a", opts);
+  namespace fs = std::filesystem;
+  fs::copy_file(renewed.cert, config.tls.cert, fs::copy_options::overwrite_existing);
+  fs::copy_file(renewed.key, config.tls.key, fs::copy_options::overwrite_existing);
+  return TlsContext::client(renewed)->certificate_not_after();
+}
+
+std::string nonzero_counters(const SiteEngine& engine) {
+  std::string out;
+  auto values = engine.counters();
+  for (size_t i = 0; i < values.size(); ++i)
+    if (values[i] != 0) out += std::string(" ") + std::string(kSiteCounters[i].key) + "=" + std::to_string(values[i]);
+  return out;
+}
+
+std::vector<int64_t> expiries(const SiteEngine& engine) {
+  std::vector<int64_t> out;
+  for (const auto& u : engine.uplink_status()) out.push_back(u.cert_not_after);
+  return out;
+}
+
+// SIGHUP with a renewed certificate: each worker moves its uplinks one at a
+// time, make before break, while datagrams flow both ways on flows spread
+// over every uplink; none is lost, and status ends with every connection
+// on the new certificate.
+TEST_F(MultiQueue, CertificateRenewalMovesEveryUplinkWithoutLosingADatagram) {
+  start_pair(4, 2);
+  const auto old_expiry = expiries(*a_->engine);
+  int64_t new_expiry = renew_files(pki_, a_->config, {.valid_days = 90});
+  ASSERT_EQ(old_expiry.size(), 4u);
+  for (auto e : old_expiry) ASSERT_NE(e, new_expiry);
+  auto started = a_->engine->renew_certificate();
+  ASSERT_TRUE(started.has_value()) << started.error();
+  EXPECT_NE(started->find("one at a time"), std::string::npos) << *started;
+
+  size_t sent_ab = 0, sent_ba = 0, got_a = 0, got_b = 0;
+  auto moved = [&] {
+    auto rows = a_->engine->uplink_status();
+    return !a_->engine->renewing() && rows.size() == 4 && a_->engine->ready_uplinks() == 4 &&
+           std::all_of(rows.begin(), rows.end(), [&](const auto& r) {
+             return r.cert_not_after == new_expiry && r.state == "ready";
+           });
+  };
+  auto collect = [&](MqSite& s, size_t& got) {
+    for (auto& q : s.queues)
+      while (q->receive(0ms)) ++got;
+  };
+  ASSERT_TRUE(run_until(
+      [&] {
+        // A new flow (source port) each turn: flows land on every uplink, old and new.
+        uint16_t port = uint16_t(1000 + sent_ab % 500);
+        if (a_->queues[sent_ab % 2]->inject(test::ipv4_udp("10.1.0.2", "10.2.0.2", port, 7, "a to b")).has_value())
+          ++sent_ab;
+        if (b_->queues[sent_ba % 2]->inject(test::ipv4_udp("10.2.0.2", "10.1.0.2", port, 7, "b to a")).has_value())
+          ++sent_ba;
+        collect(*a_, got_a);
+        collect(*b_, got_b);
+        return moved();
+      },
+      20s))
+      << "every uplink of site-a moved to the new certificate";
+  ASSERT_TRUE(run_until([&] {
+    collect(*a_, got_a);
+    collect(*b_, got_b);
+    return got_a >= sent_ba && got_b >= sent_ab;
+  })) << "sent a→b " << sent_ab << ", arrived " << got_b << "; sent b→a " << sent_ba << ", arrived " << got_a
+       << "; relay dropped: session gone " << relay_->counter(RelayCounter::DropSessionGone) << ", queue full "
+       << relay_->counter(RelayCounter::DropQueueFull) << ", no route " << relay_->counter(RelayCounter::DropNoRoute)
+       << "; site a:" << nonzero_counters(*a_->engine) << "; site b:" << nonzero_counters(*b_->engine);
+  EXPECT_EQ(got_b, sent_ab);
+  EXPECT_EQ(got_a, sent_ba);
+  EXPECT_GT(sent_ab, 4u) << "traffic flowed during the move";
+}
+
+// Files that do not load (a key that does not match the certificate)
+// change nothing: the reload says why and the connections stay as they are.
+TEST_F(MultiQueue, CertificateRenewalWithBrokenFilesKeepsTheConnections) {
+  start_pair(2, 2);
+  const auto old_expiry = expiries(*a_->engine);
+  auto other = pki_.client_files("site-a");
+  std::filesystem::copy_file(other.key, a_->config.tls.key, std::filesystem::copy_options::overwrite_existing);
+  auto r = a_->engine->renew_certificate();
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().find(a_->config.tls.key), std::string::npos) << r.error();
+  EXPECT_FALSE(a_->engine->renewing());
+  EXPECT_EQ(expiries(*a_->engine), old_expiry);
+  EXPECT_EQ(a_->engine->ready_uplinks(), 2u);
+}
+
+// A certificate the intermediary does not trust: the replacement never
+// gets in, the renewal gives up, and the old connections keep working.
+TEST_F(MultiQueue, CertificateTheIntermediaryRefusesLeavesTheOldConnections) {
+  // The renewal gives up after three dead-peer intervals.
+  a_ = &start_site("site-a", "office-a", "10.1.0.0/24", 1, 1, [](SiteConfig& c) {
+    c.keepalive = 100ms;
+    c.dead_after = 400ms;
+  });
+  b_ = &start_site("site-b", "office-b", "10.2.0.0/24", 1, 1);
+  ASSERT_TRUE(run_until([&] {
+    return a_->engine->ready_uplinks() == 1 && b_->engine->ready_uplinks() == 1 &&
+           a_->routes.routes.count(*Prefix::parse("10.2.0.0/24"));
+  }));
+  const auto old_expiry = expiries(*a_->engine);
+  int64_t refused_expiry = renew_files(pki_, a_->config, {.other_ca = true, .valid_days = 90});
+  ASSERT_NE(refused_expiry, old_expiry.front());
+  ASSERT_TRUE(a_->engine->renew_certificate().has_value());
+  ASSERT_TRUE(run_until([&] { return !a_->engine->renewing(); }, 10s)) << "the renewal gives up";
+  ASSERT_TRUE(run_until([&] { return expiries(*a_->engine).size() == 1; })) << "the replacement is gone";
+  EXPECT_EQ(a_->engine->ready_uplinks(), 1u);
+  auto d = test::ipv4_udp("10.1.0.2", "10.2.0.2", 1, 2, "still up");
+  ASSERT_TRUE(a_->queues[0]->inject(d).has_value());
+  auto got = receive(*b_, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got.begin()->second.front(), d);
 }
 
 // PEER_GONE heard by any of a worker's uplinks goes to the engine's mailbox
