@@ -137,7 +137,19 @@ class Relay {
   void on_accept();
   void adopt(RelayWorker& w, Accepted a);
   // On w's thread: its context takes the new CRL and ticket keys.
-  void apply_crl_reload(RelayWorker& w, const TlsContext::TicketKeys& keys, bool certificate);
+  void apply_crl_reload(RelayWorker& w, const TicketKeyRing& keys, bool certificate);
+  // relay_ticket_keys.cpp, main loop: the ring from --ticket-key-file (made
+  // and saved when missing, rotated when due) or a fresh one in memory;
+  // rotation on schedule; every worker's context gets the same ring.
+  Expected<void, std::string> load_ticket_keys();
+  void arm_ticket_rotation();
+  void rotate_ticket_keys();
+  // Hands ticket_keys_ to workers 1.. (with a CRL reload, or alone); the
+  // caller installs it in worker 0's context. Under mu_.
+  void share_ticket_keys(Lock& lk, bool crl_reload, bool certificate);
+  // Writes ticket_keys_ to --ticket-key-file, if any; logs a failure.
+  void save_ticket_keys();
+  Expected<void, std::string> save_ticket_keys_checked();
   // relay_reload.cpp, on w's thread: refuses and closes w's authenticated
   // sessions whose certificate w's context's CRL now lists.
   void close_revoked(RelayWorker& w);
@@ -258,7 +270,9 @@ class Relay {
   uint16_t port_ = 0;
   int64_t crl_mtime_ns_ = 0;
   EventLoop::TimerId routes_timer_ = 0;
+  EventLoop::TimerId ticket_timer_ = 0;
   TimePoint last_status_{};
+  TicketKeyRing ticket_keys_;  // what every worker's context holds
 };
 
 }  // namespace dialout

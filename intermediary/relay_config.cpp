@@ -49,6 +49,16 @@ std::vector<OptionSpec> relay_specs() {
       {"restart-hint-ms", "MS",
        fmt::format("On SIGTERM tell sites to reconnect after this long, 0..600000 (default {}).",
                    ms(d.restart_hint))},
+      {"restart-window-ms", "MS",
+       fmt::format("Sites spread their reconnects after a restart over this window, on top of "
+                   "restart-hint-ms, 0..600000 (default {}).",
+                   ms(d.restart_window))},
+      {"ticket-key-file", "FILE",
+       "Keep the TLS session-ticket keys here (mode 0600, created if missing, rewritten on rotation) so sites "
+       "resume after a restart instead of all making full handshakes (default none: keys in memory)."},
+      {"ticket-key-rotation-s", "SECONDS",
+       fmt::format("Make a new ticket key this often; the one before still resumes, 60..2592000 (default {}).",
+                   d.ticket_key_rotation.count())},
       {"max-sessions-per-identity", "N",
        fmt::format("Sessions one certificate identity may hold, 1..4096 (default {}).",
                    d.max_sessions_per_identity)},
@@ -120,6 +130,10 @@ RelayConfig build(const LayeredOptions& o) {
   }
   c.handshake_timeout = o.millis("handshake-timeout-ms", 100, kMaxMillis, c.handshake_timeout);
   c.restart_hint = o.millis("restart-hint-ms", 0, 600000, c.restart_hint);
+  c.restart_window = o.millis("restart-window-ms", 0, 600000, c.restart_window);
+  c.ticket_key_file = o.value("ticket-key-file").value_or("");
+  c.ticket_key_rotation =
+      std::chrono::seconds(o.number("ticket-key-rotation-s", 60, 2592000, c.ticket_key_rotation.count()));
   c.max_sessions_per_identity = static_cast<unsigned>(
       o.number("max-sessions-per-identity", 1, 4096, c.max_sessions_per_identity));
   c.max_addresses_per_identity = static_cast<unsigned>(

@@ -34,6 +34,13 @@ struct RelayConfig {
   std::chrono::milliseconds dead_after{15000};        // --dead-after-ms > keepalive-ms
   std::chrono::milliseconds handshake_timeout{5000};  // --handshake-timeout-ms >= 100
   std::chrono::milliseconds restart_hint{1000};       // --restart-hint-ms 0..600000
+  // Sites that understand it spread their reconnects after a restart over
+  // this window (on top of the hint), so they do not all arrive at once.
+  std::chrono::milliseconds restart_window{5000};     // --restart-window-ms 0..600000
+  // Session-ticket keys kept across restarts (netlib/ticket_key_ring.hpp);
+  // empty: random keys in memory, tickets die with the process.
+  std::string ticket_key_file;                        // --ticket-key-file PATH
+  std::chrono::seconds ticket_key_rotation{43200};    // --ticket-key-rotation-s 60..2592000
   unsigned max_sessions_per_identity = 32;            // --max-sessions-per-identity 1..4096
   unsigned max_addresses_per_identity = 4;            // --max-addresses-per-identity 1..4096 (pool leases)
   // --workers 1..64, or auto (stored as 0): threads sessions are sharded

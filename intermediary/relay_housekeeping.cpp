@@ -33,6 +33,7 @@ Relay::~Relay() {
   for (auto& w : workers_)
     if (w->thread) w->thread->stop();
   if (routes_timer_ != 0) loop_.cancel_timer(routes_timer_);
+  if (ticket_timer_ != 0) loop_.cancel_timer(ticket_timer_);
   if (listener_.valid()) loop_.remove(listener_.get());
   if (workers_.empty()) return;
   RelayWorker& main = *workers_[0];
@@ -80,15 +81,15 @@ Expected<void, std::string> Relay::start() {
   crl_mtime_ns_ = mtime_ns(config_.tls.crl);
   if (auto ok = listen(); !ok) return ok;
   if (auto ok = start_workers(); !ok) return ok;
+  arm_ticket_rotation();
   loop_.add(listener_.get(), EPOLLIN, [this](uint32_t) { on_accept(); });
   return {};
 }
 
 Expected<void, std::string> Relay::start_workers() {
   unsigned n = unsigned(worker_tls_.size()) + 1;  // as many as listen() made contexts for
-  auto keys = TlsContext::random_ticket_keys();
-  if (!keys) return unexpected(keys.error());
-  if (auto ok = tls_.set_ticket_keys(*keys); !ok) return ok;
+  if (auto ok = load_ticket_keys(); !ok) return ok;
+  if (auto ok = tls_.set_ticket_keys(ticket_keys_); !ok) return ok;
   // Held until every thread id is known: a worker's first callback takes it.
   Lock lk(mu_);
   for (unsigned i = 0; i < n; ++i) {
@@ -100,7 +101,7 @@ Expected<void, std::string> Relay::start_workers() {
     } else {
       w->own_tls = std::move(worker_tls_[i - 1]);
       w->own_tls->set_io_mode(tls_.io_mode(), tls_.read_buffer());
-      if (auto ok = w->own_tls->set_ticket_keys(*keys); !ok) return ok;
+      if (auto ok = w->own_tls->set_ticket_keys(ticket_keys_); !ok) return ok;
       w->tls = w->own_tls.get();
       w->thread = std::make_unique<LoopThread>();
       w->loop = &w->thread->loop();
@@ -203,8 +204,12 @@ void Relay::announce_restart() {
   FlushLog log_flush{deferred_};
   if (workers_.empty()) return;
   RelayWorker& main = *workers_[0];
-  std::vector<uint8_t> frame;
-  (void)encode(Restarting{uint32_t(config_.restart_hint.count())}, frame);
+  // Sites that announced kCapRestartWindow spread their reconnects over
+  // the window; older ones get the 4-byte form they understand.
+  std::vector<uint8_t> plain, spread;
+  (void)encode(Restarting{uint32_t(config_.restart_hint.count())}, plain);
+  (void)encode(Restarting{uint32_t(config_.restart_hint.count()), uint32_t(config_.restart_window.count())},
+               spread);
   LocalWork local;
   size_t n = 0;
   {
@@ -212,7 +217,7 @@ void Relay::announce_restart() {
     for (const auto& [id, entry] : directory_) {
       if (!entry.authenticated) continue;
       // Other workers send theirs when woken (before they stop).
-      post_control(main, id, InboxKind::Control, frame, local);
+      post_control(main, id, InboxKind::Control, (entry.capabilities & kCapRestartWindow) ? spread : plain, local);
     }
     n = directory_.size();
   }
@@ -222,7 +227,8 @@ void Relay::announce_restart() {
     loop_.remove(listener_.get());
     listener_.reset();
   }
-  dlog().info("told {} sessions to reconnect in {} ms", n, config_.restart_hint.count());
+  dlog().info("told {} sessions to reconnect in {} ms (spread over {} ms where they can)", n,
+              config_.restart_hint.count(), config_.restart_window.count());
 }
 
 }  // namespace dialout

@@ -164,7 +164,7 @@ void Relay::on_wake(RelayWorker& w) {
   // Cleared before the lists are taken: whatever arrives after this wakes us again.
   w.wake_pending.store(false);
   std::vector<Accepted> accepted;
-  std::optional<TlsContext::TicketKeys> reload;
+  std::optional<TicketKeyRing> reload, rotated;
   bool reload_certificate = false;
   bool routes = false;
   {
@@ -173,8 +173,10 @@ void Relay::on_wake(RelayWorker& w) {
     w.adopt.clear();
     reload = std::exchange(w.reload_crl, std::nullopt);
     reload_certificate = std::exchange(w.reload_certificate, false);
+    rotated = std::exchange(w.new_ticket_keys, std::nullopt);
     routes = w.index == 0 && routes_due_;
   }
+  if (rotated && !reload) (void)w.tls->set_ticket_keys(*rotated);
   if (reload) apply_crl_reload(w, *reload, reload_certificate);
   for (auto& a : accepted) adopt(w, std::move(a));
   drain_inbox(w);

@@ -6,6 +6,8 @@
 // sessions whose certificate it now lists. Only a session's owner touches it.
 #include <fmt/format.h>
 
+#include <ctime>
+
 #include "intermediary/registration_recheck.hpp"
 #include "intermediary/relay.hpp"
 #include "intermediary/revocation.hpp"
@@ -18,27 +20,25 @@ Expected<void, std::string> Relay::reload_crl(bool certificate) {
   // changes) stands for all, as the files are the same.
   if (certificate)
     if (auto ok = tls_.try_reload_certificate(); !ok) return ok;
-  // Fresh ticket keys with every reload, so a revoked client cannot skip the
-  // check by resuming; the same keys for every worker, so resumption keeps
-  // working across them.
-  auto keys = TlsContext::random_ticket_keys();
-  if (!keys) return unexpected(keys.error());
+  // A fresh ticket key with every reload and no previous one, so a revoked
+  // client cannot skip the check by resuming; the same ring for every
+  // worker, so resumption keeps working across them.
+  auto key = TlsContext::random_ticket_key();
+  if (!key) return unexpected(key.error());
+  TicketKeyRing ring{*key, std::nullopt, std::time(nullptr)};
   // Worker 0's context is this thread's; its result stands for all (same files).
-  if (auto ok = tls_.try_reload_crl(*keys); !ok) return ok;
+  if (auto ok = tls_.try_reload_crl(ring); !ok) return ok;
   {
     Lock lk(mu_);
-    for (auto& w : workers_) {
-      if (w->index == 0) continue;
-      w->reload_crl = *keys;
-      w->reload_certificate = w->reload_certificate || certificate;
-      wake(*w);
-    }
+    ticket_keys_ = ring;
+    share_ticket_keys(lk, true, certificate);
   }
+  save_ticket_keys();
   if (!workers_.empty()) close_revoked(*workers_[0]);
   return {};
 }
 
-void Relay::apply_crl_reload(RelayWorker& w, const TlsContext::TicketKeys& keys, bool certificate) {
+void Relay::apply_crl_reload(RelayWorker& w, const TicketKeyRing& keys, bool certificate) {
   FlushLog log_flush{deferred_};
   if (certificate)
     if (auto ok = w.tls->try_reload_certificate(); !ok)

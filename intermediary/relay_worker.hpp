@@ -75,7 +75,8 @@ struct RelayWorker {
   size_t sessions = 0;        // live sessions owned or handed over (the listener balances on it)
   std::vector<Accepted> adopt;  // accepted, to start TLS on and add to `loop`
   // A CRL reload for `tls`, with the ticket keys every worker switches to.
-  std::optional<TlsContext::TicketKeys> reload_crl;
+  std::optional<TicketKeyRing> reload_crl;
+  std::optional<TicketKeyRing> new_ticket_keys;  // a rotation: the ring only
   bool reload_certificate = false;  // with reload_crl: our own certificate and key too
 
   // The worker's own thread only.

@@ -7,6 +7,9 @@
 
 #include <fmt/core.h>
 #include <openssl/err.h>
+#include <openssl/params.h>
+#include <openssl/evp.h>
+#include <openssl/core_names.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
@@ -85,6 +88,38 @@ int on_new_session(SSL* ssl, SSL_SESSION* sess) {
   if (cache == nullptr || SSL_SESSION_is_resumable(sess) != 1) return 0;
   if (SSL_SESSION* copy = SSL_SESSION_dup(sess)) cache->last.reset(copy);
   return 0;  // the connection keeps its reference
+}
+
+// Server side: seal new tickets with the ring's current key, open those of
+// the current or the previous key, refuse the rest (0: a full handshake).
+// The ring is the context's app data.
+int on_ticket_key(SSL* ssl, unsigned char key_name[16], unsigned char* iv, EVP_CIPHER_CTX* cipher,
+                  EVP_MAC_CTX* mac, int enc) {
+  const auto* ring = static_cast<const TicketKeyRing*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
+  if (ring == nullptr) return 0;
+  const TicketKey* key = nullptr;
+  if (enc == 1) {
+    key = &ring->current;
+    std::copy(key->name.begin(), key->name.end(), key_name);
+    if (RAND_bytes(iv, EVP_MAX_IV_LENGTH) != 1) return -1;
+  } else {
+    key = ring->find(std::span<const uint8_t>(key_name, 16));
+    if (key == nullptr) return 0;
+  }
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, const_cast<uint8_t*>(key->hmac.data()), key->hmac.size()),
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_construct_end()};
+  if (EVP_MAC_CTX_set_params(mac, params) != 1) return -1;
+  int ok = enc == 1 ? EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key->aes.data(), iv)
+                    : EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key->aes.data(), iv);
+  if (ok != 1) return -1;
+  // 2 on opening: resume, and send a fresh ticket under the current key.
+  // Without it OpenSSL sends none after a TLS 1.3 resumption, and the
+  // client's only ticket is spent (SSL_free marks a session that ended
+  // without close_notify unresumable): every other reconnect would be a
+  // full handshake.
+  return enc == 1 ? 1 : 2;
 }
 
 // One CA signs the intermediary's and the sites' certificates, so the
@@ -208,6 +243,8 @@ TlsContext& TlsContext::operator=(TlsContext&& o) noexcept {
     if (ctx_) SSL_CTX_set_app_data(ctx_.get(), nullptr);
     ctx_ = std::move(o.ctx_);
     cache_ = std::move(o.cache_);
+    ticket_keys_ = std::move(o.ticket_keys_);
+    not_after_ = o.not_after_;
     bio_method_ = std::move(o.bio_method_);
     files_ = std::move(o.files_);
     server_ = o.server_;
@@ -224,13 +261,13 @@ TlsContext::~TlsContext() {
 }
 
 Expected<void, std::string> TlsContext::try_reload_crl() {
-  if (!server_) return try_reload_crl(TicketKeys{});
-  auto keys = random_ticket_keys();
-  if (!keys) return unexpected(keys.error());
-  return try_reload_crl(*keys);
+  if (!server_) return try_reload_crl(TicketKeyRing{});
+  auto key = random_ticket_key();
+  if (!key) return unexpected(key.error());
+  return try_reload_crl(TicketKeyRing{*key, std::nullopt, 0});
 }
 
-Expected<void, std::string> TlsContext::try_reload_crl(const TicketKeys& keys) {
+Expected<void, std::string> TlsContext::try_reload_crl(const TicketKeyRing& keys) {
   if (!ctx_) return unexpected(std::string("empty TLS context"));
   ERR_clear_error();
   auto store = build_store(files_);
@@ -267,18 +304,23 @@ Expected<void, std::string> TlsContext::try_reload_certificate() {
   return {};
 }
 
-Expected<TlsContext::TicketKeys, std::string> TlsContext::random_ticket_keys() {
-  TicketKeys keys{};
-  if (RAND_bytes(keys.data(), int(keys.size())) != 1) return unexpected(with_errors("RAND_bytes"));
-  return keys;
+Expected<TicketKey, std::string> TlsContext::random_ticket_key() {
+  std::array<uint8_t, TicketKey::kBytes> bytes{};
+  if (RAND_bytes(bytes.data(), int(bytes.size())) != 1) return unexpected(with_errors("RAND_bytes"));
+  return TicketKey::from_bytes(bytes);
 }
 
-Expected<void, std::string> TlsContext::set_ticket_keys(const TicketKeys& keys) {
+Expected<void, std::string> TlsContext::set_ticket_keys(const TicketKeyRing& ring) {
   if (!ctx_) return unexpected(std::string("empty TLS context"));
-  // The API takes a non-const buffer; it only copies from it.
-  TicketKeys copy = keys;
-  if (SSL_CTX_set_tlsext_ticket_keys(ctx_.get(), copy.data(), long(copy.size())) != 1)
-    return unexpected(with_errors("set ticket keys"));
+  if (!server_) return unexpected(std::string("ticket keys are a server's"));
+  if (!ticket_keys_) {
+    ticket_keys_ = std::make_unique<TicketKeyRing>(ring);
+    SSL_CTX_set_app_data(ctx_.get(), ticket_keys_.get());
+    if (SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx_.get(), on_ticket_key) != 1)
+      return unexpected(with_errors("set ticket key callback"));
+  } else {
+    *ticket_keys_ = ring;  // on the context's own thread: no handshake runs now
+  }
   return {};
 }
 

@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "netlib/expected.hpp"
+#include "netlib/ticket_key_ring.hpp"
 #include "netlib/stream_transport.hpp"
 #include "netlib/tls_bio.hpp"
 #include "netlib/unique_fd.hpp"
@@ -69,16 +70,16 @@ class TlsContext {
   // server it also rotates the session-ticket keys, so a revoked client
   // cannot skip the check by resuming. On failure the old store stays.
   Expected<void, std::string> try_reload_crl();
-  // Server session-ticket keys (OpenSSL 3 layout: name 16 + HMAC 32 + AES
-  // 32 bytes). Server contexts given the same keys resume each other's
-  // tickets (the intermediary's workers each have their own context).
-  static constexpr size_t kTicketKeyBytes = 80;
-  using TicketKeys = std::array<uint8_t, kTicketKeyBytes>;
-  static Expected<TicketKeys, std::string> random_ticket_keys();
-  Expected<void, std::string> set_ticket_keys(const TicketKeys& keys);
+  // Server session-ticket keys: new tickets are sealed with ring.current;
+  // a ticket sealed with ring.previous still resumes (and is replaced by a
+  // fresh one), any other means a full handshake. Server contexts given the
+  // same ring resume each other's tickets (the intermediary's workers each
+  // have their own context; a key file carries the ring across restarts).
+  static Expected<TicketKey, std::string> random_ticket_key();
+  Expected<void, std::string> set_ticket_keys(const TicketKeyRing& ring);
   // try_reload_crl() with the new ticket keys given instead of drawn, so
   // contexts sharing keys keep sharing them.
-  Expected<void, std::string> try_reload_crl(const TicketKeys& keys);
+  Expected<void, std::string> try_reload_crl(const TicketKeyRing& keys);
   // Re-reads our own certificate (chain) and key from the same paths for
   // connections made from now on. They are checked in a scratch context
   // first: on failure (unreadable, a key that does not match) the old pair
@@ -120,7 +121,8 @@ class TlsContext {
   static Expected<TlsContext, std::string> make(const TlsFiles& files, bool server);
 
   std::unique_ptr<SSL_CTX, tls_detail::SslCtxFree> ctx_;
-  std::unique_ptr<tls_detail::SessionCache> cache_;
+  std::unique_ptr<tls_detail::SessionCache> cache_;        // client: the SSL_CTX app data
+  std::unique_ptr<TicketKeyRing> ticket_keys_;             // server: the SSL_CTX app data
   tls_detail::BioMethodPtr bio_method_;
   TlsFiles files_;
   int64_t not_after_ = 0;

@@ -204,9 +204,8 @@ inline constexpr size_t kMaxPrefixes = 64;
 inline constexpr uint32_t kCapVnetHeader = 1u << 0;  // accepts DATA with a virtio-net header
 inline constexpr uint32_t kCapRouteDeltas = 1u << 1;    // ROUTE_UPDATE / ROUTE_RESYNC instead of ROUTES
 inline constexpr uint32_t kCapRestartWindow = 1u << 2;  // accepts the 8-byte RESTARTING
-// What this build implements end to end. kCapRestartWindow joins once the
-// relay announces a window (tund already spreads over one it is given).
-inline constexpr uint32_t kCapAll = kCapVnetHeader | kCapRouteDeltas;
+// What this build implements end to end.
+inline constexpr uint32_t kCapAll = kCapVnetHeader | kCapRouteDeltas | kCapRestartWindow;
 
 // ROUTE_UPDATE: at most this many frames per update (bounds what a site buffers).
 inline constexpr uint16_t kMaxUpdateParts = 1024;

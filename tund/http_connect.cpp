@@ -7,26 +7,13 @@
 #include "netlib/option_parsing.hpp"
 #include "netlib/option_values.hpp"
 #include "tund/http_response_head.hpp"
+#include "tund/http_token.hpp"
 
 namespace dialout {
 
 namespace {
 
 constexpr size_t kMaxSchemesShown = 8;
-
-bool is_tchar(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    auto l = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
-    if (l(a[i]) != l(b[i])) return false;
-  }
-  return true;
-}
 
 // The scheme of each challenge in Proxy-Authenticate values (RFC 9110
 // section 11.6.1), e.g. `Basic realm="x", charset="UTF-8", Negotiate`: at
@@ -40,7 +27,7 @@ std::vector<std::string> challenge_schemes(const std::vector<std::string>& value
     while (i < v.size()) {
       while (i < v.size() && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) ++i;
       const size_t start = i;
-      while (i < v.size() && is_tchar(v[i])) ++i;
+      while (i < v.size() && is_http_tchar(v[i])) ++i;
       const std::string_view token = v.substr(start, i - start);
       size_t after = i;
       while (after < v.size() && (v[after] == ' ' || v[after] == '\t')) ++after;
@@ -133,7 +120,7 @@ ProxyProgress HttpConnect::on_auth_required(const std::string& shown, const std:
   bool basic = schemes.empty();  // RFC 9110 requires a challenge; without one, Basic is worth one try
   std::string offered;
   for (size_t i = 0; i < schemes.size(); ++i) {
-    basic = basic || iequals(schemes[i], "Basic");
+    basic = basic || ascii_iequals(schemes[i], "Basic");
     if (i < kMaxSchemesShown) offered += (i == 0 ? "" : ", ") + schemes[i];
   }
   if (!basic) return fail(fmt::format("requires authentication by {}, and only Basic is supported: {}", offered, shown));

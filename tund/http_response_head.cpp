@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include "netlib/option_values.hpp"
+#include "tund/http_token.hpp"
 
 namespace dialout {
 
@@ -12,25 +13,10 @@ constexpr std::string_view kHttpPrefix = "HTTP/";
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-// RFC 9110 section 5.6.2.
-bool is_tchar(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c)) return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
 // VCHAR, obs-text, SP, HTAB: what a field value or a reason phrase may hold.
 bool is_text(char ch) {
   const auto c = static_cast<unsigned char>(ch);
   return c == ' ' || c == '\t' || (c > 0x20 && c != 0x7f);
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    auto l = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
-    if (l(a[i]) != l(b[i])) return false;
-  }
-  return true;
 }
 
 Expected<unsigned, std::string> parse_status_line(std::string_view line) {
@@ -103,7 +89,7 @@ Expected<HttpResponseHead, std::string> parse_http_response_head(std::string_vie
     }
     const std::string_view name = line.substr(0, colon);
     for (char c : name) {
-      if (!is_tchar(c)) return unexpected(fmt::format("header field name {} is not a token", quote(name)));
+      if (!is_http_tchar(c)) return unexpected(fmt::format("header field name {} is not a token", quote(name)));
     }
     std::string_view value = line.substr(colon + 1);
     for (char c : value) {
@@ -111,7 +97,7 @@ Expected<HttpResponseHead, std::string> parse_http_response_head(std::string_vie
     }
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
     while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-    if (iequals(name, "Proxy-Authenticate")) r.proxy_authenticate.emplace_back(value);
+    if (ascii_iequals(name, "Proxy-Authenticate")) r.proxy_authenticate.emplace_back(value);
   }
   return r;
 }

@@ -14,7 +14,7 @@ long long ms(std::chrono::steady_clock::duration d) {
 
 }  // namespace
 
-const char* to_string(DataPath p) { return p == DataPath::Datagram ? "datagram" : "stream"; }
+const char* to_string(Carrier p) { return p == Carrier::Datagram ? "datagram" : "stream"; }
 
 PathChoice::PathChoice(const PathSettings& settings)
     : settings_(settings),

@@ -44,8 +44,8 @@
 
 namespace dialout {
 
-enum class DataPath : uint8_t { Stream, Datagram };
-const char* to_string(DataPath);
+enum class Carrier : uint8_t { Stream, Datagram };
+const char* to_string(Carrier);
 
 struct PathSettings {
   std::chrono::milliseconds keepalive{1000};
@@ -68,7 +68,7 @@ struct ProbeRequest {
 struct PathEvent {
   enum class Kind : uint8_t { Switched, MtuChanged };
   Kind kind = Kind::Switched;
-  DataPath path = DataPath::Stream;  // where data goes from now on
+  Carrier path = Carrier::Stream;  // where data goes from now on
   size_t mtu = 0;                    // the confirmed path MTU (0 off the datagram path)
   std::string why;                   // for the log line and the status file
 };
@@ -92,7 +92,7 @@ class PathChoice {
   // Timers. Call at deadline() (earlier is harmless).
   void tick(Clock::time_point now);
 
-  DataPath path() const { return state_ == State::Datagram ? DataPath::Datagram : DataPath::Stream; }
+  Carrier path() const { return state_ == State::Datagram ? Carrier::Datagram : Carrier::Stream; }
   State state() const { return state_; }
   // The largest record the datagram path carries now; 0 when data is on the stream.
   size_t max_record_size() const { return state_ == State::Datagram ? pmtu_.max_record() : 0; }

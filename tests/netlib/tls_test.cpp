@@ -356,6 +356,60 @@ TEST_F(Tls, SessionResumption) {
 
 // A link that dies (no close_notify: a roam, a dead NAT mapping) is when
 // resumption matters most; freeing that connection must not spoil the ticket.
+// Ticket keys as a ring: a context made later with the same ring (the
+// intermediary after a restart, keys from its file) resumes the ticket; one
+// rotation later it still does, with the previous key (and hands out a
+// ticket under the new one); a ring without the ticket's key refuses it:
+// the handshake is a full one.
+TEST_F(Tls, TicketsResumeAcrossContextsAndOneRotation) {
+  auto k1 = TlsContext::random_ticket_key();
+  auto k2 = TlsContext::random_ticket_key();
+  auto k3 = TlsContext::random_ticket_key();
+  ASSERT_TRUE(k1 && k2 && k3);
+  TicketKeyRing ring{*k1, std::nullopt, 1};
+  auto before = server_ctx();
+  ASSERT_TRUE(before.set_ticket_keys(ring).has_value());
+  auto c = client_ctx("site-a");
+  auto first = connect_pair(before, c, "intermediary");
+  ASSERT_EQ(first.hs.server, Status::Done) << first.server->last_error();
+  server_says(first, "ticket");
+  ASSERT_TRUE(c.has_cached_session());
+
+  struct Step {
+    const char* what;
+    TicketKeyRing ring;
+    bool resumes;
+  };
+  auto rotated = ring.rotated(*k2, 2);
+  const Step steps[] = {
+      {"a new context with the same ring (a restart)", ring, true},
+      {"one rotation: the ticket's key is the previous one", rotated, true},
+      {"a ring without the ticket's key", TicketKeyRing{*k3, std::nullopt, 3}, false},
+  };
+  for (const auto& step : steps) {
+    auto after = server_ctx();
+    ASSERT_TRUE(after.set_ticket_keys(step.ring).has_value());
+    auto e = connect_pair(after, c, "intermediary");
+    ASSERT_EQ(e.hs.server, Status::Done) << step.what << ": " << e.server->last_error();
+    EXPECT_EQ(e.server->session_reused(), step.resumes) << step.what;
+    EXPECT_EQ(e.server->peer_identity(), "site-a") << step.what;
+    server_says(e, "next ticket");
+  }
+}
+
+// Every resumption hands out a fresh ticket, so a site that reconnects
+// again and again (roaming, restarts) resumes every time, not every other.
+TEST_F(Tls, ResumptionRepeats) {
+  auto s = server_ctx();
+  auto c = client_ctx("site-a");
+  for (int i = 0; i < 4; ++i) {
+    auto e = connect_pair(s, c, "intermediary");
+    ASSERT_EQ(e.hs.server, Status::Done) << e.server->last_error();
+    EXPECT_EQ(e.server->session_reused(), i > 0) << "connection " << i;
+    server_says(e, "ticket");
+  }
+}
+
 TEST_F(Tls, SessionResumesAfterAnUncleanClose) {
   auto s = server_ctx();
   auto c = client_ctx("site-a");

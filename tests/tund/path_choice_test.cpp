@@ -103,7 +103,7 @@ double seconds(Clock::duration d) { return std::chrono::duration<double>(d).coun
 TEST(PathChoice, OffUntilStarted) {
   Harness h;
   EXPECT_EQ(h.choice.state(), State::Off);
-  EXPECT_EQ(h.choice.path(), DataPath::Stream);
+  EXPECT_EQ(h.choice.path(), Carrier::Stream);
   EXPECT_EQ(h.choice.max_record_size(), 0u);
   EXPECT_EQ(h.choice.deadline(), Clock::time_point::max());
   h.run_for(10s);
@@ -117,7 +117,7 @@ TEST(PathChoice, AnsweredProbeMovesDataToDatagramsThenMtuIsFound) {
   h.start();
   ASSERT_EQ(h.sent.size(), 1u);  // at once, padded to the base MTU
   EXPECT_EQ(h.sent[0].probe.record_size, 1200 - kOverhead);
-  EXPECT_EQ(h.choice.path(), DataPath::Stream);
+  EXPECT_EQ(h.choice.path(), Carrier::Stream);
 
   h.run_for(20ms);
   EXPECT_EQ(h.choice.state(), State::Datagram);
@@ -125,7 +125,7 @@ TEST(PathChoice, AnsweredProbeMovesDataToDatagramsThenMtuIsFound) {
   auto sw = h.switches();
   ASSERT_EQ(sw.size(), 1u);
   EXPECT_EQ(sw[0].at, t0 + 20ms);
-  EXPECT_EQ(sw[0].event.path, DataPath::Datagram);
+  EXPECT_EQ(sw[0].event.path, Carrier::Datagram);
   EXPECT_EQ(sw[0].event.why, "authenticated probe answered in 20 ms: datagram path works (records up to 1172 bytes)");
   EXPECT_EQ(h.choice.reason(), sw[0].event.why);
 
@@ -155,7 +155,7 @@ TEST(PathChoice, UdpBlockedFromTheStartStaysOnTheStreamWithBackoff) {
   auto t0 = h.now;
   h.start();
   h.run_for(10min);
-  EXPECT_EQ(h.choice.path(), DataPath::Stream);
+  EXPECT_EQ(h.choice.path(), Carrier::Stream);
   EXPECT_TRUE(h.events.empty());
   auto v = h.validations(t0);
   ASSERT_GE(v.size(), 10u);
@@ -184,7 +184,7 @@ TEST(PathChoice, FallsBackToTheStreamWithin3s) {
     h.run_for(5s);
     auto sw = h.switches();
     ASSERT_EQ(sw.size(), 2u) << one_way;
-    EXPECT_EQ(sw[1].event.path, DataPath::Stream);
+    EXPECT_EQ(sw[1].event.path, Carrier::Stream);
     EXPECT_LE(sw[1].at - cut, 2500ms) << one_way;
     EXPECT_GT(sw[1].at - cut, 1500ms) << "the fallback deadline is 2.5 s after the last reply";
     EXPECT_NE(sw[1].event.why.find("no authenticated probe reply for 2500 ms: back to the stream, probing again in "),
@@ -227,7 +227,7 @@ TEST(PathChoice, ReprobesWithBackoffAndReturns) {
   h.run_for(5s);
   h.path.up = false;
   h.run_for(3s);
-  ASSERT_EQ(h.choice.path(), DataPath::Stream);
+  ASSERT_EQ(h.choice.path(), Carrier::Stream);
   auto fell_back = h.switches().back().at;
   h.run_for(20s);  // still blocked: probes at growing intervals
   // The backoff goes on from the first validation probe (1 s): the waits
@@ -245,7 +245,7 @@ TEST(PathChoice, ReprobesWithBackoffAndReturns) {
   auto back = h.now;
   h.run_for(40s);
   auto sw = h.switches();
-  EXPECT_EQ(sw.back().event.path, DataPath::Datagram);
+  EXPECT_EQ(sw.back().event.path, Carrier::Datagram);
   EXPECT_LE(sw.back().at - back, 32s + 20ms);  // at the next probe, at most one ceiling later
 }
 
@@ -264,7 +264,7 @@ TEST(PathChoice, BackoffResetsOnlyAfterAStablePeriod) {
     h.run_for(stay);
     h.path.up = false;  // second fallback
     h.run_for(3s);
-    EXPECT_EQ(h.choice.path(), DataPath::Stream);
+    EXPECT_EQ(h.choice.path(), Carrier::Stream);
     auto fell = h.switches().back().at;
     h.run_for(70s);
     return h.validations(fell).at(0) - fell;
@@ -286,7 +286,7 @@ TEST(PathChoice, RoamRevalidatesAtOnce) {
   h.choice.roam(h.now, "wlan0 10.0.0.5 -> 192.168.1.7");
   auto roamed = h.now;
   h.collect();
-  EXPECT_EQ(h.choice.path(), DataPath::Stream);
+  EXPECT_EQ(h.choice.path(), Carrier::Stream);
   auto sw = h.switches();
   ASSERT_EQ(sw.size(), 2u);
   EXPECT_EQ(sw[1].event.why,
@@ -328,7 +328,7 @@ TEST(PathChoice, RepliesFromBeforeAFallbackAreStale) {
   ASSERT_EQ(h.choice.state(), State::Datagram);
   h.path.replies_lost = true;
   h.run_for(3s);
-  ASSERT_EQ(h.choice.path(), DataPath::Stream);
+  ASSERT_EQ(h.choice.path(), Carrier::Stream);
   auto fell = h.switches().back().at;
   // Every probe of the old attempt is answered now, late (or twice): none
   // of it may bring the datagram path back.
