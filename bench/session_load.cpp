@@ -198,7 +198,7 @@ class Load {
     if (st != TS::Done) return fail(i, "handshake: " + s.channel->transport().last_error());
     if (s.channel->transport().resumed()) ++resumed_;
     s.state = State::AwaitHello;
-    send(s, Hello{kProtocolVersion, 0});
+    send(s, Hello{kProtocolVersion, kCapAll});  // as tund does: route deltas, restart window
     flush(i);
   }
 
@@ -245,6 +245,7 @@ class Load {
         start_more();
         return true;
       case MsgType::Routes:
+      case MsgType::RouteUpdate:
       case MsgType::PeerGone:
       case MsgType::Pong: return true;
       default: break;

@@ -5,7 +5,7 @@
 # hostA -> hostB that measures the tunnel's recovery:
 #
 #   kill           intermediary SIGKILLed and restarted
-#   hint           intermediary SIGTERMed (sends RESTARTING, --restart-hint-ms)
+#   hint           intermediary SIGTERMed (sends RESTARTING, --restart-hint-ms, --restart-window-ms)
 #                  and restarted: sites must come back at about the hint
 #   wan-down       gwA's wan0 down for 10 s (default route re-added on up)
 #   conntrack      `conntrack -F` on gwA (default loose TCP pickup)
@@ -37,6 +37,7 @@ KEEPALIVE_MS=1000   # short liveness timers so a 10 s outage exceeds dead-after
 DEAD_MS=4000
 HANDSHAKE_MS=3000
 HINT_MS=2000
+WINDOW_MS=1000     # restart-window-ms: sites spread their reconnect over it
 RATE_KBPS=16000     # inner transfer pace: 2 MB/s
 BURSTS=${BURSTS:-3} # conn-burst rounds (RSS must level off)
 ROWS=()
@@ -64,7 +65,7 @@ row() { ROWS+=("$1|$( (($2)) && echo PASS || echo FAIL)|$3|$4|$5|$6"); }
 
 start_relay() {
   lab_start_intermediary --keepalive-ms "$KEEPALIVE_MS" --dead-after-ms "$DEAD_MS" \
-    --handshake-timeout-ms "$HANDSHAKE_MS" --restart-hint-ms "$HINT_MS"
+    --handshake-timeout-ms "$HANDSHAKE_MS" --restart-hint-ms "$HINT_MS" --restart-window-ms "$WINDOW_MS"
   wait_until 10 lab_listening relay 443
 }
 site_flags=(--keepalive-ms "$KEEPALIVE_MS" --dead-after-ms "$DEAD_MS")
@@ -127,7 +128,7 @@ fault_kill() {
 }
 
 fault_hint() {
-  local t ok=1 lo=$((HINT_MS - 200)) hi=$((HINT_MS + 1500)) stop_ms
+  local t ok=1 lo=$((HINT_MS - 200)) hi=$((HINT_MS + WINDOW_MS + 1500)) stop_ms told
   xfer_start hint 12 6002; sleep 3
   t=$(now_ms)
   lab_stop intermediary TERM 5
@@ -135,8 +136,10 @@ fault_hint() {
   start_relay
   xfer_finish hint 90; probe_recovery hint "$t"
   check "hint: transfer through SIGTERM + restart: $XFER_NOTE" test "$XFER_OK" -eq 1 || ok=0
-  check "hint: tund-a was told to wait ${HINT_MS} ms" grep -q "reconnecting in $HINT_MS ms" "$LAB_RUN/logs/tund-a.log" || ok=0
-  check "hint: probe answered ${RECOVERY} ms after SIGTERM (hint $HINT_MS: want $lo..$hi, not a reconnect at once nor after dead-after $DEAD_MS)" \
+  told=$(grep -m1 -oE "intermediary restarting; reconnecting in [0-9]+ ms" "$LAB_RUN/logs/tund-a.log" | grep -oE "[0-9]+" || echo -1)
+  check "hint: tund-a was told to wait ${HINT_MS} ms plus a share of the ${WINDOW_MS} ms window (waits $told ms)" \
+    test "$told" -ge "$HINT_MS" -a "$told" -le $((HINT_MS + WINDOW_MS)) || ok=0
+  check "hint: probe answered ${RECOVERY} ms after SIGTERM (hint $HINT_MS + window $WINDOW_MS: want $lo..$hi, not a reconnect at once nor after dead-after $DEAD_MS)" \
     test "$RECOVERY" -ge "$lo" -a "$RECOVERY" -le "$hi" || ok=0
   row hint "$ok" "$RECOVERY" "$OUTAGE" "$TCP_GAP" "hint $HINT_MS ms; old process exited in $stop_ms ms"
 }

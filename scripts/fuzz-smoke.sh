@@ -36,6 +36,7 @@ flock -n "$lock_fd" || { echo "waiting for another run using $fuzz_dir"; flock "
 echo "--- configure and build ${targets[*]} in $fuzz_dir"
 start=$SECONDS
 if ! cmake -S "$root" -B "$fuzz_dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS=-O1 \
+       -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DDIALOUT_UNITY=ON \
        -DCMAKE_CXX_COMPILER="$cxx" -DDIALOUT_FUZZ=ON >/dev/null ||
    ! cmake --build "$fuzz_dir" -j"$jobs" --target "${targets[@]}"; then
   echo "fuzz-smoke: FAILED to build the fuzz targets"; exit 1
