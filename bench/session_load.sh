@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Idle-session load test against a local intermediary (loopback only):
+# Idle-session load test against a local intermediary (loopback only;
+# every session comes from 127.0.0.1, so the per-source handshake limits
+# are lifted):
 # builds a throwaway PKI, writes a policy letting identity "load" register
 # load-0..load-(N-1), starts the intermediary on 127.0.0.1:<free port>, runs
 # session_load with --pid, stops the intermediary.
@@ -59,7 +61,8 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 # shellcheck disable=SC2086  # INTERMEDIARY_EXTRA is a list of flags
 "$intermediary" --listen "127.0.0.1:$port" --cert "$work/pki/intermediary.crt" --key "$work/pki/intermediary.key" \
-  --ca "$work/pki/ca.crt" --policy "$work/policy.conf" --max-sessions-per-identity 4096 \
+  --ca "$work/pki/ca.crt" --policy "$work/policy.conf" --max-sessions-per-identity 1048576 \
+  --handshake-rate-per-source 0 --max-pending-per-source 1024 \
   --log-level warn ${INTERMEDIARY_EXTRA:-} >"$work/intermediary.log" 2>&1 &
 pid=$!
 

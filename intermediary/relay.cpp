@@ -101,19 +101,29 @@ bool Relay::on_register(RelayWorker& w, Session& s, const Register& r, TimePoint
 
 void Relay::on_data(RelayWorker& w, Session& s, const FrameView& f, const DataView& d, TimePoint now) {
   refresh_view(w);
-  const Site* sender = w.view->registry.site(s.core.site());
-  if (sender == nullptr) {
-    // Registered after the view was built: ask for a fresh one (once).
+  if (forward(w, s, f, d, now, false)) return;
+  // The view may lag a registration or a site's new connections (route
+  // pushes, which publish it, are coalesced): look again in a fresh one
+  // before dropping. At most once a millisecond per worker, so a flood of
+  // datagrams nobody serves cannot keep it taking the control plane's lock.
+  if (now - w.view_forced_at >= std::chrono::milliseconds(1)) {
+    w.view_forced_at = now;
     refresh_view(w, true);
-    sender = w.view->registry.site(s.core.site());
-    if (sender == nullptr) {
-      w.counters.add(RelayCounter::DropNoRoute);
-      return;
-    }
   }
+  (void)forward(w, s, f, d, now, true);
+}
+
+bool Relay::forward(RelayWorker& w, Session& s, const FrameView& f, const DataView& d, TimePoint now, bool last_try) {
   const ForwardingView& view = *w.view;
+  const Site* sender = view.registry.site(s.core.site());
+  if (sender == nullptr) {  // registered after the view was built
+    if (!last_try) return false;
+    w.counters.add(RelayCounter::DropNoRoute);
+    return true;
+  }
   auto fwd = decide_forward(view.registry, *view.policy, *sender, s.who, d);
   if (!fwd) {
+    if (fwd.error() == DropReason::NoRoute && !last_try) return false;
     switch (fwd.error()) {
       case DropReason::Malformed:
       case DropReason::SourceRouted:
@@ -125,12 +135,13 @@ void Relay::on_data(RelayWorker& w, Session& s, const FrameView& f, const DataVi
     }
     w.drop_log.warn(to_string(fwd.error()), s.drop_log, now, "{} ('{}', user '{}'): dropped datagram: {}", s.peer,
                     sender->name, s.who.name, to_string(fwd.error()));
-    return;
+    return true;
   }
   const Site* target = view.registry.site(fwd->dst);
   if (target == nullptr || target->sessions.empty()) {
+    if (!last_try) return false;
     w.counters.add(RelayCounter::DropNoRoute);
-    return;
+    return true;
   }
   std::span<const uint8_t> whole(f.payload.data() - kFrameHeaderSize, f.size());
   // The flow's session first; when it closed since the view was built (a
@@ -145,22 +156,24 @@ void Relay::on_data(RelayWorker& w, Session& s, const FrameView& f, const DataVi
       w.counters.add(RelayCounter::DropMalformed);
       w.drop_log.warn("no-offload", s.drop_log, now,
                       "{}: dropped offloaded datagram: '{}' does not accept offload headers", s.peer, target->name);
-      return;
+      return true;
     }
     if (out->owner == w.index) {
       Session* local = owned(w, out_id);
       if (local == nullptr) continue;  // closed since the view was built
       queue_data(w, *local, sender->id, whole, d.packet.size());
-      return;
+      return true;
     }
     // Another worker's session: only its owner touches it.
     RelayWorker& to = *workers_[out->owner];
     auto posted = to.inbox.post(InboxFrame{out_id, sender->id, target->id, d.packet.size()}, whole);
     if (!posted.ok) w.counters.add(RelayCounter::DropInboxFull);
     if (posted.wake) wake(to);
-    return;
+    return true;
   }
+  if (!last_try) return false;
   w.counters.add(RelayCounter::DropSessionGone);
+  return true;
 }
 
 Session* Relay::another_local_session(RelayWorker& w, SiteId site) {
@@ -466,6 +479,11 @@ uint64_t Relay::counter(RelayCounter c) const { return counter_totals()[size_t(c
 size_t Relay::session_count() const {
   Lock lk(mu_);
   return directory_.size();
+}
+
+bool Relay::routes_settled() const {
+  Lock lk(mu_);
+  return !routes_due_ && !view_due_;
 }
 
 size_t Relay::site_count() const {

@@ -96,6 +96,10 @@ class Relay {
   RelayCounterSet::Values counter_totals() const;
   size_t session_count() const;
   size_t site_count() const;
+  // No route push or forwarding-view publish is pending: every session
+  // registered so far is in the view and has its routes (pushes are
+  // coalesced, at most one per 50 ms).
+  bool routes_settled() const;
   // Pool addresses held, live or kept for reconnects (every pool together).
   size_t pool_leases() const;
   // Live sessions each worker owns; the workers owning a site's sessions.
@@ -180,6 +184,10 @@ class Relay {
   bool on_register(RelayWorker& w, Session& s, const Register& r, TimePoint now);
   void on_data(RelayWorker& w, Session& s, const FrameView& frame, const DataView& d, TimePoint now);
   // Queues a DATA frame (header included) from site `src` into w's session.
+  // One attempt at forwarding a DATA frame against w's view. Returns false
+  // (having counted nothing) when the view may be stale and this is not the
+  // last try: sender or destination unknown, or every session gone.
+  bool forward(RelayWorker& w, Session& s, const FrameView& f, const DataView& d, TimePoint now, bool last_try);
   // A live session of `site` this worker owns (the one a frame was posted
   // for closed meanwhile); null when it has none.
   Session* another_local_session(RelayWorker& w, SiteId site);
@@ -271,6 +279,7 @@ class Relay {
   int64_t crl_mtime_ns_ = 0;
   EventLoop::TimerId routes_timer_ = 0;
   EventLoop::TimerId ticket_timer_ = 0;
+  TimePoint last_route_push_{};  // see arm_routes
   TimePoint last_status_{};
   TicketKeyRing ticket_keys_;  // what every worker's context holds
 };

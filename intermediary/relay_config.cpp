@@ -60,7 +60,7 @@ std::vector<OptionSpec> relay_specs() {
        fmt::format("Make a new ticket key this often; the one before still resumes, 60..2592000 (default {}).",
                    d.ticket_key_rotation.count())},
       {"max-sessions-per-identity", "N",
-       fmt::format("Sessions one certificate identity may hold, 1..4096 (default {}).",
+       fmt::format("Sessions one certificate identity may hold, 1..1048576 (default {}).",
                    d.max_sessions_per_identity)},
       {"max-addresses-per-identity", "N",
        fmt::format("Pool addresses one identity may hold, live or kept for reconnects, 1..4096 (default {}).",
@@ -135,7 +135,7 @@ RelayConfig build(const LayeredOptions& o) {
   c.ticket_key_rotation =
       std::chrono::seconds(o.number("ticket-key-rotation-s", 60, 2592000, c.ticket_key_rotation.count()));
   c.max_sessions_per_identity = static_cast<unsigned>(
-      o.number("max-sessions-per-identity", 1, 4096, c.max_sessions_per_identity));
+      o.number("max-sessions-per-identity", 1, 1048576, c.max_sessions_per_identity));
   c.max_addresses_per_identity = static_cast<unsigned>(
       o.number("max-addresses-per-identity", 1, 4096, c.max_addresses_per_identity));
   c.workers = kDaemonWorkers;

@@ -14,6 +14,7 @@ namespace dialout {
 namespace {
 
 constexpr auto kRttSamplePeriod = std::chrono::seconds(5);
+constexpr auto kRoutePushInterval = std::chrono::milliseconds(50);
 
 int64_t mtime_ns(const std::string& path) {
   struct stat st {};
@@ -190,9 +191,17 @@ void Relay::reload_crl_if_changed() {
 
 void Relay::arm_routes() {
   if (routes_timer_ != 0) return;
-  routes_timer_ = loop_.add_timer(std::chrono::milliseconds(0), [this] {
+  // At most one push per kRoutePushInterval: each costs a walk over the
+  // sessions and a copy of the registry, so a burst of registrations (a
+  // reconnect storm: thousands a second) shares pushes instead of paying
+  // one each. A lone change still goes out at once.
+  auto now = loop_.now();
+  auto due = last_route_push_ + kRoutePushInterval;
+  auto delay = due > now ? std::chrono::ceil<std::chrono::milliseconds>(due - now) : std::chrono::milliseconds(0);
+  routes_timer_ = loop_.add_timer(delay, [this] {
     FlushLog log_flush{deferred_};
     routes_timer_ = 0;
+    last_route_push_ = loop_.now();
     Lock lk(mu_);
     routes_due_ = false;
     send_route_snapshots(lk);  // unlocks

@@ -92,6 +92,7 @@ struct RelayWorker {
   RateLimitedLog drop_log;                          // data-path warnings
   EventLoop::TimerId tick_timer = 0;
   std::chrono::steady_clock::time_point rtt_sampled_at{};  // the last TCP RTT sample of its sessions
+  std::chrono::steady_clock::time_point view_forced_at{};  // the last forced view refresh (Relay::on_data)
 };
 
 }  // namespace dialout

@@ -196,7 +196,7 @@ TEST_F(RelayConfigTest, BadValuesAreRefusedNamingTheKey) {
       {{}, "keepalive-ms = 16000\n", "intermediary.conf:1: keepalive-ms: dead-after-ms (15000) must be greater"},
       {{"--handshake-timeout-ms", "99"}, "", "intermediary: --handshake-timeout-ms: 99 is out of range"},
       {{"--restart-hint-ms", "600001"}, "", "intermediary: --restart-hint-ms: 600001 is out of range (0..600000)"},
-      {{"--max-sessions-per-identity", "0"}, "", "intermediary: --max-sessions-per-identity: 0 is out of range (1..4096)"},
+      {{"--max-sessions-per-identity", "0"}, "", "intermediary: --max-sessions-per-identity: 0 is out of range (1..1048576)"},
       {{"--max-addresses-per-identity", "0"}, "", "intermediary: --max-addresses-per-identity: 0 is out of range (1..4096)"},
       {{}, "max-addresses-per-identity = 4097\n", "intermediary.conf:1: max-addresses-per-identity: 4097 is out of range"},
       {{"--max-pending", "0"}, "", "intermediary: --max-pending: 0 is out of range (1..1048576)"},

@@ -121,7 +121,7 @@ class MultiQueue : public ::testing::Test {
       return a_->engine->ready_uplinks() == std::max(2u, a_connections) &&
              b_->engine->ready_uplinks() == std::max(2u, b_connections) &&
              a_->routes.routes.count(*Prefix::parse("10.2.0.0/24")) &&
-             b_->routes.routes.count(*Prefix::parse("10.1.0.0/24"));
+             b_->routes.routes.count(*Prefix::parse("10.1.0.0/24")) && relay_->routes_settled();
     })) << "every uplink of both workers registers, and the routes reach the engines";
   }
 
