@@ -56,6 +56,14 @@ struct ControlEvent {
 // a client context caches session tickets, so workers do not share one.
 Expected<TlsContext, std::string> worker_tls_context(const TlsContext& like);
 
+// A worker's move of its uplinks to a renewed certificate (QueueWorker::renew).
+struct UplinkRenewal {
+  std::unique_ptr<TlsContext> tls;
+  size_t next = 0;                    // the position in the worker's uplinks being moved
+  std::unique_ptr<Uplink> candidate;  // its replacement, until ready
+  EventLoop::TimerId deadline = 0;
+};
+
 class QueueWorker final : public Uplink::Handler {
  public:
   // Read by the engine from any thread; written by the worker.
@@ -122,13 +130,6 @@ class QueueWorker final : public Uplink::Handler {
   void sweep_retired();
   bool is_candidate(const Uplink& up) const { return renewal_ && renewal_->candidate.get() == &up; }
 
-  struct Renewal {
-    std::unique_ptr<TlsContext> tls;
-    size_t next = 0;                    // the position in uplinks_ being moved
-    std::unique_ptr<Uplink> candidate;  // its replacement, until ready
-    EventLoop::TimerId deadline = 0;
-  };
-
   Tun& queue_;
   std::unique_ptr<TlsContext> tls_;  // its own: a client context caches session tickets
   Shared shared_;
@@ -139,7 +140,7 @@ class QueueWorker final : public Uplink::Handler {
   // Declared before the uplinks that use them (destroyed after them).
   std::vector<std::unique_ptr<TlsContext>> old_tls_;  // freed once no uplink uses them
   std::vector<std::unique_ptr<Uplink>> uplinks_;
-  std::optional<Renewal> renewal_;
+  std::optional<UplinkRenewal> renewal_;
   std::vector<std::unique_ptr<Uplink>> retiring_;      // draining or stopped; freed by sweep_retired
   std::mutex renew_mu_;
   std::unique_ptr<TlsContext> renew_request_;  // guarded by renew_mu_
