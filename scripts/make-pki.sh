@@ -60,7 +60,9 @@ while (($#)); do
     --other-ca)   (($# >= 2)) || usage; foreign+=("$2"); shift 2 ;;
     --revoked)    (($# >= 2)) || usage; revoked+=("$2"); want_crl=1; shift 2 ;;
     --crl)        want_crl=1; shift ;;
-    --days)       (($# >= 2)) && [[ "$2" =~ ^[1-9][0-9]{0,4}$ ]] || usage; days=$2; shift 2 ;;
+    --days)       (($# >= 2)) || usage
+                  [[ "$2" =~ ^[1-9][0-9]{0,4}$ ]] || usage
+                  days=$2; shift 2 ;;
     --crl-only)   crl_only=1; want_crl=1; shift ;;
     --ou)         (($# >= 2)) || usage; [[ "$2" == *:* ]] || usage; add_ous "$2"; shift 2 ;;
     --eku)        (($# >= 2)) || usage; [[ "$2" == *:* ]] || usage
