@@ -205,9 +205,7 @@ void QueueWorker::on_down(Uplink& up) {
   shared_.control.post(ControlEvent{up.index(), UplinkDown{}});
 }
 
-}  // namespace dialout
-
-namespace dialout {
+// ---- certificate renewal (worker thread) ----
 
 void QueueWorker::start_renewal(std::unique_ptr<TlsContext> tls) {
   if (renewal_) {
