@@ -90,6 +90,18 @@ int on_new_session(SSL* ssl, SSL_SESSION* sess) {
   return 0;  // the connection keeps its reference
 }
 
+// Our certificate chain and key into `ctx`, checked to belong together;
+// errors name the file.
+Expected<void, std::string> use_own_certificate(SSL_CTX* ctx, const TlsFiles& files) {
+  if (SSL_CTX_use_certificate_chain_file(ctx, files.cert.c_str()) != 1)
+    return unexpected(with_errors(fmt::format("load certificate {}", files.cert)));
+  if (SSL_CTX_use_PrivateKey_file(ctx, files.key.c_str(), SSL_FILETYPE_PEM) != 1)
+    return unexpected(with_errors(fmt::format("load key {}", files.key)));
+  if (SSL_CTX_check_private_key(ctx) != 1)
+    return unexpected(with_errors(fmt::format("key {} does not match {}", files.key, files.cert)));
+  return {};
+}
+
 // Server side: seal new tickets with the ring's current key, open those of
 // the current or the previous key, refuse the rest (0: a full handshake).
 // The ring is the context's app data.
@@ -190,15 +202,7 @@ Expected<TlsContext, std::string> TlsContext::make(const TlsFiles& files, bool s
   bool has_cert = !files.cert.empty() || !files.key.empty();
   if (server && !has_cert) return unexpected(std::string("server needs cert and key"));
   if (has_cert) {
-    if (SSL_CTX_use_certificate_chain_file(ctx, files.cert.c_str()) != 1) {
-      return unexpected(with_errors(fmt::format("load certificate {}", files.cert)));
-    }
-    if (SSL_CTX_use_PrivateKey_file(ctx, files.key.c_str(), SSL_FILETYPE_PEM) != 1) {
-      return unexpected(with_errors(fmt::format("load key {}", files.key)));
-    }
-    if (SSL_CTX_check_private_key(ctx) != 1) {
-      return unexpected(with_errors(fmt::format("key {} does not match {}", files.key, files.cert)));
-    }
+    if (auto ok = use_own_certificate(ctx, files); !ok) return unexpected(ok.error());
     if (auto t = dialout::certificate_not_after(SSL_CTX_get0_certificate(ctx))) c.not_after_ = *t;
   }
   auto store = build_store(files);
@@ -282,23 +286,14 @@ Expected<void, std::string> TlsContext::try_reload_crl(const TicketKeyRing& keys
 Expected<void, std::string> TlsContext::try_reload_certificate() {
   if (!ctx_) return unexpected(std::string("empty TLS context"));
   if (files_.cert.empty() && files_.key.empty()) return {};
-  auto load = [&](SSL_CTX* ctx) -> Expected<void, std::string> {
-    if (SSL_CTX_use_certificate_chain_file(ctx, files_.cert.c_str()) != 1)
-      return unexpected(with_errors(fmt::format("load certificate {}", files_.cert)));
-    if (SSL_CTX_use_PrivateKey_file(ctx, files_.key.c_str(), SSL_FILETYPE_PEM) != 1)
-      return unexpected(with_errors(fmt::format("load key {}", files_.key)));
-    if (SSL_CTX_check_private_key(ctx) != 1)
-      return unexpected(with_errors(fmt::format("key {} does not match {}", files_.key, files_.cert)));
-    return {};
-  };
   ERR_clear_error();
   std::unique_ptr<SSL_CTX, tls_detail::SslCtxFree> scratch(
       SSL_CTX_new(server_ ? TLS_server_method() : TLS_client_method()));
   if (!scratch) return unexpected(with_errors("SSL_CTX_new"));
-  if (auto ok = load(scratch.get()); !ok) return ok;
+  if (auto ok = use_own_certificate(scratch.get(), files_); !ok) return ok;
   // The files loaded: now into the live context (read again: a file
   // replaced in between fails here and says so).
-  if (auto ok = load(ctx_.get()); !ok) return ok;
+  if (auto ok = use_own_certificate(ctx_.get(), files_); !ok) return ok;
   if (auto t = dialout::certificate_not_after(SSL_CTX_get0_certificate(ctx_.get()))) not_after_ = *t;
   ERR_clear_error();
   return {};
