@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "netlib/site_name.hpp"
+#include "netlib/text_lines.hpp"
 
 namespace dialout {
 
@@ -61,9 +62,7 @@ class PolicyParser {
     size_t line_no = 0;
     while (!text.empty()) {
       ++line_no;
-      auto nl = text.find('\n');
-      std::string_view line = text.substr(0, nl);
-      text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+      std::string_view line = take_line(text);
       line_ = line_no;
       if (auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
       line = trim(line);

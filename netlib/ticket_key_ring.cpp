@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "netlib/text_lines.hpp"
+
 namespace dialout {
 namespace {
 
@@ -70,9 +72,7 @@ Expected<TicketKeyRing, std::string> TicketKeyRing::parse(std::string_view text,
   size_t line_no = 0;
   while (!text.empty()) {
     ++line_no;
-    auto nl = text.find('\n');
-    std::string_view line = text.substr(0, nl);
-    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+    std::string_view line = take_line(text);
     if (line.empty() || line.front() == '#') continue;
     auto fail = [&](std::string_view why) {
       return unexpected(fmt::format("{}:{}: {}", source, line_no, why));
