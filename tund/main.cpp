@@ -143,8 +143,6 @@ int run(const SiteConfig& config) {
   else if (config.proxy.mode != ProxySetting::Mode::None) log.info("connecting directly ({})", proxy->reason);
 
   // Bound before privileges go: /run/dialout is root's, the port may be low.
-  int64_t cert_not_after = 0;
-  if (auto t = certificate_file_not_after(config.tls.cert)) cert_not_after = *t;
   std::optional<UniqueFd> control_fd;
   if (config.control_socket != "none") {
     if (auto fd = open_control_socket(config.control_socket, config.control_group)) {
@@ -213,7 +211,7 @@ int run(const SiteConfig& config) {
     }
     return {true, *r + " (other settings take a restart)\n"};
   };
-  SiteControlContext control_ctx{config.name, cert_not_after, config.intermediary.to_string(), reload};
+  SiteControlContext control_ctx{config.name, config.intermediary.to_string(), reload};
   std::unique_ptr<ControlSocket> control;
   if (control_fd) {
     control = std::make_unique<ControlSocket>(loop, std::move(*control_fd), config.control_socket,

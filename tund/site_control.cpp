@@ -35,7 +35,7 @@ StatusTable uplink_table(const std::vector<Uplink::Status>& uplinks, const SiteC
                       {"bytes_out", u.bytes_out},
                       {"rtt_ms", rtt},
                       {"tls", std::string(u.state == "ready" ? (u.resumed ? "resumed" : "full") : "")},
-                      {"cert_expires", format_utc(u.cert_not_after != 0 ? u.cert_not_after : ctx.cert_not_after)}});
+                      {"cert_expires", format_utc(u.cert_not_after)}});
   }
   return t;
 }

@@ -16,7 +16,6 @@ namespace dialout {
 
 struct SiteControlContext {
   std::string site;             // our name, for the tables
-  int64_t cert_not_after = 0;   // our certificate's expiry (Unix seconds), read at start
   std::string intermediary;     // as configured, for the uplink rows
   // What SIGHUP does, as the reply to `reload`.
   std::function<ControlReply()> reload;

@@ -16,11 +16,13 @@ TEST(SiteControl, UplinkTableShowsStateBytesRttAndOwnCertificate) {
   ready.bytes_in = 100;
   ready.bytes_out = 200;
   ready.rtt = std::chrono::microseconds(1600);
+  ready.cert_not_after = 1798761601;
   Uplink::Status waiting;
   waiting.index = 1;
   waiting.state = "waiting";
   waiting.path = "tls via proxy";
-  SiteControlContext ctx{"office-a", 1798761601, "relay.example:443", {}};
+  waiting.cert_not_after = 1798761601;  // each connection reports its own certificate's
+  SiteControlContext ctx{"office-a", "relay.example:443", {}};
   std::vector<StatusTable> t{uplink_table({ready, waiting}, ctx)};
   EXPECT_EQ(render_json(t),
             "{\"uplinks\":[{\"connection\":0,\"site\":\"office-a\",\"state\":\"ready\",\"intermediary\":"
