@@ -329,6 +329,7 @@ void Relay::close_session(RelayWorker& w, Session& s, const std::string& why) {
   SessionId id = s.id;
   dlog().info("{} ('{}'): session closed: {}", s.peer, s.who.name, why);
   s.retired = true;
+  w.gate.forget(id);
   auto it = w.owned.find(id);
   w.closing.push_back(std::move(it->second));
   w.owned.erase(it);
@@ -424,8 +425,10 @@ void Relay::send_route_snapshots(Lock& lk) {
       // over as many frames as it needs; nothing for an unchanged view.
       frames.clear();
       Expected<void, WireError> ok;
+      RelayCounterSet& counters = workers_[0]->counters;  // this is the main loop's thread
       if (!entry.routes_sent) {
         ok = entry.routes.snapshot(visible_for(entry).entries, frames);
+        if (ok) counters.add(RelayCounter::RouteSnapshotsSent);
       } else {
         if (policy_changed) {
           entry.routes.reconcile(visible_for(entry).entries);
@@ -439,7 +442,12 @@ void Relay::send_route_snapshots(Lock& lk) {
             }
           }
         }
+        size_t entries = entry.routes.pending();
         ok = entry.routes.flush(frames);
+        if (ok && entries != 0) {
+          counters.add(RelayCounter::RouteDeltasSent);
+          counters.add(RelayCounter::RouteDeltaEntries, entries);
+        }
       }
       if (!ok) {
         too_big.push_back(entry.who.name);
@@ -460,7 +468,10 @@ void Relay::send_route_snapshots(Lock& lk) {
       it->second.clear();
       too_big.push_back(entry.who.name);
     }
-    if (!it->second.empty()) post_control(*workers_[0], id, InboxKind::Control, it->second, local);
+    if (!it->second.empty()) {
+      post_control(*workers_[0], id, InboxKind::Control, it->second, local);
+      workers_[0]->counters.add(RelayCounter::RouteSnapshotsSent);
+    }
   }
   lk.unlock();
   for (const auto& name : too_big)

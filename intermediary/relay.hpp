@@ -161,6 +161,10 @@ class Relay {
   void on_event(RelayWorker& w, SessionId id, uint32_t events);
   void read_frames(RelayWorker& w, Session& s);
   void drive_handshake(RelayWorker& w, Session& s);
+  // A handshake step through the worker's gate: now, or muted until
+  // release_handshakes() lets it run in a later turn.
+  void handshake_step(RelayWorker& w, Session& s);
+  void release_handshakes(RelayWorker& w);
   void authenticated(RelayWorker& w, Session& s, PeerIdentity who);
   void flush(RelayWorker& w, Session& s);
   // Flushes this worker's dirty sessions and closes its retired ones.

@@ -59,6 +59,10 @@ std::vector<OptionSpec> relay_specs() {
       {"ticket-key-rotation-s", "SECONDS",
        fmt::format("Make a new ticket key this often; the one before still resumes, 60..2592000 (default {}).",
                    d.ticket_key_rotation.count())},
+      {"handshakes-per-turn", "N",
+       fmt::format("TLS handshake steps a worker runs between two passes over its established sessions; "
+                   "more wait their turn, so a reconnect storm cannot stall forwarding, 1..4096 (default {}).",
+                   d.handshakes_per_turn)},
       {"max-sessions-per-identity", "N",
        fmt::format("Sessions one certificate identity may hold, 1..1048576 (default {}).",
                    d.max_sessions_per_identity)},
@@ -134,6 +138,7 @@ RelayConfig build(const LayeredOptions& o) {
   c.ticket_key_file = o.value("ticket-key-file").value_or("");
   c.ticket_key_rotation =
       std::chrono::seconds(o.number("ticket-key-rotation-s", 60, 2592000, c.ticket_key_rotation.count()));
+  c.handshakes_per_turn = static_cast<unsigned>(o.number("handshakes-per-turn", 1, 4096, c.handshakes_per_turn));
   c.max_sessions_per_identity = static_cast<unsigned>(
       o.number("max-sessions-per-identity", 1, 1048576, c.max_sessions_per_identity));
   c.max_addresses_per_identity = static_cast<unsigned>(

@@ -41,6 +41,9 @@ struct RelayConfig {
   // empty: random keys in memory, tickets die with the process.
   std::string ticket_key_file;                        // --ticket-key-file PATH
   std::chrono::seconds ticket_key_rotation{43200};    // --ticket-key-rotation-s 60..2592000
+  // Handshake steps a worker runs per loop turn before the rest wait
+  // (handshake_gate.hpp): bounds what a storm takes from established sessions.
+  unsigned handshakes_per_turn = 8;                   // --handshakes-per-turn 1..4096
   unsigned max_sessions_per_identity = 32;            // --max-sessions-per-identity 1..1048576
   unsigned max_addresses_per_identity = 4;            // --max-addresses-per-identity 1..4096 (pool leases)
   // --workers 1..64, or auto (stored as 0): threads sessions are sharded

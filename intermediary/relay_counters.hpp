@@ -27,6 +27,10 @@ enum class RelayCounter {
   PendingEvicted,
   RefusedHandshakeRate,
   ClosedByReload,
+  HandshakeQueued,
+  RouteSnapshotsSent,
+  RouteDeltasSent,
+  RouteDeltaEntries,
   Count
 };
 
@@ -47,6 +51,10 @@ inline constexpr std::array<CounterInfo, size_t(RelayCounter::Count)> kRelayCoun
     {"pending_evicted", "connections not yet registered closed to make room (max-pending, max-pending-per-source)"},
     {"refused_handshake_rate", "connections closed at accept: their source exceeded handshake-rate-per-source"},
     {"closed_by_reload", "sessions closed by a reload: rights gone from the policy, or certificate revoked"},
+    {"handshake_queued", "handshake steps that waited for a later loop turn (over handshakes-per-turn: a storm)"},
+    {"route_snapshots_sent", "whole route tables sent (a session's first, a resync, ROUTES to sites without deltas)"},
+    {"route_deltas_sent", "route deltas sent: one per session whose view changed"},
+    {"route_delta_entries", "sites added, changed or removed in those deltas"},
 }};
 
 using RelayCounterSet = CounterSet<RelayCounter>;

@@ -39,6 +39,7 @@ Relay::~Relay() {
   if (workers_.empty()) return;
   RelayWorker& main = *workers_[0];
   if (main.tick_timer != 0) loop_.cancel_timer(main.tick_timer);
+  if (main.gate_timer != 0) loop_.cancel_timer(main.gate_timer);
   if (main.wake) loop_.remove(main.wake->fd());
   for (auto& [id, s] : main.owned) loop_.remove(s->channel.fd());
   for (auto& s : main.closing) loop_.remove(s->channel.fd());
@@ -95,6 +96,7 @@ Expected<void, std::string> Relay::start_workers() {
   Lock lk(mu_);
   for (unsigned i = 0; i < n; ++i) {
     auto w = std::make_unique<RelayWorker>(i, dlog());
+    w->gate = HandshakeGate(config_.handshakes_per_turn);
     if (i == 0) {
       w->loop = &loop_;
       w->thread_id = std::this_thread::get_id();

@@ -154,7 +154,7 @@ void Relay::adopt(RelayWorker& w, Accepted a) {
   w.owned.emplace(id, std::move(session));
   s.interest = EPOLLIN | EPOLLOUT;
   w.loop->add(s.channel.fd(), s.interest, [this, &w, id](uint32_t ev) { on_event(w, id, ev); });
-  drive_handshake(w, s);
+  handshake_step(w, s);
   finish(w);
 }
 
@@ -192,7 +192,12 @@ void Relay::on_event(RelayWorker& w, SessionId id, uint32_t events) {
     return;
   }
   if (s->core.state() == RelaySession::State::Handshake) {
-    drive_handshake(w, *s);
+    if (w.gate.is_waiting(id)) {
+      // Muted, so only an error or hang-up wakes it: the peer gave up.
+      if (events & (EPOLLHUP | EPOLLERR)) close_session(w, *s, "closed by peer while its handshake waited its turn");
+    } else {
+      handshake_step(w, *s);
+    }
     finish(w);
     return;
   }
@@ -234,6 +239,33 @@ void Relay::read_frames(RelayWorker& w, Session& s) {
     case RS::Budget: break;
   }
   if (out.bytes > 0) s.core.received(now);
+}
+
+void Relay::handshake_step(RelayWorker& w, Session& s) {
+  if (w.gate.admit(s.id, w.loop->turn())) return drive_handshake(w, s);
+  w.counters.add(RelayCounter::HandshakeQueued);
+  if (s.interest != 0) {
+    s.interest = 0;
+    w.loop->modify(s.channel.fd(), 0);
+  }
+  if (w.gate_timer == 0) w.gate_timer = w.loop->add_timer(std::chrono::milliseconds(0), [this, &w] { release_handshakes(w); });
+}
+
+void Relay::release_handshakes(RelayWorker& w) {
+  FlushLog log_flush{deferred_};
+  w.gate_timer = 0;
+  w.released.clear();
+  w.gate.release(w.loop->turn(), w.released);
+  for (SessionId id : w.released) {
+    Session* s = owned(w, id);
+    if (s == nullptr || s->retired || s->core.state() != RelaySession::State::Handshake) continue;
+    s->interest = EPOLLIN;  // unmuted; drive_handshake sets what TLS wants next
+    w.loop->modify(s->channel.fd(), s->interest);
+    drive_handshake(w, *s);
+  }
+  finish(w);
+  // Armed from a timer, it fires in the next turn, after that turn's fds.
+  if (w.gate.waiting() != 0) w.gate_timer = w.loop->add_timer(std::chrono::milliseconds(0), [this, &w] { release_handshakes(w); });
 }
 
 void Relay::drive_handshake(RelayWorker& w, Session& s) {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "intermediary/forwarding_view.hpp"
+#include "intermediary/handshake_gate.hpp"
 #include "intermediary/registry.hpp"
 #include "intermediary/relay_counters.hpp"
 #include "intermediary/relay_inbox.hpp"
@@ -91,6 +92,11 @@ struct RelayWorker {
   std::vector<uint8_t> scratch;                    // frames the session cores write
   RateLimitedLog drop_log;                          // data-path warnings
   EventLoop::TimerId tick_timer = 0;
+  // Handshake steps per loop turn; the ones over it wait, muted, for the
+  // timer that releases them at the end of a later turn.
+  HandshakeGate gate;
+  EventLoop::TimerId gate_timer = 0;
+  std::vector<SessionId> released;  // scratch for gate.release
   std::chrono::steady_clock::time_point rtt_sampled_at{};  // the last TCP RTT sample of its sessions
   std::chrono::steady_clock::time_point view_forced_at{};  // the last forced view refresh (Relay::on_data)
 };

@@ -51,6 +51,7 @@ class RouteView {
   Expected<void, WireError> flush(std::vector<uint8_t>& out);
 
   bool has_pending() const { return !dirty_.empty(); }
+  size_t pending() const { return dirty_.size(); }
   uint32_t seq() const { return seq_; }
   size_t size() const { return view_.size(); }
 

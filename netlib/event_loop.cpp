@@ -113,6 +113,7 @@ int EventLoop::wait_timeout_ms(std::chrono::milliseconds max_wait) {
 }
 
 void EventLoop::run_once(std::chrono::milliseconds max_wait) {
+  ++turn_;
   int timeout = wait_timeout_ms(max_wait);
   int n = ::epoll_wait(epoll_.get(), events_.data(), static_cast<int>(events_.size()), timeout);
   if (n < 0) {

@@ -64,6 +64,9 @@ class EventLoop {
   bool stopped() const { return stopped_; }
 
   Clock::time_point now() const { return Clock::now(); }
+  // Counts run_once calls: lets per-turn budgets (handshake_gate.hpp) know
+  // a new turn began without a hook.
+  uint64_t turn() const { return turn_; }
   size_t pending_timers() const { return timers_.size(); }
 
  private:
@@ -88,6 +91,7 @@ class EventLoop {
   // std::function (the dispatcher holds a reference for the call).
   std::unordered_map<int, std::shared_ptr<FdEntry>> fds_;
   uint32_t next_generation_ = 1;
+  uint64_t turn_ = 0;
   std::priority_queue<HeapItem, std::vector<HeapItem>, std::greater<>> heap_;
   // Live timers; cancel just erases here and the heap entry is skipped.
   std::unordered_map<TimerId, std::function<void()>> timers_;

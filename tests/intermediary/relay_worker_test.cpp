@@ -55,6 +55,7 @@ class RelayWorkers : public ::testing::Test {
     relay_config_.dead_after = 10s;
     relay_config_.handshake_timeout = 5s;
     relay_config_.workers = workers_;
+    relay_config_.handshakes_per_turn = handshakes_per_turn_;
     relay_tls_ = std::make_unique<TlsContext>(std::move(*TlsContext::server(relay_config_.tls)));
     relay_ = std::make_unique<Relay>(loop_, *relay_tls_, *Policy::parse(policy(), "test-policy"), relay_config_,
                                      relay_log_);
@@ -143,6 +144,7 @@ class RelayWorkers : public ::testing::Test {
   }
 
   unsigned workers_ = 2;
+  unsigned handshakes_per_turn_ = HandshakeGate::kDefaultPerTurn;
   TestPki pki_;
   // The relay logs from its worker threads too.
   mutable std::mutex lines_mu_;
@@ -293,6 +295,22 @@ TEST_F(RelayThreeWorkers, DatagramsCrossEveryPairOfWorkers) {
   EXPECT_EQ(after.bytes_forwarded - before.bytes_forwarded, bytes);
   EXPECT_EQ(after.drop_queue_full + after.drop_no_route + after.drop_malformed, 0u);
   EXPECT_EQ(relay_->counter(RelayCounter::DropInboxFull) + relay_->counter(RelayCounter::DropSessionGone), 0u);
+}
+
+// One handshake step per turn: the sites all dial in the same turn, so all
+// but one wait (muted) and are released turn by turn; none is lost, and
+// they forward as the others do.
+class RelayGatedHandshakes : public RelayWorkers {
+ protected:
+  RelayGatedHandshakes() { handshakes_per_turn_ = 1; }
+};
+
+TEST_F(RelayGatedHandshakes, SitesThatWaitedForTheirTurnRegisterAndForward) {
+  EXPECT_GT(relay_->counter(RelayCounter::HandshakeQueued), 0u) << "the four dialled in one turn";
+  EXPECT_EQ(relay_->counter(RelayCounter::HandshakeFailed), 0u);
+  auto before = relay_->counters();
+  exchange({1, 2, 3, 4}, 5);
+  EXPECT_EQ(relay_->counters().frames_forwarded - before.frames_forwarded, uint64_t(kSites) * (kSites - 1) * 5);
 }
 
 TEST_F(RelayWorkers, RestartAnnouncementReachesSitesOnEveryWorker) {
