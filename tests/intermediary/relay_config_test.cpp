@@ -85,6 +85,7 @@ TEST_F(RelayConfigTest, MinimalCommandLineGetsDefaults) {
   EXPECT_EQ(c.max_pending_per_source, 32u);
   EXPECT_EQ(c.handshake_rate_per_source, 20u);
   EXPECT_EQ(c.handshake_burst_per_source, 40u);
+  EXPECT_EQ(c.handshakes_per_turn, 8u);
 }
 
 TEST_F(RelayConfigTest, PendingLimitSettings) {
@@ -99,6 +100,12 @@ TEST_F(RelayConfigTest, PendingLimitSettings) {
   ASSERT_TRUE(f.config) << f.text;
   EXPECT_EQ(f.config->max_pending, 100u);
   EXPECT_EQ(f.config->handshake_rate_per_source, 5u);
+  auto g = run(plus(base(), {"--handshakes-per-turn", "4096"}));
+  ASSERT_TRUE(g.config) << g.text;
+  EXPECT_EQ(g.config->handshakes_per_turn, 4096u);
+  auto h = run(plus(base(), {"--config", write_config("handshakes-per-turn = 1\n")}));
+  ASSERT_TRUE(h.config) << h.text;
+  EXPECT_EQ(h.config->handshakes_per_turn, 1u);
 }
 
 TEST_F(RelayConfigTest, SharePortSettings) {
@@ -202,6 +209,8 @@ TEST_F(RelayConfigTest, BadValuesAreRefusedNamingTheKey) {
       {{"--max-pending", "0"}, "", "intermediary: --max-pending: 0 is out of range (1..1048576)"},
       {{"--max-pending", "16"}, "", "intermediary: --max-pending: max-pending-per-source (32) must not exceed max-pending (16)"},
       {{"--max-pending-per-source", "2000"}, "", "--max-pending-per-source: max-pending-per-source (2000) must not exceed"},
+      {{"--handshakes-per-turn", "0"}, "", "intermediary: --handshakes-per-turn: 0 is out of range (1..4096)"},
+      {{}, "handshakes-per-turn = 4097\n", "intermediary.conf:1: handshakes-per-turn: 4097 is out of range"},
       {{}, "handshake-burst-per-source = 0\n", "intermediary.conf:1: handshake-burst-per-source: 0 is out of range"},
       {{"--log-level", "loud"}, "", "intermediary: --log-level: 'loud' is not a log level"},
       {{"--workers", "65"}, "", "intermediary: --workers: 65 is out of range (0..64), or auto"},
