@@ -262,6 +262,29 @@ bool Policy::reach_ok(std::string_view cn, std::span<const std::string> groups, 
   return any_section(cn, groups, [&](const Rules& r) { return r.reach_any || r.reach.contains(dst_name); });
 }
 
+Policy::SectionList Policy::sections_of(const PeerIdentity& peer) const {
+  SectionList list;
+  any_section(peer.name, peer.groups, [&](const Rules& r) {
+    list.sections.push_back(&r);
+    return false;  // visit them all
+  });
+  return list;
+}
+
+bool Policy::may_reach(const SectionList& list, std::string_view dst_name) const {
+  for (const void* p : list.sections) {
+    const auto& r = *static_cast<const Rules*>(p);
+    if (r.reach_any || r.reach.contains(dst_name)) return true;
+  }
+  return false;
+}
+
+size_t Policy::SectionListHash::operator()(const SectionList& l) const {
+  size_t h = l.sections.size();
+  for (const void* p : l.sections) h = h * 1000003u ^ std::hash<const void*>{}(p);
+  return h;
+}
+
 bool Policy::has_allow_rules(const PeerIdentity& peer) const {
   return any_section(peer.name, peer.groups, [](const Rules& r) { return r.has_allow(); });
 }

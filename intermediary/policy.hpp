@@ -122,6 +122,20 @@ class Policy {
     return reach_ok(identity, {}, dst_name);
   }
 
+  // The sections that apply to a peer, in the order the checks visit them.
+  // may_reach depends on nothing else, so peers with equal lists get equal
+  // answers: a route push asks once per list, not once per session (a fleet
+  // of laptops in one group is one list). Valid while this Policy lives.
+  struct SectionList {
+    std::vector<const void*> sections;
+    bool operator==(const SectionList&) const = default;
+  };
+  struct SectionListHash {
+    size_t operator()(const SectionList& l) const;
+  };
+  SectionList sections_of(const PeerIdentity& peer) const;
+  bool may_reach(const SectionList& sections, std::string_view dst_name) const;
+
   // Number of sections, groups and the default included (for startup logging).
   size_t section_count() const { return users_.size() + groups_.size() + (has_default_ ? 1 : 0); }
 

@@ -6,7 +6,7 @@
 
 #include "intermediary/forwarder.hpp"
 #include "intermediary/peer_identity.hpp"
-#include "intermediary/route_snapshot.hpp"
+#include "intermediary/reach_classes.hpp"
 #include "netlib/socket.hpp"
 #include "netlib/status_file.hpp"
 
@@ -389,30 +389,35 @@ void Relay::refresh_view(RelayWorker& w, bool force) {
 void Relay::send_route_snapshots(Lock& lk) {
   if (view_due_) publish_view();
   // Which sites changed since the last push: one pass over the registry per
-  // push, so a delta session then costs one may_reach per changed site, not
-  // a walk over every site.
+  // push; sessions then look only at the changes their class may reach.
   std::unordered_map<SiteId, RouteEntry> sites;
   registrar_.registry().for_each_site(
       [&](const Site& s) { sites.emplace(s.id, RouteEntry{s.id, s.name, s.prefixes}); });
-  std::vector<SiteId> changed;
+  std::vector<SiteChange> changes;
   for (const auto& [sid, e] : sites) {
     auto it = pushed_sites_.find(sid);
-    if (it == pushed_sites_.end() || it->second.name != e.name || it->second.prefixes != e.prefixes)
-      changed.push_back(sid);
+    if (it == pushed_sites_.end()) {
+      changes.push_back(SiteChange{sid, e, {}});
+    } else if (it->second.name != e.name || it->second.prefixes != e.prefixes) {
+      changes.push_back(SiteChange{sid, e, it->second.name});
+    }
   }
   for (const auto& [sid, e] : pushed_sites_)
-    if (!sites.contains(sid)) changed.push_back(sid);
+    if (!sites.contains(sid)) changes.push_back(SiteChange{sid, std::nullopt, e.name});
   const bool policy_changed = pushed_policy_ != policy_;
   pushed_sites_ = std::move(sites);
   pushed_policy_ = policy_;
 
   // Whole visible sets, only where needed (snapshots, older peers, a new
-  // policy): built once per site, as sessions of one site see the same view.
-  std::unordered_map<SiteId, Routes> visible;
+  // policy): one walk over the sites per class, then each session's own
+  // site left out.
+  ReachClasses classes(*policy_, registrar_.registry(), changes);
+  Routes visible;
   auto visible_for = [&](const SessionEntry& entry) -> const Routes& {
-    auto [it, fresh] = visible.try_emplace(entry.site);
-    if (fresh) it->second = route_snapshot(registrar_.registry(), *policy_, entry.who, entry.site);
-    return it->second;
+    visible.entries.clear();
+    for (const RouteEntry& e : classes.visible(classes.of(entry.who)))
+      if (e.id != entry.site) visible.entries.push_back(e);
+    return visible;
   };
   std::unordered_map<SiteId, std::vector<uint8_t>> full;  // ROUTES for sessions without kCapRouteDeltas
   std::vector<uint8_t> frames;
@@ -432,13 +437,14 @@ void Relay::send_route_snapshots(Lock& lk) {
       } else {
         if (policy_changed) {
           entry.routes.reconcile(visible_for(entry).entries);
-        } else {
-          for (SiteId sid : changed) {
-            auto it = pushed_sites_.find(sid);
-            if (it == pushed_sites_.end()) {
-              entry.routes.remove(sid);
+        } else if (ReachClasses::Class& c = classes.of(entry.who); c.concerned_by_any) {
+          for (size_t i = 0; i < changes.size(); ++i) {
+            if (!c.concerned[i]) continue;  // in none of this class's views, before or now
+            const SiteChange& ch = changes[i];
+            if (!ch.now) {
+              entry.routes.remove(ch.id);
             } else {
-              entry.routes.update(it->second, sid != entry.site && policy_->may_reach(entry.who, it->second.name));
+              entry.routes.update(*ch.now, ch.id != entry.site && c.reaches_now[i]);
             }
           }
         }
