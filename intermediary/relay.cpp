@@ -342,13 +342,12 @@ void Relay::close_session(RelayWorker& w, Session& s, const std::string& why) {
     pending_.done(id);
     // A laptop's pool address stays reserved for a grace period: one that
     // comes back gets the same one, so its inner connections survive.
-    if (auto gone = registrar_.remove_session(id, Session::Clock::now())) {
-      std::vector<uint8_t> frame;
-      (void)encode(PeerGone{*gone}, frame);
-      for (auto& [sid, entry] : directory_)
-        if (entry.site != 0) post_control(w, sid, InboxKind::Control, frame, local);
-    }
-    push_routes();
+    // PEER_GONE goes out with the next route push (send_route_snapshots), to
+    // the sessions that may reach the site: posting it here to every
+    // session made N departures cost N×N (a restart's shutdown, a storm).
+    (void)registrar_.remove_session(id, Session::Clock::now());
+    // Shutting down: everyone is leaving, nobody needs to hear about it.
+    if (!stopping_) push_routes();
   }
   apply_local(w, local);
 }
@@ -387,6 +386,7 @@ void Relay::refresh_view(RelayWorker& w, bool force) {
 }
 
 void Relay::send_route_snapshots(Lock& lk) {
+  if (stopping_) return lk.unlock();
   if (view_due_) publish_view();
   // Which sites changed since the last push: one pass over the registry per
   // push; sessions then look only at the changes their class may reach.
@@ -420,11 +420,26 @@ void Relay::send_route_snapshots(Lock& lk) {
     return visible;
   };
   std::unordered_map<SiteId, std::vector<uint8_t>> full;  // ROUTES for sessions without kCapRouteDeltas
+  // PEER_GONE per departed site (same index as `changes`): it leaves the
+  // site's lookup at once, before the route update says so again.
+  std::vector<std::vector<uint8_t>> gone_frames(changes.size());
+  bool any_gone = false;
+  for (size_t i = 0; i < changes.size(); ++i) {
+    if (changes[i].now) continue;
+    (void)encode(PeerGone{changes[i].id}, gone_frames[i]);
+    any_gone = true;
+  }
   std::vector<uint8_t> frames;
   LocalWork local;
   std::vector<std::string> too_big;
   for (auto& [id, entry] : directory_) {
     if (entry.site == 0) continue;
+    if (any_gone) {
+      const ReachClasses::Class& c = classes.of(entry.who);
+      for (size_t i = 0; i < changes.size() && c.concerned_by_any; ++i)
+        if (!gone_frames[i].empty() && c.concerned[i])
+          post_control(*workers_[0], id, InboxKind::Control, gone_frames[i], local);
+    }
     if (entry.capabilities & kCapRouteDeltas) {
       // A snapshot first (and after a resync), then only what changed, split
       // over as many frames as it needs; nothing for an unchanged view.

@@ -259,6 +259,8 @@ class Relay {
   // push tells delta sessions only about the sites that differ.
   std::unordered_map<SiteId, RouteEntry> pushed_sites_;
   std::shared_ptr<const Policy> pushed_policy_;
+  // announce_restart() ran: sessions are leaving, no more route pushes.
+  bool stopping_ = false;
   Registrar registrar_;  // registry and address pools
   SessionId next_session_ = 1;
   std::unordered_map<SessionId, SessionEntry> directory_;  // every live session

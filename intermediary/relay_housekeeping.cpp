@@ -225,6 +225,7 @@ void Relay::announce_restart() {
   size_t n = 0;
   {
     Lock lk(mu_);
+    stopping_ = true;
     for (const auto& [id, entry] : directory_) {
       if (!entry.authenticated) continue;
       // Other workers send theirs when woken (before they stop).

@@ -79,7 +79,9 @@ void Relay::adopt_connection(UniqueFd fd) {
     lk.unlock();
     apply_local(*workers_[0], local);
     workers_[0]->counters.add(RelayCounter::HandshakeFailed);  // the main loop's thread
-    dlog().warn("{}: refused: worker {} has {} connections waiting to start", a.peer, w.index, RelayWorker::kMaxHandoff);
+    // Rate-limited: in a storm this would be one line per connection.
+    workers_[0]->drop_log.warn("handoff-full", loop_.now(), "{}: refused: worker {} has {} connections waiting to start",
+                               a.peer, w.index, RelayWorker::kMaxHandoff);
     return;
   }
   ++w.sessions;
