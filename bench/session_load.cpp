@@ -6,16 +6,20 @@
 // --reconnect (storm mode): once every session is ready, a lost session
 // comes back instead of failing: after RESTARTING at the hint plus a random
 // share of the window (as tund does), after any other loss within 1 s, and a
-// failed attempt is retried with a jittered backoff. Reconnects offer the
-// last TLS session ticket. Reports the time from the first loss until every
+// failed attempt is retried with a jittered backoff. A reconnect offers the
+// newest TLS session ticket its own session received, as each laptop of a
+// real fleet does (--shared-ticket: the one ticket the TlsContext keeps for
+// all, offered by many handshakes at once). Reports the time from the first loss until every
 // session is back ("storm: ..."), then holds for --hold-seconds.
 //
 //   session_load --intermediary 127.0.0.1:4433 --cert load.crt --key load.key
 //                --ca ca.crt [--server-name intermediary] [--sessions 1000]
 //                [--name-prefix load-] [--concurrency 64] [--hold-seconds 10]
 //                [--pid PID] [--resume] [--timeout-seconds 60]
-//                [--setup-timeout-seconds S] [--reconnect [--storm-wait-seconds 600]]
+//                [--setup-timeout-seconds S]
+//                [--reconnect [--storm-wait-seconds 600] [--shared-ticket]]
 #include <fmt/core.h>
+#include <openssl/ssl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -63,6 +67,7 @@ struct Options {
   int pid = 0;
   bool resume = false;
   bool reconnect = false;
+  bool shared_ticket = false;
   double storm_wait_seconds = 600;
 };
 
@@ -153,6 +158,7 @@ class Load {
     uint32_t interest = 0;
     Clock::time_point since{};  // this attempt began
     unsigned attempts = 0;      // failed reconnect attempts in a row
+    std::unique_ptr<SSL_SESSION, decltype(&SSL_SESSION_free)> ticket{nullptr, SSL_SESSION_free};
   };
   // Reconnects are not held back by --concurrency (a fleet does not
   // coordinate; the relay's window spreads them), only by this cap on
@@ -216,6 +222,7 @@ class Load {
     Session& s = sessions_[i];
     if (s.state == State::Waiting || s.state == State::Queued) return;
     bool was_ready = s.state == State::Ready;
+    if (was_ready) keep_ticket(s);
     drop(s);
     if (was_ready) {
       --ready_;
@@ -241,6 +248,16 @@ class Load {
       start_queued();
     });
     start_queued();
+  }
+
+  // A copy of the connection's newest session (the connection's own is
+  // marked unresumable when it is freed without close_notify).
+  void keep_ticket(Session& s) {
+    auto* transport = s.channel ? dynamic_cast<TlsTransport*>(&s.channel->transport()) : nullptr;
+    TlsConnection* tls = transport ? transport->tls() : nullptr;
+    SSL_SESSION* cur = tls ? SSL_get1_session(tls->native()) : nullptr;
+    if (cur && SSL_SESSION_is_resumable(cur) == 1) s.ticket.reset(SSL_SESSION_dup(cur));
+    if (cur) SSL_SESSION_free(cur);
   }
 
   void start_queued() {
@@ -277,6 +294,7 @@ class Load {
         if (!o_.resume && phase_ == Phase::Setup) ctx_.forget_session();
         auto tls = TlsTransport::over(ctx_, std::move(s.connecting), o_.server_name, false);
         if (!tls) return fail(i, tls.error());
+        if (s.ticket && !o_.shared_ticket) SSL_set_session((*tls)->tls()->native(), s.ticket.get());
         s.channel.emplace(std::move(*tls), SendQueue::Limits{.bulk_bytes = 16384, .urgent_bytes = 65536,
                                                               .batch_bytes = 65536});
         s.state = State::Handshaking;
@@ -476,7 +494,9 @@ int main(int argc, char** argv) {
       "setup-timeout-seconds", po::value(&o.setup_timeout_seconds),
       "give up on sessions not ready by then at the setup (default --timeout-seconds)")(
       "storm-wait-seconds", po::value(&o.storm_wait_seconds),
-      "--reconnect: how long to wait for the first loss (default 600)");
+      "--reconnect: how long to wait for the first loss (default 600)")(
+      "shared-ticket", po::bool_switch(&o.shared_ticket),
+      "--reconnect: every reconnect offers the client context's one last ticket, not its session's own");
   try {
     po::variables_map vm;
     po::store(po::parse_command_line(argc, argv, desc), vm);
