@@ -26,6 +26,7 @@
 # Env: BUILD_DIR, SESSIONS (10000), CONCURRENCY (64, initial setup only),
 # DURATION (30), RESTART_AT (8), STORM_TIMEOUT (60 s: laptops not back by
 # then = broken run), SETUP_TIMEOUT (300 s), HINT_MS (1000), WINDOW_MS (5000),
+# STOP_TIMEOUT (10 s: the old relay is SIGKILLed if it lingers longer),
 # JSON (= --json), KEEP_RUN=1 keeps the run directory, LAB_KEEP=1 the lab.
 # Exits 1 only if the run broke (setup, storm timeout, iperf3); not on speed.
 set -uo pipefail
@@ -42,6 +43,7 @@ STORM_TIMEOUT=${STORM_TIMEOUT:-60}
 SETUP_TIMEOUT=${SETUP_TIMEOUT:-300}
 HINT_MS=${HINT_MS:-1000}
 WINDOW_MS=${WINDOW_MS:-5000}
+STOP_TIMEOUT=${STOP_TIMEOUT:-10}
 SESSION_LOAD_BIN=${SESSION_LOAD_BIN:-$BUILD_DIR/bench/session_load}
 
 lab_require_root
@@ -123,8 +125,11 @@ sleep "$RESTART_AT"
 log "restarting the intermediary (SIGTERM, hint $HINT_MS ms, window $WINDOW_MS ms)"
 old_cpu=$(cpu_s "$(lab_pid intermediary)")
 t_restart=$(now_ms)
-lab_stop intermediary TERM 10
+load_cpu0=$(cpu_s "$(lab_pid laptops)")
+lab_stop intermediary TERM "$STOP_TIMEOUT" > "$LAB_RUN/stop.out"
 t_stopped=$(now_ms)
+cat "$LAB_RUN/stop.out"
+killed=$(grep -q 'killing' "$LAB_RUN/stop.out" && echo " (ignored SIGTERM for ${STOP_TIMEOUT} s: SIGKILLed)")
 start_relay || broken "intermediary not listening after the restart"
 t_listening=$(now_ms)
 relay_pid=$(lab_pid intermediary)
@@ -132,6 +137,7 @@ cpu0=$(cpu_s "$relay_pid")
 
 wait_until $((STORM_TIMEOUT + 15)) grep -q '^storm: .* back in ' "$load_log" || broken "no storm line from session_load"
 relay_cpu=$(awk -v a="$(cpu_s "$relay_pid")" -v b="$cpu0" 'BEGIN { printf "%.2f", a - b }')
+load_cpu=$(awk -v a="$(cpu_s "$(lab_pid laptops)")" -v b="$load_cpu0" 'BEGIN { printf "%.2f", a - b }')
 storm_line=$(grep -m1 '^storm: .* back in ' "$load_log")
 log "$storm_line"
 read -r back total took resumed failed retries < <(sed -E \
@@ -208,13 +214,13 @@ echo
 echo "reconnect storm: $SESSIONS laptop sessions + 2 offices, $(nproc) CPUs, hint $HINT_MS ms, window $WINDOW_MS ms"
 printf '  %-52s %s\n' \
   "laptop setup" "${setup_line#sessions: }" \
-  "old relay gone after SIGTERM" "$((t_stopped - t_restart)) ms" \
+  "old relay gone after SIGTERM" "$((t_stopped - t_restart)) ms${killed}" \
   "new relay listening" "$((t_listening - t_restart)) ms after the SIGTERM" \
   "laptops back" "$back of $total in $took s (target <= 15 s)" \
   "  resumed (session_load / relay tls_resumed)" "$resumed / $tls_resumed" \
   "  retries, failed" "$retries, $failed" \
   "  percentiles" "$(grep -m1 '^storm: first back' "$load_log" | sed 's/^storm: //')" \
-  "relay CPU during the storm" "$relay_cpu s (old relay's total before: $old_cpu s)" \
+  "CPU from the restart to all back: new relay, laptops" "$relay_cpu s, $load_cpu s (old relay's total before: $old_cpu s)" \
   "relay when all were back: sessions, handshake_failed" "$relay_sessions, $handshake_failed" \
   "offices' ping: longest gap" "$(fig ping_gap_ms) ms (from $(fig ping_gap_starts_ms) ms after the SIGTERM)" \
   "offices' ping: lost during the storm" "$(fig ping_lost_storm) (one every 50 ms)" \
@@ -230,6 +236,7 @@ import json, sys
 d = json.loads(sys.argv[1])
 d.update(sessions=$SESSIONS, back=$back, storm_s=$took, resumed=$resumed, failed=$failed, retries=$retries,
          relay_tls_resumed=$tls_resumed, relay_handshake_failed=$handshake_failed, relay_cpu_s=$relay_cpu,
+         load_cpu_s=$load_cpu, old_relay_sigkilled=${killed:+True}${killed:-False},
          old_relay_stop_ms=$((t_stopped - t_restart)), relay_listening_ms=$((t_listening - t_restart)),
          hint_ms=$HINT_MS, window_ms=$WINDOW_MS, cpus=$(nproc))
 json.dump(d, open(sys.argv[2], "w"), indent=1)

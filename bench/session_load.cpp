@@ -294,7 +294,13 @@ class Load {
         if (!o_.resume && phase_ == Phase::Setup) ctx_.forget_session();
         auto tls = TlsTransport::over(ctx_, std::move(s.connecting), o_.server_name, false);
         if (!tls) return fail(i, tls.error());
-        if (s.ticket && !o_.shared_ticket) SSL_set_session((*tls)->tls()->native(), s.ticket.get());
+        if (s.ticket && !o_.shared_ticket) {
+          // A copy per attempt: an attempt that ends after its handshake
+          // without close_notify marks the session it used unresumable.
+          SSL_SESSION* copy = SSL_SESSION_dup(s.ticket.get());
+          if (copy) SSL_set_session((*tls)->tls()->native(), copy);
+          SSL_SESSION_free(copy);  // the connection holds its own reference
+        }
         s.channel.emplace(std::move(*tls), SendQueue::Limits{.bulk_bytes = 16384, .urgent_bytes = 65536,
                                                               .batch_bytes = 65536});
         s.state = State::Handshaking;
