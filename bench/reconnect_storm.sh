@@ -24,7 +24,7 @@
 #   bench/reconnect_storm.sh [--json FILE]
 #
 # Env: BUILD_DIR, SESSIONS (10000), CONCURRENCY (64, initial setup only),
-# DURATION (30), RESTART_AT (8), STORM_TIMEOUT (60 s: laptops not back by
+# DURATION (60: the stream should outlast the storm), RESTART_AT (8), STORM_TIMEOUT (60 s: laptops not back by
 # then = broken run), SETUP_TIMEOUT (300 s), HINT_MS (1000), WINDOW_MS (5000),
 # STOP_TIMEOUT (10 s: the old relay is SIGKILLed if it lingers longer),
 # JSON (= --json), KEEP_RUN=1 keeps the run directory, LAB_KEEP=1 the lab.
@@ -37,7 +37,7 @@ JSON=${JSON:-}
 if [[ ${1:-} == --json ]]; then JSON=${2:?--json needs a file}; fi
 SESSIONS=${SESSIONS:-10000}
 CONCURRENCY=${CONCURRENCY:-64}
-DURATION=${DURATION:-30}
+DURATION=${DURATION:-60}
 RESTART_AT=${RESTART_AT:-8}
 STORM_TIMEOUT=${STORM_TIMEOUT:-60}
 SETUP_TIMEOUT=${SETUP_TIMEOUT:-300}
@@ -129,7 +129,8 @@ load_cpu0=$(cpu_s "$(lab_pid laptops)")
 lab_stop intermediary TERM "$STOP_TIMEOUT" > "$LAB_RUN/stop.out"
 t_stopped=$(now_ms)
 cat "$LAB_RUN/stop.out"
-killed=$(grep -q 'killing' "$LAB_RUN/stop.out" && echo " (ignored SIGTERM for ${STOP_TIMEOUT} s: SIGKILLed)")
+sigkilled=False killed=""
+if grep -q 'killing' "$LAB_RUN/stop.out"; then sigkilled=True killed=" (ignored SIGTERM for ${STOP_TIMEOUT} s: SIGKILLed)"; fi
 start_relay || broken "intermediary not listening after the restart"
 t_listening=$(now_ms)
 relay_pid=$(lab_pid intermediary)
@@ -236,7 +237,7 @@ import json, sys
 d = json.loads(sys.argv[1])
 d.update(sessions=$SESSIONS, back=$back, storm_s=$took, resumed=$resumed, failed=$failed, retries=$retries,
          relay_tls_resumed=$tls_resumed, relay_handshake_failed=$handshake_failed, relay_cpu_s=$relay_cpu,
-         load_cpu_s=$load_cpu, old_relay_sigkilled=${killed:+True}${killed:-False},
+         load_cpu_s=$load_cpu, old_relay_sigkilled=$sigkilled,
          old_relay_stop_ms=$((t_stopped - t_restart)), relay_listening_ms=$((t_listening - t_restart)),
          hint_ms=$HINT_MS, window_ms=$WINDOW_MS, cpus=$(nproc))
 json.dump(d, open(sys.argv[2], "w"), indent=1)
