@@ -196,17 +196,23 @@ for line in open(ping, errors="replace"):
     if not m: continue
     ts, rest = float(m.group(1)) * 1000, m.group(2)
     s = re.search(r"icmp_seq=(\d+)", rest)
-    if "bytes from" in rest and s: replies.append((ts, int(s.group(1))))
+    r = re.search(r"time=([0-9.]+) ms", rest)
+    if "bytes from" in rest and s: replies.append((ts, int(s.group(1)), float(r.group(1)) if r else 0.0))
     elif "no answer yet" in rest and s and t_restart <= ts <= t_back: unanswered.add(int(s.group(1)))
-answered = {s for _, s in replies}
+answered = {s for _, s, _ in replies}
 out["ping_lost_storm"] = len(unanswered - answered)
 gap, gap_at, prev = 0.0, None, None
-for ts, _ in replies:
+for ts, _, _ in replies:
     if prev is not None and ts >= t_restart and prev <= t_back and ts - prev > gap:
         gap, gap_at = ts - prev, prev
     prev = ts
 out["ping_gap_ms"] = round(gap)
 out["ping_gap_starts_ms"] = round(gap_at - t_restart) if gap_at is not None else None
+# Round trips of the replies received during the storm (the offices back
+# while the relay still takes in laptops).
+rtts = sorted(rtt for ts, _, rtt in replies if t_restart <= ts <= t_back)
+out["ping_rtt_storm_median_ms"] = round(rtts[len(rtts) // 2], 1) if rtts else None
+out["ping_rtt_storm_max_ms"] = round(rtts[-1], 1) if rtts else None
 print(json.dumps(out))
 PY
 figures=$("$PY" -c "$ANALYSE" "$LAB_RUN/iperf.json" "$LAB_RUN/logs/ping.log" "$t_iperf" "$t_restart" "$t_back")
@@ -227,6 +233,7 @@ printf '  %-52s %s\n' \
   "relay when all were back: sessions, handshake_failed" "$relay_sessions, $handshake_failed" \
   "offices' ping: longest gap" "$(fig ping_gap_ms) ms (from $(fig ping_gap_starts_ms) ms after the SIGTERM)" \
   "offices' ping: lost during the storm" "$(fig ping_lost_storm) (one every 50 ms)" \
+  "offices' ping RTT during the storm: median, max" "$(fig ping_rtt_storm_median_ms) ms, $(fig ping_rtt_storm_max_ms) ms" \
   "iperf3 before (Mbit/s)" "$(fig mbit_before)" \
   "iperf3 during the storm (Mbit/s, ratio)" "$(fig mbit_storm) ($(fig ratio_storm))" \
   "iperf3 after (Mbit/s, ratio)" "$(fig mbit_after) ($(fig ratio_after))" \
