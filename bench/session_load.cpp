@@ -1,5 +1,6 @@
 // Opens N idle authenticated sessions to a running intermediary: TLS
-// handshake, HELLO, REGISTER "<prefix><i>" (no prefixes), wait for ACCEPT,
+// handshake, HELLO, REGISTER "<prefix><i>" (no prefixes, or with
+// --advertise-from one /32 each), wait for ACCEPT,
 // then hold them (answering PINGs) for --hold-seconds. Reports the session
 // setup rate and, with --pid, the intermediary's RSS growth per session.
 //
@@ -16,7 +17,7 @@
 //                --ca ca.crt [--server-name intermediary] [--sessions 1000]
 //                [--name-prefix load-] [--concurrency 64] [--hold-seconds 10]
 //                [--pid PID] [--resume] [--timeout-seconds 60]
-//                [--setup-timeout-seconds S]
+//                [--setup-timeout-seconds S] [--advertise-from 10.200.0.1]
 //                [--reconnect [--storm-wait-seconds 600] [--shared-ticket]]
 #include <fmt/core.h>
 #include <openssl/ssl.h>
@@ -69,7 +70,18 @@ struct Options {
   bool reconnect = false;
   bool shared_ticket = false;
   double storm_wait_seconds = 600;
+  // Session i advertises this IPv4 address + i as a /32 (a laptop with one
+  // address); none: no prefixes.
+  std::optional<IpAddr> advertise_from;
 };
+
+// The i-th IPv4 address after `base` (wrapping inside the 32 bits), as a /32.
+Prefix host_prefix(const IpAddr& base, uint32_t i) {
+  uint32_t v = (uint32_t(base.bytes[0]) << 24 | uint32_t(base.bytes[1]) << 16 | uint32_t(base.bytes[2]) << 8 |
+                base.bytes[3]) + i;
+  const uint8_t b[4] = {uint8_t(v >> 24), uint8_t(v >> 16), uint8_t(v >> 8), uint8_t(v)};
+  return *Prefix::make(IpAddr::v4(b), 32);
+}
 
 // utime + stime of a process in seconds (/proc/PID/stat fields 14, 15).
 double cpu_seconds(int pid) {
@@ -380,7 +392,8 @@ class Load {
       case MsgType::Hello:
         if (s.state != State::AwaitHello) break;
         s.state = State::AwaitAccept;
-        send(s, Register{o_.prefix + std::to_string(i), 0, {}});
+        send(s, Register{o_.prefix + std::to_string(i), 0,
+                         o_.advertise_from ? std::vector{host_prefix(*o_.advertise_from, i)} : std::vector<Prefix>{}});
         return true;
       case MsgType::Accept:
         if (s.state != State::AwaitAccept) break;
@@ -481,13 +494,15 @@ int storm(const Options& o, Load& load) {
 
 int main(int argc, char** argv) {
   Options o;
-  std::string target;
+  std::string target, advertise_from;
   po::options_description desc("session_load");
   desc.add_options()("help", "this text")("intermediary", po::value(&target)->required(), "HOST:PORT")(
       "cert", po::value(&o.tls.cert)->required(), "client certificate (PEM)")(
       "key", po::value(&o.tls.key)->required(), "its key")("ca", po::value(&o.tls.ca)->required(), "CA (PEM)")(
       "server-name", po::value(&o.server_name), "expected server name (default intermediary)")(
       "sessions", po::value(&o.sessions), "sessions to open (default 1000)")(
+      "advertise-from", po::value(&advertise_from),
+      "IPv4 address: session i advertises this address + i as a /32 (default: no prefixes)")(
       "name-prefix", po::value(&o.prefix), "site names are <prefix><i> (default load-)")(
       "concurrency", po::value(&o.concurrency), "sessions being set up at once (default 64)")(
       "hold-seconds", po::value(&o.hold_seconds), "hold the idle sessions this long (default 10)")(
@@ -514,6 +529,11 @@ int main(int argc, char** argv) {
     auto ep = Endpoint::parse(target, 443);
     if (!ep) throw std::runtime_error("--intermediary: " + ep.error());
     o.intermediary = *ep;
+    if (!advertise_from.empty()) {
+      o.advertise_from = IpAddr::parse(advertise_from);
+      if (!o.advertise_from || o.advertise_from->family != Family::V4)
+        throw std::runtime_error("--advertise-from: '" + advertise_from + "' is not an IPv4 address");
+    }
     if (o.sessions == 0 || o.concurrency == 0) throw std::runtime_error("--sessions and --concurrency must be > 0");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "session_load: %s\n", e.what());
