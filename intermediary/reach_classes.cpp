@@ -2,20 +2,19 @@
 
 namespace dialout {
 
-ReachClasses::Class& ReachClasses::of(const PeerIdentity& who) {
-  key_ = policy_.sections_of(who);
-  auto [it, fresh] = classes_.try_emplace(key_, nullptr);
+ReachClasses::Class& ReachClasses::of(const Policy::SectionList& key) {
+  auto [it, fresh] = classes_.try_emplace(key, nullptr);
   if (!fresh) return *it->second;
   it->second = std::make_unique<Class>();
   Class& c = *it->second;
-  c.sections = key_;
+  c.sections = key;
   c.reaches_now.resize(changes_.size());
   c.concerned.resize(changes_.size());
   for (size_t i = 0; i < changes_.size(); ++i) {
     const SiteChange& ch = changes_[i];
-    bool now = ch.now && policy_.may_reach(key_, ch.now->name);
+    bool now = ch.now && policy_.may_reach(key, ch.now->name);
     bool same_name = ch.now && ch.old_name == ch.now->name;
-    bool before = !ch.old_name.empty() && (same_name ? now : policy_.may_reach(key_, ch.old_name));
+    bool before = !ch.old_name.empty() && (same_name ? now : policy_.may_reach(key, ch.old_name));
     c.reaches_now[i] = now;
     c.concerned[i] = now || before;
     c.concerned_by_any = c.concerned_by_any || now || before;

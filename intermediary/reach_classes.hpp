@@ -49,7 +49,9 @@ class ReachClasses {
   ReachClasses(const Policy& policy, const Registry& registry, std::span<const SiteChange> changes)
       : policy_(policy), registry_(registry), changes_(changes) {}
 
-  Class& of(const PeerIdentity& who);
+  Class& of(const PeerIdentity& who) { return of(policy_.sections_of(who)); }
+  // With the peer's sections already known (the relay keeps them per session).
+  Class& of(const Policy::SectionList& sections);
   const std::vector<RouteEntry>& visible(Class& c);
   size_t size() const { return classes_.size(); }
 
@@ -57,7 +59,6 @@ class ReachClasses {
   const Policy& policy_;
   const Registry& registry_;
   std::span<const SiteChange> changes_;
-  Policy::SectionList key_;  // scratch
   std::unordered_map<Policy::SectionList, std::unique_ptr<Class>, Policy::SectionListHash> classes_;
 };
 

@@ -84,6 +84,7 @@ bool Relay::on_register(RelayWorker& w, Session& s, const Register& r, TimePoint
     SessionEntry& entry = directory_[s.id];
     entry.site = got->site;
     entry.capabilities = s.core.capabilities();
+    touched_sites_.push_back(got->site);
     std::string why = fmt::format("replaced: '{}' roamed to {}", s.who.name, s.peer_host);
     for (SessionId id : got->retire)
       post_control(w, id, InboxKind::Close, std::span(reinterpret_cast<const uint8_t*>(why.data()), why.size()), local);
@@ -345,7 +346,7 @@ void Relay::close_session(RelayWorker& w, Session& s, const std::string& why) {
     // PEER_GONE goes out with the next route push (send_route_snapshots), to
     // the sessions that may reach the site: posting it here to every
     // session made N departures cost N×N (a restart's shutdown, a storm).
-    (void)registrar_.remove_session(id, Session::Clock::now());
+    if (auto gone = registrar_.remove_session(id, Session::Clock::now())) touched_sites_.push_back(*gone);
     // Shutting down: everyone is leaving, nobody needs to hear about it.
     if (!stopping_) push_routes();
   }
@@ -388,34 +389,48 @@ void Relay::refresh_view(RelayWorker& w, bool force) {
 void Relay::send_route_snapshots(Lock& lk) {
   if (stopping_) return lk.unlock();
   if (view_due_) publish_view();
-  // Which sites changed since the last push: one pass over the registry per
-  // push; sessions then look only at the changes their class may reach.
-  std::unordered_map<SiteId, RouteEntry> sites;
-  registrar_.registry().for_each_site(
-      [&](const Site& s) { sites.emplace(s.id, RouteEntry{s.id, s.name, s.prefixes}); });
+  // Which sites changed since the last push, from the ids the registry's
+  // two writers noted; sessions then look only at the changes their class
+  // may reach.
+  std::sort(touched_sites_.begin(), touched_sites_.end());
+  touched_sites_.erase(std::unique(touched_sites_.begin(), touched_sites_.end()), touched_sites_.end());
   std::vector<SiteChange> changes;
-  for (const auto& [sid, e] : sites) {
+  for (SiteId sid : touched_sites_) {
+    const Site* site = registrar_.registry().site(sid);
     auto it = pushed_sites_.find(sid);
-    if (it == pushed_sites_.end()) {
-      changes.push_back(SiteChange{sid, e, {}});
-    } else if (it->second.name != e.name || it->second.prefixes != e.prefixes) {
-      changes.push_back(SiteChange{sid, e, it->second.name});
+    if (site != nullptr) {
+      RouteEntry now{site->id, site->name, site->prefixes};
+      if (it == pushed_sites_.end()) {
+        changes.push_back(SiteChange{sid, now, {}});
+        pushed_sites_.emplace(sid, std::move(now));
+      } else if (it->second.name != now.name || it->second.prefixes != now.prefixes) {
+        changes.push_back(SiteChange{sid, now, it->second.name});
+        it->second = std::move(now);
+      }
+    } else if (it != pushed_sites_.end()) {
+      changes.push_back(SiteChange{sid, std::nullopt, it->second.name});
+      pushed_sites_.erase(it);
     }
   }
-  for (const auto& [sid, e] : pushed_sites_)
-    if (!sites.contains(sid)) changes.push_back(SiteChange{sid, std::nullopt, e.name});
+  touched_sites_.clear();
   const bool policy_changed = pushed_policy_ != policy_;
-  pushed_sites_ = std::move(sites);
   pushed_policy_ = policy_;
 
   // Whole visible sets, only where needed (snapshots, older peers, a new
   // policy): one walk over the sites per class, then each session's own
   // site left out.
   ReachClasses classes(*policy_, registrar_.registry(), changes);
+  auto class_of = [&](SessionEntry& entry) -> ReachClasses::Class& {
+    if (entry.sections_from != policy_) {
+      entry.sections = policy_->sections_of(entry.who);
+      entry.sections_from = policy_;
+    }
+    return classes.of(entry.sections);
+  };
   Routes visible;
-  auto visible_for = [&](const SessionEntry& entry) -> const Routes& {
+  auto visible_for = [&](SessionEntry& entry) -> const Routes& {
     visible.entries.clear();
-    for (const RouteEntry& e : classes.visible(classes.of(entry.who)))
+    for (const RouteEntry& e : classes.visible(class_of(entry)))
       if (e.id != entry.site) visible.entries.push_back(e);
     return visible;
   };
@@ -435,7 +450,7 @@ void Relay::send_route_snapshots(Lock& lk) {
   for (auto& [id, entry] : directory_) {
     if (entry.site == 0) continue;
     if (any_gone) {
-      const ReachClasses::Class& c = classes.of(entry.who);
+      const ReachClasses::Class& c = class_of(entry);
       for (size_t i = 0; i < changes.size() && c.concerned_by_any; ++i)
         if (!gone_frames[i].empty() && c.concerned[i])
           post_control(*workers_[0], id, InboxKind::Control, gone_frames[i], local);
@@ -452,7 +467,7 @@ void Relay::send_route_snapshots(Lock& lk) {
       } else {
         if (policy_changed) {
           entry.routes.reconcile(visible_for(entry).entries);
-        } else if (ReachClasses::Class& c = classes.of(entry.who); c.concerned_by_any) {
+        } else if (ReachClasses::Class& c = class_of(entry); c.concerned_by_any) {
           for (size_t i = 0; i < changes.size(); ++i) {
             if (!c.concerned[i]) continue;  // in none of this class's views, before or now
             const SiteChange& ch = changes[i];

@@ -133,6 +133,10 @@ class Relay {
     // first, and again after a ROUTE_RESYNC (routes_sent = false).
     RouteView routes;
     bool routes_sent = false;
+    // The policy sections that apply to `who`, under `sections_from` (asked
+    // again after a reload): route pushes group sessions by them.
+    Policy::SectionList sections;
+    std::shared_ptr<const Policy> sections_from;
   };
 
   // relay_io.cpp and relay_housekeeping.cpp: threads, sockets, TLS, timers.
@@ -259,6 +263,9 @@ class Relay {
   // push tells delta sessions only about the sites that differ.
   std::unordered_map<SiteId, RouteEntry> pushed_sites_;
   std::shared_ptr<const Policy> pushed_policy_;
+  // Sites registered or gone since the last push (the registry changes only
+  // in on_register and close_session): a push looks at these, not at every site.
+  std::vector<SiteId> touched_sites_;
   // announce_restart() ran: sessions are leaving, no more route pushes.
   bool stopping_ = false;
   Registrar registrar_;  // registry and address pools

@@ -226,6 +226,10 @@ Expected<TlsContext, std::string> TlsContext::make(const TlsFiles& files, bool s
     // (an older site) still gets in: the id matters before TLS starts, to an
     // intermediary sharing its port (intermediary/port_share.hpp).
     SSL_CTX_set_alpn_select_cb(ctx, select_alpn, nullptr);
+    // Resumption is by stateless tickets only (the ticket-key ring): an
+    // internal cache would hold every session (client certificate
+    // included) for nothing, and OpenSSL walks it every 255 handshakes.
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   } else {
     // Every site offers the id: a port-sharing intermediary tells sites
     // from browsers by it in the ClientHello (intermediary/client_hello.hpp).

@@ -82,6 +82,15 @@ std::vector<OptionSpec> site_specs() {
       {"reconnect-max-ms", "MS",
        fmt::format("Longest reconnect delay, >= reconnect-min-ms (default {}).",
                    ms(d.reconnect_max))},
+      {"restart-hint-max-ms", "MS",
+       fmt::format("After a relay's restart notice wait at most this long before reconnecting, whatever it "
+                   "asks, 0..600000 (default {}).",
+                   ms(d.restart_hint_max))},
+      {"restart-window-max-ms", "MS",
+       fmt::format("Spread that reconnect over at most this much of the window the relay announces; 0: "
+                   "reconnect at the hint (an office that should come back before the laptops), 0..600000 "
+                   "(default {}).",
+                   ms(d.restart_window_max))},
       {"status-file", "FILE",
        "Write counters here ('key value' lines, replaced atomically) (default none)."},
       {"proxy", "URL",
@@ -198,6 +207,8 @@ void parse_timers(const LayeredOptions& o, SiteConfig& c) {
   }
   c.reconnect_min = o.millis("reconnect-min-ms", 10, kMaxMillis, c.reconnect_min);
   c.reconnect_max = o.millis("reconnect-max-ms", 10, kMaxMillis, c.reconnect_max);
+  c.restart_hint_max = o.millis("restart-hint-max-ms", 0, 600000, c.restart_hint_max);
+  c.restart_window_max = o.millis("restart-window-max-ms", 0, 600000, c.restart_window_max);
   if (c.reconnect_max < c.reconnect_min) {
     std::string key = o.given("reconnect-max-ms") ? "reconnect-max-ms" : "reconnect-min-ms";
     o.fail(key, *o.value(key),

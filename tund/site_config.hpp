@@ -50,6 +50,10 @@ struct SiteConfig {
   std::chrono::milliseconds dead_after{15000};     // --dead-after-ms > keepalive-ms
   std::chrono::milliseconds reconnect_min{200};    // --reconnect-min-ms >= 10
   std::chrono::milliseconds reconnect_max{10000};  // --reconnect-max-ms >= reconnect-min-ms
+  // Caps on a relay's RESTARTING notice: its hint, and the window it asks
+  // sites to spread their reconnects over (0: reconnect at the hint).
+  std::chrono::milliseconds restart_hint_max{60000};     // --restart-hint-max-ms 0..600000
+  std::chrono::milliseconds restart_window_max{300000};  // --restart-window-max-ms 0..600000
   std::string status_file;                         // --status-file, optional
   // --proxy none|http://H:P|socks5://H:P|socks5h://H:P|env (tund/proxy_settings.hpp);
   // every connection goes through it. Credentials: read at start by

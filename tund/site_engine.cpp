@@ -61,6 +61,8 @@ SiteEngine::SiteEngine(EventLoop& loop, TlsContext& tls, std::vector<Tun*> queue
   uplink_settings_.dead_after = config.dead_after;
   uplink_settings_.reconnect_min = config.reconnect_min;
   uplink_settings_.reconnect_max = config.reconnect_max;
+  uplink_settings_.restart_hint_max = config.restart_hint_max;
+  uplink_settings_.restart_window_max = config.restart_window_max;
 }
 
 SiteEngine::~SiteEngine() { stop(); }

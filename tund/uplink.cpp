@@ -17,6 +17,8 @@ SiteSessionSettings session_settings(const Uplink::Settings& s, uint64_t seed) {
   out.handshake_timeout = s.dead_after;  // connect + TLS + HELLO + REGISTER, as a silent peer
   out.reconnect_min = s.reconnect_min;
   out.reconnect_max = s.reconnect_max;
+  out.restart_hint_max = s.restart_hint_max;
+  out.restart_window_max = s.restart_window_max;
   out.seed = seed;
   return out;
 }

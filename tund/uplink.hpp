@@ -62,6 +62,7 @@ class Uplink {
     uint32_t capabilities = kCapAll;
     std::chrono::milliseconds keepalive{5000}, dead_after{15000};
     std::chrono::milliseconds reconnect_min{200}, reconnect_max{10000};
+    std::chrono::milliseconds restart_hint_max{60000}, restart_window_max{300000};
     // 16 superpackets of 64 KB: fewer head-drops of whole TSO bursts. Small
     // datagrams take the urgent lane, so this does not add latency to them.
     size_t queue_bytes = 1024 * 1024;

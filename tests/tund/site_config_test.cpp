@@ -83,6 +83,8 @@ TEST_F(SiteConfigTest, MinimalCommandLineGetsDefaults) {
   EXPECT_EQ(c.dead_after, milliseconds(15000));
   EXPECT_EQ(c.reconnect_min, milliseconds(200));
   EXPECT_EQ(c.reconnect_max, milliseconds(10000));
+  EXPECT_EQ(c.restart_hint_max, milliseconds(60000));
+  EXPECT_EQ(c.restart_window_max, milliseconds(300000));
   EXPECT_EQ(c.status_file, "");
   EXPECT_EQ(c.log_level, LogLevel::Info);
   EXPECT_EQ(c.max_learned_routes, 1024u);
@@ -299,6 +301,8 @@ TEST_F(SiteConfigTest, BadValuesAreRefusedNamingTheKey) {
       {{}, "keepalive-ms = 20000\n", "site-a.conf:1: keepalive-ms: dead-after-ms (15000)"},
       {{"--reconnect-min-ms", "9"}, "", "tund: --reconnect-min-ms: 9 is out of range (10..3600000)"},
       {{"--reconnect-max-ms", "100"}, "", "tund: --reconnect-max-ms: reconnect-max-ms (100) must not be below reconnect-min-ms (200)"},
+      {{"--restart-window-max-ms", "600001"}, "", "tund: --restart-window-max-ms: 600001 is out of range (0..600000)"},
+      {{}, "restart-hint-max-ms = soon\n", "site-a.conf:1: restart-hint-max-ms: 'soon' is not a number"},
       {{"--log-level", "verbose"}, "", "tund: --log-level: 'verbose' is not a log level"},
       {{"--max-learned-routes", "0"}, "", "tund: --max-learned-routes: 0 is out of range (1..65536)"},
       {{"--max-learned-routes", "65537"}, "", "tund: --max-learned-routes: 65537 is out of range (1..65536)"},
@@ -410,7 +414,7 @@ TEST_F(SiteConfigTest, HelpListsEveryKeyWithItsDefault) {
        {"--config", "--name", "--intermediary", "--server-name", "--cert", "--key", "--ca",
         "--tun ", "--tun-address", "--mtu", "--advertise", "--static-route", "--roles",
         "--connections", "--queues", "--offload", "--request-address", "--proxy-arp", "--masquerade", "--keepalive-ms", "--dead-after-ms", "--reconnect-min-ms",
-        "--reconnect-max-ms", "--status-file", "--log-level", "--max-learned-routes",
+        "--reconnect-max-ms", "--restart-hint-max-ms", "--restart-window-max-ms", "--status-file", "--log-level", "--max-learned-routes",
         "--learned-route-hold-ms", "--allow-learned-route", "--user", "--nft-path"}) {
     EXPECT_NE(r.text.find(key), std::string::npos) << key << " missing from\n" << r.text;
   }

@@ -232,6 +232,16 @@ TEST(SiteSession, RestartWindowSpreadsReconnects) {
   auto c = one<SiteSession::ReconnectAfter>(capped.feed(Restarting{0, 0xffffffff}));
   ASSERT_TRUE(c);
   EXPECT_LE(c->delay, SiteSessionSettings{}.restart_window_max);
+  // An office set to come back first (restart-window-max-ms 0) ignores the window.
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    auto first = settings(seed);
+    first.restart_window_max = 0ms;
+    Harness office(first);
+    office.connect();
+    auto o = one<SiteSession::ReconnectAfter>(office.feed(Restarting{uint32_t(kHint.count()), uint32_t(kWindow.count())}));
+    ASSERT_TRUE(o);
+    EXPECT_EQ(o->delay, kHint);
+  }
 }
 
 TEST(SiteSession, RouteUpdatesInstallWholeAndAskForResyncOnAGap) {
