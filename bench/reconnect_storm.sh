@@ -26,7 +26,8 @@
 # Env: BUILD_DIR, SESSIONS (10000), CONCURRENCY (64, initial setup only),
 # DURATION (60 s of iperf3: it should outlast the storm), RESTART_AT (8 s),
 # STORM_TIMEOUT (60 s: laptops not back by then = a broken run),
-# SETUP_TIMEOUT (300 s), HINT_MS (1000), WINDOW_MS (5000), STOP_TIMEOUT (10 s:
+# SETUP_TIMEOUT (300 s), HINT_MS (1000), WINDOW_MS (5000), OFFICE_WINDOW_MAX_MS
+# (0: the offices' tund reconnect at the hint, not spread), STOP_TIMEOUT (10 s:
 # the old relay is SIGKILLed if it lingers longer), JSON (= --json),
 # KEEP_RUN=1 keeps the run directory, LAB_KEEP=1 the lab.
 # Exits 1 only if the run broke (setup, storm timeout, iperf3); not on speed.
@@ -44,6 +45,7 @@ STORM_TIMEOUT=${STORM_TIMEOUT:-60}
 SETUP_TIMEOUT=${SETUP_TIMEOUT:-300}
 HINT_MS=${HINT_MS:-1000}
 WINDOW_MS=${WINDOW_MS:-5000}
+OFFICE_WINDOW_MAX_MS=${OFFICE_WINDOW_MAX_MS:-0}
 STOP_TIMEOUT=${STOP_TIMEOUT:-10}
 SESSION_LOAD_BIN=${SESSION_LOAD_BIN:-$BUILD_DIR/bench/session_load}
 
@@ -91,8 +93,10 @@ relay_status() { status_value "$(lab_status_file intermediary)" "$1" 2>/dev/null
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 start_relay || broken "intermediary not listening"
-lab_start_tund tund-a gwA gw-a office-a --advertise 10.1.0.0/24
-lab_start_tund tund-b gwB gw-b office-b --advertise 10.2.0.0/24
+# The offices come back at the hint, ahead of the laptops that spread over the window.
+office_flags=(--restart-window-max-ms "$OFFICE_WINDOW_MAX_MS")
+lab_start_tund tund-a gwA gw-a office-a --advertise 10.1.0.0/24 "${office_flags[@]}"
+lab_start_tund tund-b gwB gw-b office-b --advertise 10.2.0.0/24 "${office_flags[@]}"
 registered() { status_is "$(lab_status_file tund-a)" registered 1 && status_is "$(lab_status_file tund-b)" registered 1; }
 wait_until 20 registered || broken "offices not registered"
 wait_until 10 lab_ping hostA 10.2.0.2 || broken "hostA cannot ping hostB through the tunnel"
@@ -219,7 +223,7 @@ figures=$("$PY" -c "$ANALYSE" "$LAB_RUN/iperf.json" "$LAB_RUN/logs/ping.log" "$t
 fig() { "$PY" -c 'import json,sys; v = json.loads(sys.argv[1])[sys.argv[2]]; print("-" if v is None else v)' "$figures" "$1"; }
 
 echo
-echo "reconnect storm: $SESSIONS laptop sessions + 2 offices, $(nproc) CPUs, hint $HINT_MS ms, window $WINDOW_MS ms"
+echo "reconnect storm: $SESSIONS laptop sessions + 2 offices, $(nproc) CPUs, hint $HINT_MS ms, window $WINDOW_MS ms (offices: at most $OFFICE_WINDOW_MAX_MS ms of it)"
 printf '  %-52s %s\n' \
   "laptop setup" "${setup_line#sessions: }" \
   "old relay gone after SIGTERM" "$((t_stopped - t_restart)) ms${killed}" \
@@ -248,7 +252,7 @@ d.update(sessions=$SESSIONS, back=$back, storm_s=$took, resumed=$resumed, failed
          relay_tls_resumed=$tls_resumed, relay_handshake_failed=$handshake_failed, relay_cpu_s=$relay_cpu,
          load_cpu_s=$load_cpu, old_relay_sigkilled=$sigkilled,
          old_relay_stop_ms=$((t_stopped - t_restart)), relay_listening_ms=$((t_listening - t_restart)),
-         hint_ms=$HINT_MS, window_ms=$WINDOW_MS, cpus=$(nproc))
+         hint_ms=$HINT_MS, window_ms=$WINDOW_MS, office_window_max_ms=$OFFICE_WINDOW_MAX_MS, cpus=$(nproc))
 json.dump(d, open(sys.argv[2], "w"), indent=1)
 PY
   echo "figures written to $JSON"
