@@ -27,7 +27,8 @@
 # DURATION (60 s of iperf3: it should outlast the storm), RESTART_AT (8 s),
 # STORM_TIMEOUT (60 s: laptops not back by then = a broken run),
 # SETUP_TIMEOUT (300 s), HINT_MS (1000), WINDOW_MS (5000), OFFICE_WINDOW_MAX_MS
-# (0: the offices' tund reconnect at the hint, not spread), STOP_TIMEOUT (10 s:
+# (0: the offices' tund reconnect at the hint, not spread), OFFICE_RATE (iperf3
+# -b for the offices' stream: 0 = as fast as it goes, e.g. 200M), STOP_TIMEOUT (10 s:
 # the old relay is SIGKILLed if it lingers longer), JSON (= --json),
 # KEEP_RUN=1 keeps the run directory, LAB_KEEP=1 the lab.
 # Exits 1 only if the run broke (setup, storm timeout, iperf3); not on speed.
@@ -46,6 +47,7 @@ SETUP_TIMEOUT=${SETUP_TIMEOUT:-300}
 HINT_MS=${HINT_MS:-1000}
 WINDOW_MS=${WINDOW_MS:-5000}
 OFFICE_WINDOW_MAX_MS=${OFFICE_WINDOW_MAX_MS:-0}
+OFFICE_RATE=${OFFICE_RATE:-0}
 STOP_TIMEOUT=${STOP_TIMEOUT:-10}
 SESSION_LOAD_BIN=${SESSION_LOAD_BIN:-$BUILD_DIR/bench/session_load}
 
@@ -123,7 +125,7 @@ lab_start iperf-s hostB iperf3 -s -1 -B 10.2.0.2 -p 5201
 wait_until 5 lab_listening hostB 5201 || broken "iperf3 server not listening"
 lab_start ping hostA ping -D -n -O -i 0.05 -W 1 -w $((DURATION + 90)) 10.2.0.2
 t_iperf=$(now_ms)
-lab_start iperf-c hostA timeout $((DURATION + 60)) iperf3 -c 10.2.0.2 -p 5201 --connect-timeout 3000 \
+lab_start iperf-c hostA timeout $((DURATION + 60)) iperf3 -c 10.2.0.2 -p 5201 --connect-timeout 3000 -b "$OFFICE_RATE" \
   -t "$DURATION" -i 1 -J --logfile "$LAB_RUN/iperf.json"
 sleep "$RESTART_AT"
 
@@ -223,7 +225,7 @@ figures=$("$PY" -c "$ANALYSE" "$LAB_RUN/iperf.json" "$LAB_RUN/logs/ping.log" "$t
 fig() { "$PY" -c 'import json,sys; v = json.loads(sys.argv[1])[sys.argv[2]]; print("-" if v is None else v)' "$figures" "$1"; }
 
 echo
-echo "reconnect storm: $SESSIONS laptop sessions + 2 offices, $(nproc) CPUs, hint $HINT_MS ms, window $WINDOW_MS ms (offices: at most $OFFICE_WINDOW_MAX_MS ms of it)"
+echo "reconnect storm: $SESSIONS laptop sessions + 2 offices, $(nproc) CPUs, hint $HINT_MS ms, window $WINDOW_MS ms (offices: at most $OFFICE_WINDOW_MAX_MS ms of it; their stream: $( [[ $OFFICE_RATE == 0 ]] && echo unpaced || echo "$OFFICE_RATE"bit/s))"
 printf '  %-52s %s\n' \
   "laptop setup" "${setup_line#sessions: }" \
   "old relay gone after SIGTERM" "$((t_stopped - t_restart)) ms${killed}" \
@@ -252,7 +254,7 @@ d.update(sessions=$SESSIONS, back=$back, storm_s=$took, resumed=$resumed, failed
          relay_tls_resumed=$tls_resumed, relay_handshake_failed=$handshake_failed, relay_cpu_s=$relay_cpu,
          load_cpu_s=$load_cpu, old_relay_sigkilled=$sigkilled,
          old_relay_stop_ms=$((t_stopped - t_restart)), relay_listening_ms=$((t_listening - t_restart)),
-         hint_ms=$HINT_MS, window_ms=$WINDOW_MS, office_window_max_ms=$OFFICE_WINDOW_MAX_MS, cpus=$(nproc))
+         hint_ms=$HINT_MS, window_ms=$WINDOW_MS, office_window_max_ms=$OFFICE_WINDOW_MAX_MS, office_rate="$OFFICE_RATE", cpus=$(nproc))
 json.dump(d, open(sys.argv[2], "w"), indent=1)
 PY
   echo "figures written to $JSON"
