@@ -74,10 +74,14 @@ Expected<TlsConnection, std::string> TlsConnection::connect(TlsContext& ctx, Uni
   }
   // Offer the last ticket. It is only accepted by a server holding the
   // ticket key (ours, or a peer intermediary sharing it), so it is not
-  // tied to the name used the first time.
+  // tied to the name used the first time. Each connection gets its own
+  // copy: OpenSSL marks the session a connection holds unresumable when
+  // that connection is freed uncleanly, and that must not spoil the one we
+  // keep for the next (a site's other uplinks, its next attempt).
   auto* cache = static_cast<tls_detail::SessionCache*>(SSL_CTX_get_app_data(ctx.native()));
   if (cache != nullptr && cache->last && SSL_SESSION_is_resumable(cache->last.get()) == 1) {
-    SSL_set_session(ssl, cache->last.get());
+    std::unique_ptr<SSL_SESSION, tls_detail::SessionFree> copy(SSL_SESSION_dup(cache->last.get()));
+    if (copy) SSL_set_session(ssl, copy.get());  // takes its own reference
   }
   return c;
 }

@@ -426,6 +426,28 @@ TEST_F(Tls, SessionResumesAfterAnUncleanClose) {
   EXPECT_TRUE(second.client->session_reused());
 }
 
+// Connections offered the same remembered ticket (a site's uplinks, an
+// attempt that fails): one that is freed uncleanly before it read a newer
+// ticket must not spoil the one the context keeps for the next.
+TEST_F(Tls, AnAttemptDroppedBeforeItsNewTicketDoesNotSpoilTheRemembered) {
+  auto s = server_ctx();
+  auto c = client_ctx("site-a");
+  auto first = connect_pair(s, c, "intermediary");
+  ASSERT_EQ(first.hs.client, Status::Done);
+  server_says(first, "ticket");
+  ASSERT_TRUE(c.has_cached_session());
+  {
+    auto dropped = connect_pair(s, c, "intermediary");
+    ASSERT_EQ(dropped.hs.client, Status::Done) << dropped.client->last_error();
+    EXPECT_TRUE(dropped.client->session_reused());
+    dropped.client.reset();  // gone before reading its new ticket, without close_notify
+    dropped.server.reset();
+  }
+  auto next = connect_pair(s, c, "intermediary");
+  ASSERT_EQ(next.hs.client, Status::Done) << next.client->last_error();
+  EXPECT_TRUE(next.client->session_reused()) << "the remembered ticket still resumes";
+}
+
 TEST_F(Tls, OneMebibyteEchoWithPartialWrites) {
   auto s = server_ctx();
   auto c = client_ctx("site-a");
