@@ -1,5 +1,5 @@
-// ReachClasses answers for a class what Policy and route_snapshot answer
-// per session: table-driven cases for the class rules, then a differential
+// ReachClasses answers for a class what Policy and the plain route_snapshot
+// (route_snapshot_reference.hpp) answer per session: table-driven cases for the class rules, then a differential
 // run over random policies, identities and registries.
 #include "intermediary/reach_classes.hpp"
 
@@ -7,7 +7,7 @@
 
 #include <random>
 
-#include "intermediary/route_snapshot.hpp"
+#include "tests/intermediary/route_snapshot_reference.hpp"
 
 namespace dialout {
 namespace {
@@ -97,6 +97,52 @@ TEST_F(ReachClassesTest, VisibleIsEveryReachableSiteBuiltOncePerClass) {
   EXPECT_EQ(laptops[0].id, a_);
 }
 
+// A site's table: the other live sites its identity may reach, with their
+// prefixes, never itself; it encodes as one ROUTES frame.
+TEST(ReachClassesTable, OtherSitesTheIdentityMayReachWithTheirPrefixes) {
+  const Policy policy = *Policy::parse(R"(
+[identity gw-a]
+reach = office-b
+[identity gw-b]
+reach = *
+)",
+                                       "test");
+  Registry r;
+  std::vector<Prefix> a{P("10.1.0.0/24")}, b{P("10.2.0.0/24")}, c{P("10.3.0.0/24")};
+  SiteId ida = *r.add_session(1, "gw-a", "office-a", a);
+  SiteId idb = *r.add_session(2, "gw-b", "office-b", b);
+  SiteId idc = *r.add_session(3, "gw-c", "office-c", c);
+  std::vector<SiteChange> none;
+  ReachClasses classes(policy, r, none);
+  auto table = [&](const char* identity, SiteId self) {
+    Routes routes;
+    for (const auto& e : classes.visible(classes.of(PeerIdentity{identity, {}})))
+      if (e.id != self) routes.entries.push_back(e);
+    return routes;
+  };
+
+  auto for_a = table("gw-a", ida);
+  ASSERT_EQ(for_a.entries.size(), 1u);
+  EXPECT_EQ(for_a.entries[0].id, idb);
+  EXPECT_EQ(for_a.entries[0].name, "office-b");
+  EXPECT_EQ(for_a.entries[0].prefixes, b);
+
+  auto for_b = table("gw-b", idb);
+  ASSERT_EQ(for_b.entries.size(), 2u);  // never itself
+  EXPECT_EQ(for_b.entries[0].id, ida);
+  EXPECT_EQ(for_b.entries[1].id, idc);
+
+  EXPECT_TRUE(table("gw-c", idc).entries.empty());
+
+  std::vector<uint8_t> frame;
+  ASSERT_TRUE(encode(for_b, frame));
+  auto f = next_frame(frame);
+  ASSERT_TRUE(f && *f);
+  auto decoded = decode_routes((*f)->payload);
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->entries.size(), 2u);
+}
+
 // Random policies (reach lists, '*', groups, a default) and identities:
 // visible() minus the session's own site equals route_snapshot, and each
 // change's flags equal asking the policy per identity.
@@ -142,7 +188,7 @@ TEST(ReachClassesDifferential, AgreesWithThePerSessionAnswers) {
       std::vector<RouteEntry> got;
       for (const auto& e : classes.visible(c))
         if (e.id != self) got.push_back(e);
-      auto want = route_snapshot(registry, *policy, who, self).entries;
+      auto want = reference::route_snapshot(registry, *policy, who, self).entries;
       ASSERT_EQ(got.size(), want.size()) << text << who.name;
       for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].id, want[i].id) << text;
       for (size_t i = 0; i < changes.size(); ++i) {
