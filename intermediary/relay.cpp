@@ -447,6 +447,7 @@ void Relay::send_route_snapshots(Lock& lk) {
   std::vector<uint8_t> frames;
   LocalWork local;
   std::vector<std::string> too_big;
+  RelayCounterSet& counters = workers_[0]->counters;  // pushes run on the main loop's thread
   for (auto& [id, entry] : directory_) {
     if (entry.site == 0) continue;
     if (any_gone) {
@@ -460,7 +461,6 @@ void Relay::send_route_snapshots(Lock& lk) {
       // over as many frames as it needs; nothing for an unchanged view.
       frames.clear();
       Expected<void, WireError> ok;
-      RelayCounterSet& counters = workers_[0]->counters;  // this is the main loop's thread
       if (!entry.routes_sent) {
         ok = entry.routes.snapshot(visible_for(entry).entries, frames);
         if (ok) counters.add(RelayCounter::RouteSnapshotsSent);
@@ -506,7 +506,7 @@ void Relay::send_route_snapshots(Lock& lk) {
     }
     if (!it->second.empty()) {
       post_control(*workers_[0], id, InboxKind::Control, it->second, local);
-      workers_[0]->counters.add(RelayCounter::RouteSnapshotsSent);
+      counters.add(RelayCounter::RouteSnapshotsSent);
     }
   }
   lk.unlock();

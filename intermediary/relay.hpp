@@ -168,6 +168,7 @@ class Relay {
   // A handshake step through the worker's gate: now, or muted until
   // release_handshakes() lets it run in a later turn.
   void handshake_step(RelayWorker& w, Session& s);
+  void arm_handshake_release(RelayWorker& w);
   void release_handshakes(RelayWorker& w);
   void authenticated(RelayWorker& w, Session& s, PeerIdentity who);
   void flush(RelayWorker& w, Session& s);

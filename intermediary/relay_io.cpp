@@ -250,7 +250,13 @@ void Relay::handshake_step(RelayWorker& w, Session& s) {
     s.interest = 0;
     w.loop->modify(s.channel.fd(), 0);
   }
-  if (w.gate_timer == 0) w.gate_timer = w.loop->add_timer(std::chrono::milliseconds(0), [this, &w] { release_handshakes(w); });
+  if (w.gate_timer == 0) arm_handshake_release(w);
+}
+
+void Relay::arm_handshake_release(RelayWorker& w) {
+  // A 0 ms timer runs after the turn's fds; armed from a timer, it fires in
+  // the next turn (EventLoop::run_due_timers).
+  w.gate_timer = w.loop->add_timer(std::chrono::milliseconds(0), [this, &w] { release_handshakes(w); });
 }
 
 void Relay::release_handshakes(RelayWorker& w) {
@@ -266,8 +272,7 @@ void Relay::release_handshakes(RelayWorker& w) {
     drive_handshake(w, *s);
   }
   finish(w);
-  // Armed from a timer, it fires in the next turn, after that turn's fds.
-  if (w.gate.waiting() != 0) w.gate_timer = w.loop->add_timer(std::chrono::milliseconds(0), [this, &w] { release_handshakes(w); });
+  if (w.gate.waiting() != 0) arm_handshake_release(w);
 }
 
 void Relay::drive_handshake(RelayWorker& w, Session& s) {
