@@ -9,6 +9,7 @@
 //   1 tick after u8 * 16 ms     2 transport up     3 transport failed
 //   4 retry due                 5 reconnect now    6 bytes received
 //   7 start                     8 stop (rare: only when the next byte is 0xff)
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <span>
@@ -33,6 +34,7 @@ SiteSessionSettings fuzz_settings() {
   s.reconnect_max = 1000ms;
   s.restart_hint_max = 2000ms;
   s.restart_window_max = 3000ms;
+  s.refused_retry = 4000ms;
   return s;
 }
 
@@ -98,7 +100,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (std::holds_alternative<SiteSession::Dial>(*a)) accepted_since_dial = false;
       if (std::holds_alternative<SiteSession::Accepted>(*a)) accepted_since_dial = true;
       if (auto* r = std::get_if<SiteSession::ReconnectAfter>(&*a)) {
-        if (r->delay < 0ms || r->delay > std::max(settings.reconnect_max, settings.restart_hint_max + settings.restart_window_max)) std::abort();
+        auto longest = std::max({settings.reconnect_max, settings.restart_hint_max + settings.restart_window_max,
+                                 settings.refused_retry + settings.refused_retry / 4});
+        if (r->delay < 0ms || r->delay > longest) std::abort();
         if (s.state() != SiteSession::State::Waiting) std::abort();
       }
     }

@@ -12,8 +12,10 @@
 # is closed, and the daemon keeps answering; dialoutctl's exit codes.
 # Reloads re-check live sessions: with office-b's section removed from the
 # policy, `dialoutctl reload` closes office-b's session with a refusal
-# office-b logs (it gives up: NameNotAllowed is permanent) and it does not
-# come back; with gw-a's certificate revoked in the CRL, a reload closes
+# office-b logs once, saying what to change, and it does not come back
+# although it keeps asking (slowly, quietly; its connections show
+# `refused`); the section restored and reloaded, it is back at its next
+# retry; with gw-a's certificate revoked in the CRL, a reload closes
 # office-a's live session within a second.
 # Certificate renewal: gw-a's certificate and key are replaced by a new one
 # (another expiry) while a checksummed TCP stream runs A -> B; SIGHUP moves
@@ -48,7 +50,7 @@ lab_write_policy
 lab_start_intermediary --metrics-listen "$RELAY_PUBLIC:9101" --crl "$LAB_RUN/pki/ca.crl"
 wait_until 10 lab_listening relay 443 || { fail "intermediary listening"; lab_finish; }
 lab_start_tund tund-a gwA gw-a office-a --advertise 10.1.0.0/24 --metrics-listen 127.0.0.1:9102 --connections 2
-lab_start_tund tund-b gwB gw-b office-b --advertise 10.2.0.0/24
+lab_start_tund tund-b gwB gw-b office-b --advertise 10.2.0.0/24 --refused-retry-ms 1000
 if wait_until 20 status_is "$(lab_status_file tund-a)" registered 1 &&
    wait_until 20 status_is "$(lab_status_file tund-b)" registered 1; then
   pass "intermediary and both tund registered"
@@ -230,13 +232,27 @@ open(sys.argv[1], "w").write(re.sub(r"\[identity gw-b\][^\[]*", "", text))
 PYEOF
 check "policy without gw-b's section: dialoutctl reload exits 0" quiet ctl intermediary reload
 check "office-b's session is closed after the reload" wait_until 5 no_sessions office-b
-check "office-b logs the refusal and gives up: $(grep -m1 'giving up' "$LAB_RUN/logs/tund-b.log")" \
-  wait_until 5 grep -q "giving up: the intermediary refused 'office-b'.*may not register name 'office-b'" \
-  "$LAB_RUN/logs/tund-b.log"
-sleep 3
-check "office-b does not come back (3 s later: $(relay_sessions office-b) sessions)" no_sessions office-b
+refused_line="the intermediary refused us: name not allowed for this identity: .*may not register name 'office-b'.*change this site's .name."
+check "office-b logs the refusal and what to change" wait_until 5 grep -q "$refused_line" "$LAB_RUN/logs/tund-b.log"
+log "  $(grep -m1 -o "refused us: name not allowed.*" "$LAB_RUN/logs/tund-b.log")"
+refusals0=$(status_value "$(lab_status_file intermediary)" refused_register)
+# shellcheck disable=SC2317 # called through wait_until
+asked_again() { status_ge "$(lab_status_file intermediary)" refused_register $((refusals0 + 3)); }
+check "office-b keeps asking, slowly (3 more refusals within 10 s at --refused-retry-ms 1000)" wait_until 10 asked_again
+check "office-b does not come back ($(relay_sessions office-b) sessions) and still runs" \
+  bash -c "[[ \"\$1\" == 0 ]] && kill -0 \"\$2\"" _ "$(relay_sessions office-b)" "$(lab_pid tund-b)"
+check "office-b said it once, not once per attempt ($(grep -c "$refused_line" "$LAB_RUN/logs/tund-b.log") lines)" \
+  test "$(grep -c "$refused_line" "$LAB_RUN/logs/tund-b.log")" -eq 1
+ctl tund-b status --json > "$LAB_RUN/refused.json"
+check "office-b's connections show 'refused'" \
+  test "$(json_get "$LAB_RUN/refused.json" "all(u['state'] == 'refused' for u in j['uplinks'])")" = True
 check "the intermediary counts it (closed_by_reload)" status_ge "$(lab_status_file intermediary)" closed_by_reload 1
 check "office-a is untouched by the policy reload" test "$(relay_sessions office-a)" -ge 1
+cp "$LAB_RUN/policy.orig" "$LAB_RUN/policy.conf"
+quiet ctl intermediary reload
+# shellcheck disable=SC2317 # called through wait_until
+b_back() { [[ "$(relay_sessions office-b)" -ge 1 ]]; }
+check "gw-b's section restored: office-b is back at its next retry, untouched" wait_until 10 b_back
 cp "$LAB_RUN/policy.orig" "$LAB_RUN/policy.conf"
 # Revocation: gw-a's certificate into the CRL, then a reload.
 "$LAB_ROOT/scripts/make-pki.sh" "$LAB_RUN/pki" --crl-only --revoked gw-a >/dev/null

@@ -6,8 +6,8 @@
 # Proves, in order: the lab's firewalls (before any daemon); ping both ways,
 # and from each gateway itself;
 # 100 MB over TCP with matching sha256; UDP both ways with payload checks; a
-# rogue site with a valid certificate cannot take office-b's name (tund exits
-# 78); expired and foreign-CA certificates are rejected; spoofed inner sources are dropped by the intermediary; SIGKILL + restart
+# rogue site with a valid certificate cannot take office-b's name (told not
+# to retry such refusals, its tund exits 78); expired and foreign-CA certificates are rejected; spoofed inner sources are dropped by the intermediary; SIGKILL + restart
 # of the intermediary heals without restarting tund; SIGTERM makes tund remove
 # its device and routes; a tun-address inside the LAN (the example config's)
 # becomes the source of the gateway's own traffic.
@@ -134,7 +134,7 @@ lab_udp_check hostB hostA 10.1.0.2 5003
 istatus=$(lab_status_file intermediary)
 refused_before=$(status_value "$istatus" refused_register || echo 0)
 lab_add_relay_host rogue 1
-lab_start_tund tund-rogue rogue rogue-site office-b --advertise 10.3.0.0/24
+lab_start_tund tund-rogue rogue rogue-site office-b --advertise 10.3.0.0/24 --refused-retry-ms 0
 if lab_wait_exit tund-rogue 20; then
   check "rogue tund (CN rogue-site, --name office-b) exits with status 78 (got $LAB_EXIT_STATUS)" \
     test "$LAB_EXIT_STATUS" -eq 78

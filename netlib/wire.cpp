@@ -168,8 +168,33 @@ const char* to_string(RefuseReason r) {
   return "unknown reason";
 }
 
-bool is_permanent(RefuseReason r) {
-  return r == RefuseReason::BadVersion || r == RefuseReason::NameNotAllowed || r == RefuseReason::PrefixNotAllowed;
+RefusalKind refusal_kind(RefuseReason r) {
+  switch (r) {
+    case RefuseReason::BadVersion: return RefusalKind::Fatal;
+    case RefuseReason::NameNotAllowed:
+    case RefuseReason::PrefixNotAllowed:
+    case RefuseReason::NameTaken:
+    case RefuseReason::PrefixTaken: return RefusalKind::NeedsChange;
+    default: return RefusalKind::Temporary;
+  }
+}
+
+const char* remedy(RefuseReason r) {
+  switch (r) {
+    case RefuseReason::NameNotAllowed:
+      return "the intermediary's policy does not let this certificate register this name: change this site's "
+             "`name`, or the policy's `register` for its identity";
+    case RefuseReason::PrefixNotAllowed:
+      return "the intermediary's policy does not let this certificate advertise that prefix: change this site's "
+             "`advertise`, or the policy's `advertise` for its identity";
+    case RefuseReason::NameTaken:
+      return "another identity holds this name: give this site another `name`, or stop the other site";
+    case RefuseReason::PrefixTaken:
+      return "another site has registered that prefix: if both LANs really use the same range, advertise this "
+             "one under another prefix (`advertise = LAN as PREFIX`)";
+    case RefuseReason::BadVersion: return "upgrade tund or the intermediary so both speak one protocol version";
+    default: return "none needed: it clears by itself";
+  }
 }
 
 const char* to_string(WireError e) {

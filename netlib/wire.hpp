@@ -246,8 +246,20 @@ enum class RefuseReason : uint16_t {
   Closed = 13,
 };
 const char* to_string(RefuseReason);
-// Refusals that retrying cannot fix (the site's configuration or rights are wrong).
-bool is_permanent(RefuseReason);
+// What a site can expect from trying again after a refusal:
+//   Temporary    it clears by itself (a restart, a full pool, an old session
+//                still timing out): retry with the usual backoff.
+//   NeedsChange  it clears only when something else changes — the policy
+//                (NameNotAllowed, PrefixNotAllowed) or another site leaving
+//                (NameTaken, PrefixTaken): say once what to change, retry slowly.
+//   Fatal        no retry can help this binary (BadVersion).
+// A reason this build does not know is Temporary (see REFUSE above).
+enum class RefusalKind : uint8_t { Temporary, NeedsChange, Fatal };
+RefusalKind refusal_kind(RefuseReason);
+// Not Temporary: a retry soon would be refused again.
+inline bool is_permanent(RefuseReason r) { return refusal_kind(r) != RefusalKind::Temporary; }
+// For NeedsChange reasons, what the site's operator can change (one line, for logs).
+const char* remedy(RefuseReason);
 
 enum class WireError : uint8_t {
   UnknownType,

@@ -181,17 +181,18 @@ void QueueWorker::on_data(Uplink&, const DataView& data) {
   data_.on_data(data);
 }
 
-void QueueWorker::on_refused(Uplink& up, const Refuse& refuse) {
+void QueueWorker::on_refused(Uplink& up, const Refuse& refuse, bool gave_up) {
   if (is_candidate(up)) {
     // The old connections still work: a refused renewal must not stop them.
     if (is_permanent(refuse.reason))
       abandon_renewal(fmt::format("the intermediary refused the new certificate ({})", refuse.text));
     return;
   }
-  // Retrying cannot fix a permanent refusal: stop ours at once; the engine
+  // The uplink retries (soon or, for a refusal only a change elsewhere can
+  // heal, slowly) unless it gave up: then stop ours at once; the engine
   // stops the other workers and exits.
-  if (is_permanent(refuse.reason))
-    for (auto& u : uplinks_) u->stop();
+  if (!gave_up) return;
+  for (auto& u : uplinks_) u->stop();
   shared_.control.post(ControlEvent{up.index(), refuse});
 }
 

@@ -110,7 +110,7 @@ class QueueWorker final : public Uplink::Handler {
   void on_accepted(Uplink& up, const Accept& accept) override;
   void on_routes(Uplink& up, const Routes& routes) override;
   void on_data(Uplink& up, const DataView& data) override;
-  void on_refused(Uplink& up, const Refuse& refuse) override;
+  void on_refused(Uplink& up, const Refuse& refuse, bool gave_up) override;
   void on_down(Uplink& up) override;
   void on_peer_gone(Uplink& up, const PeerGone& gone) override;
 

@@ -91,6 +91,11 @@ std::vector<OptionSpec> site_specs() {
                    "reconnect at the hint (an office that should come back before the laptops), 0..600000 "
                    "(default {}).",
                    ms(d.restart_window_max))},
+      {"refused-retry-ms", "MS",
+       fmt::format("After a refusal only a change elsewhere can heal (name or prefix not allowed by the policy, "
+                   "or held by another site), retry this often, quietly; 0: exit with status 78 instead, "
+                   "0..3600000 (default {}).",
+                   ms(d.refused_retry))},
       {"status-file", "FILE",
        "Write counters here ('key value' lines, replaced atomically) (default none)."},
       {"proxy", "URL",
@@ -209,6 +214,7 @@ void parse_timers(const LayeredOptions& o, SiteConfig& c) {
   c.reconnect_max = o.millis("reconnect-max-ms", 10, kMaxMillis, c.reconnect_max);
   c.restart_hint_max = o.millis("restart-hint-max-ms", 0, 600000, c.restart_hint_max);
   c.restart_window_max = o.millis("restart-window-max-ms", 0, 600000, c.restart_window_max);
+  c.refused_retry = o.millis("refused-retry-ms", 0, 3600000, c.refused_retry);
   if (c.reconnect_max < c.reconnect_min) {
     std::string key = o.given("reconnect-max-ms") ? "reconnect-max-ms" : "reconnect-min-ms";
     o.fail(key, *o.value(key),

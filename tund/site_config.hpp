@@ -54,6 +54,9 @@ struct SiteConfig {
   // sites to spread their reconnects over (0: reconnect at the hint).
   std::chrono::milliseconds restart_hint_max{60000};     // --restart-hint-max-ms 0..600000
   std::chrono::milliseconds restart_window_max{300000};  // --restart-window-max-ms 0..600000
+  // After a refusal only a change elsewhere heals (policy, name or prefix
+  // conflict): retry this often; 0 exits instead (status 78).
+  std::chrono::milliseconds refused_retry{60000};  // --refused-retry-ms 0..3600000
   std::string status_file;                         // --status-file, optional
   // --proxy none|http://H:P|socks5://H:P|socks5h://H:P|env (tund/proxy_settings.hpp);
   // every connection goes through it. Credentials: read at start by

@@ -63,6 +63,7 @@ SiteEngine::SiteEngine(EventLoop& loop, TlsContext& tls, std::vector<Tun*> queue
   uplink_settings_.reconnect_max = config.reconnect_max;
   uplink_settings_.restart_hint_max = config.restart_hint_max;
   uplink_settings_.restart_window_max = config.restart_window_max;
+  uplink_settings_.refused_retry = config.refused_retry;
 }
 
 SiteEngine::~SiteEngine() { stop(); }
@@ -125,7 +126,7 @@ void SiteEngine::handle_routes(unsigned uplink, const Routes& routes) {
 }
 
 void SiteEngine::handle_refused(const Refuse& refuse) {
-  if (!is_permanent(refuse.reason)) return;  // the uplink retries with backoff
+  // Only a session that gave up posts its refusal (QueueWorker::on_refused).
   log_.error("giving up: the intermediary refused '{}' ({}); fix the configuration or the policy", config_.name,
              refuse.text);
   exit_code_ = kExitRefused;

@@ -120,14 +120,15 @@ void SiteSession::received(Clock::time_point now) {
   if (connected()) last_rx_ = std::max(last_rx_, now);
 }
 
-void SiteSession::fail(Clock::time_point now, std::string why, std::optional<std::chrono::milliseconds> delay) {
+void SiteSession::fail(Clock::time_point now, std::string why, std::optional<std::chrono::milliseconds> delay,
+                       bool quiet) {
   bool was_ready = state_ == State::Ready;
   enter(State::Waiting, now);
   auto wait = delay ? *delay : backoff_.next();
   ++reconnects_;
   // A site that cannot reach the intermediary would log every attempt; one
   // line per ten is enough once it has been up before.
-  if (was_ready || !ever_ready_ || reconnects_ % 10 == 1)
+  if (!quiet && (was_ready || !ever_ready_ || reconnects_ % 10 == 1))
     note(LogLevel::Warn, fmt::format("{}; reconnecting in {} ms", why, wait.count()));
   actions_.emplace_back(Close{std::move(why), was_ready});
   actions_.emplace_back(ReconnectAfter{wait});
@@ -157,6 +158,7 @@ void SiteSession::on_frame(Clock::time_point now, const FrameView& f) {
       auto a = decode_accept(f.payload);
       if (!a) return fail(now, fmt::format("malformed ACCEPT from the intermediary: {}", to_string(a.error())));
       roamed_ = false;
+      refused_.reset();
       ever_ready_ = true;
       backoff_.reset();
       enter(State::Ready, now);
@@ -244,15 +246,36 @@ void SiteSession::on_refuse(Clock::time_point now, const FrameView& f) {
   Refuse refuse = r ? std::move(*r) : Refuse{RefuseReason::Malformed, "unreadable refusal"};
   // An unreadable refusal is still a refusal, but not proof that our
   // configuration is wrong: treat it as temporary.
-  bool permanent = r && is_permanent(refuse.reason);
-  note(LogLevel::Error,
-       fmt::format("the intermediary refused us: {}: {}", to_string(refuse.reason), refuse.text));
+  auto kind = r ? refusal_kind(refuse.reason) : RefusalKind::Temporary;
+  bool give_up = kind == RefusalKind::Fatal ||
+                 (kind == RefusalKind::NeedsChange && settings_.refused_retry.count() == 0);
   std::string why = fmt::format("refused ({})", to_string(refuse.reason));
-  actions_.emplace_back(Refused{std::move(refuse), permanent});
-  if (!permanent) return fail(now, std::move(why));
-  bool was_ready = state_ == State::Ready;
-  enter(State::Stopped, now);
-  actions_.emplace_back(Close{std::move(why), was_ready});
+  if (kind == RefusalKind::Temporary) {
+    note(LogLevel::Error,
+         fmt::format("the intermediary refused us: {}: {}", to_string(refuse.reason), refuse.text));
+    actions_.emplace_back(Refused{std::move(refuse), false});
+    return fail(now, std::move(why));
+  }
+  if (give_up) {
+    note(LogLevel::Error, fmt::format("the intermediary refused us: {}: {}; {}", to_string(refuse.reason),
+                                      refuse.text, remedy(refuse.reason)));
+    actions_.emplace_back(Refused{std::move(refuse), true});
+    bool was_ready = state_ == State::Ready;
+    enter(State::Stopped, now);
+    actions_.emplace_back(Close{std::move(why), was_ready});
+    return;
+  }
+  // Said once per reason: the same refusal every minute for a week would
+  // bury the line that says what to change.
+  auto delay = settings_.refused_retry + spread(settings_.refused_retry / 4);
+  if (refused_ != refuse.reason)
+    note(settings_.log_refusals ? LogLevel::Error : LogLevel::Debug,
+         fmt::format("the intermediary refused us: {}: {}; {}. Retrying every {:g} s, quietly",
+                     to_string(refuse.reason), refuse.text, remedy(refuse.reason),
+                     double(settings_.refused_retry.count()) / 1000));
+  refused_ = refuse.reason;
+  actions_.emplace_back(Refused{std::move(refuse), false});
+  fail(now, std::move(why), delay, true);
 }
 
 void SiteSession::on_restarting(Clock::time_point now, const FrameView& f) {

@@ -12,7 +12,12 @@
 //   AwaitHello   our HELLO is out; waiting for the intermediary's
 //   AwaitAccept  our REGISTER is out; waiting for ACCEPT or REFUSE
 //   Ready        registered: DATA, ROUTES, PING/PONG, PEER_GONE flow
-//   Stopped      for good (stop(), or a refusal retrying cannot fix)
+//   Stopped      for good (stop(), or a refusal no retry can fix)
+//
+// Refusals (netlib/wire.hpp RefusalKind): a Temporary one is retried with the
+// backoff; a NeedsChange one is logged once (with what to change) and
+// retried every `refused_retry`, jittered, quietly, until an ACCEPT or
+// another reason; a Fatal one stops the session.
 //
 // Timers (tick): Connecting, AwaitHello and AwaitAccept together may last
 // `handshake_timeout`; in Ready a PING goes out after `keepalive` of silence
@@ -49,6 +54,13 @@ struct SiteSessionSettings {
   std::chrono::milliseconds restart_hint_max{60000};
   // A RESTARTING window above this is capped likewise.
   std::chrono::milliseconds restart_window_max{300000};
+  // After a refusal only a change elsewhere can heal (RefusalKind::NeedsChange:
+  // the policy, or another site leaving), try again about this often; 0: stop
+  // for good instead (tund exits), as for a Fatal one.
+  std::chrono::milliseconds refused_retry{60000};
+  // False: that NeedsChange line goes out at Debug (another session of the
+  // site says it).
+  bool log_refusals = true;
   uint64_t seed = 0;  // backoff and restart-window jitter
 };
 
@@ -71,7 +83,7 @@ class SiteSession {
   struct RoutesChanged {
     Routes routes;
   };
-  // permanent: retrying cannot help; the session is Stopped.
+  // permanent: the session gave up and is Stopped (the site should exit).
   struct Refused {
     Refuse refuse;
     bool permanent = false;
@@ -131,10 +143,14 @@ class SiteSession {
   // connections only, so under load this is the last quiet moment's).
   std::optional<std::chrono::microseconds> rtt() const { return rtt_; }
   bool roam_pending() const { return roamed_; }
+  // The NeedsChange refusal the session is waiting out, until an ACCEPT.
+  std::optional<RefuseReason> refused() const { return refused_; }
 
  private:
   // Closes and schedules the next attempt (after `delay`, else the backoff).
-  void fail(Clock::time_point now, std::string why, std::optional<std::chrono::milliseconds> delay = std::nullopt);
+  // quiet: no log line (the caller said it already).
+  void fail(Clock::time_point now, std::string why, std::optional<std::chrono::milliseconds> delay = std::nullopt,
+            bool quiet = false);
   void enter(State s, Clock::time_point now);
   void send(const auto& message);
   void note(LogLevel level, std::string text);
@@ -156,6 +172,7 @@ class SiteSession {
   bool resumed_ = false;
   bool ever_ready_ = false;
   bool roamed_ = false;
+  std::optional<RefuseReason> refused_;
   uint64_t spread_state_;
   RouteSync route_sync_;  // per connection: reset by transport_up
   std::vector<Action> actions_;

@@ -8,7 +8,7 @@
 namespace dialout {
 namespace {
 
-SiteSessionSettings session_settings(const Uplink::Settings& s, uint64_t seed) {
+SiteSessionSettings session_settings(const Uplink::Settings& s, unsigned index, uint64_t seed) {
   SiteSessionSettings out;
   out.registration = s.registration;
   out.capabilities = s.capabilities;
@@ -19,6 +19,9 @@ SiteSessionSettings session_settings(const Uplink::Settings& s, uint64_t seed) {
   out.reconnect_max = s.reconnect_max;
   out.restart_hint_max = s.restart_hint_max;
   out.restart_window_max = s.restart_window_max;
+  out.refused_retry = s.refused_retry;
+  // Every connection hears the same refusal: the first one says it.
+  out.log_refusals = index == 0;
   out.seed = seed;
   return out;
 }
@@ -33,7 +36,7 @@ Uplink::Uplink(unsigned index, EventLoop& loop, TlsContext& tls, const Settings&
       settings_(settings),
       handler_(handler),
       log_(log),
-      session_(session_settings(settings, seed)),
+      session_(session_settings(settings, index, seed)),
       own_dialer_(seams.dialer            ? nullptr
                   : settings.proxy        ? std::unique_ptr<Dialer>(std::make_unique<ProxyDialer>(
                                          tls, *settings.proxy, settings.intermediary, log))
@@ -140,7 +143,7 @@ void Uplink::pump() {
           } else if constexpr (std::is_same_v<A, S::RoutesChanged>) {
             handler_.on_routes(*this, a.routes);
           } else if constexpr (std::is_same_v<A, S::Refused>) {
-            handler_.on_refused(*this, a.refuse);  // may stop this uplink (pending actions are dropped)
+            handler_.on_refused(*this, a.refuse, a.permanent);  // may stop this uplink (pending actions are dropped)
           } else if constexpr (std::is_same_v<A, S::Gone>) {
             handler_.on_peer_gone(*this, a.gone);
           } else if constexpr (std::is_same_v<A, S::Close>) {
@@ -338,6 +341,8 @@ Uplink::Status Uplink::status() const {
   st.bytes_out = channel_ ? channel_->bytes_flushed() : 0;
   st.rtt = session_.rtt();
   st.cert_not_after = tls_.certificate_not_after();
+  // Waiting out a refusal only a change elsewhere heals: say so, not just "waiting".
+  if (session_.state() == SiteSession::State::Waiting && session_.refused()) st.state = "refused";
   if (retiring_) st.state = "retiring";
   return st;
 }

@@ -47,7 +47,8 @@ class Uplink {
     // Called for every refusal. The uplink retries temporary ones with
     // backoff (unless the handler stops it) and stops by itself after a
     // permanent one (is_permanent()).
-    virtual void on_refused(Uplink& up, const Refuse& refuse) = 0;
+    // gave_up: the session stopped for good (SiteSession::Refused::permanent).
+    virtual void on_refused(Uplink& up, const Refuse& refuse, bool gave_up) = 0;
     virtual void on_down(Uplink& up) = 0;
     // PEER_GONE: a site lost its last connection to the intermediary.
     virtual void on_peer_gone(Uplink& /*up*/, const PeerGone& /*gone*/) {}
@@ -63,6 +64,7 @@ class Uplink {
     std::chrono::milliseconds keepalive{5000}, dead_after{15000};
     std::chrono::milliseconds reconnect_min{200}, reconnect_max{10000};
     std::chrono::milliseconds restart_hint_max{60000}, restart_window_max{300000};
+    std::chrono::milliseconds refused_retry{60000};
     // 16 superpackets of 64 KB: fewer head-drops of whole TSO bursts. Small
     // datagrams take the urgent lane, so this does not add latency to them.
     size_t queue_bytes = 1024 * 1024;

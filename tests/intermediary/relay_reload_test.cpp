@@ -4,6 +4,8 @@
 // live sessions at once. The rest keep working.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "tests/intermediary/hostile_peer.hpp"
 
 namespace dialout::hostile {
@@ -25,19 +27,37 @@ advertise = 10.9.0.0/24
 reach = *
 )";
 
-TEST_F(RelayReload, SitesWhoseRightsAreGoneAreClosedWithAReason) {
+TEST_F(RelayReload, SitesWhoseRightsAreGoneAreClosedWithAReasonAndReturnWhenTheyAreBack) {
   Raw rogue = open_registered();  // rogue-net stays allowed
   ASSERT_EQ(relay_->site_count(), 3u);
   relay_->replace_policy(*Policy::parse(kWithoutB, "new-policy"));
   EXPECT_TRUE(run_until([&] { return relay_->site_count() == 2; })) << log_text();
   EXPECT_EQ(relay_->counter(RelayCounter::ClosedByReload), 2u) << "office-b's two sessions";
   EXPECT_TRUE(logged({"'site-b'", "refused", to_string(RefuseReason::NameNotAllowed)})) << log_text();
-  EXPECT_TRUE(run_until([&] { return b_->engine->exit_code() != 0; })) << "office-b gives up (permanent refusal)";
-  // It does not come back; office-a and rogue-net are untouched.
-  run_until([] { return false; }, 500ms);
+  auto all_refused = [&] {
+    auto st = b_->engine->uplink_status();
+    return std::all_of(st.begin(), st.end(), [](const auto& u) { return u.state == "refused"; });
+  };
+  EXPECT_TRUE(run_until(all_refused)) << "office-b waits out a refusal only the policy can heal";
+  // It does not come back while the policy says no, though it keeps asking
+  // (slowly); office-a and rogue-net are untouched.
+  run_until([] { return false; }, 1s);
   EXPECT_EQ(relay_->site_count(), 2u);
+  EXPECT_EQ(b_->engine->exit_code(), 0) << "still running";
   EXPECT_EQ(a_->engine->ready_uplinks(), 2u);
   EXPECT_TRUE(pump(rogue));
+  // The operator restores its rights: it is back at its next slow retry.
+  relay_->replace_policy(*Policy::parse(kPolicy, "restored-policy"));
+  EXPECT_TRUE(run_until([&] { return b_->engine->ready_uplinks() == 2 && relay_->site_count() == 3; }))
+      << log_text();
+}
+
+TEST_F(RelayReload, ASiteToldNotToRetryRefusalsGivesUp) {
+  // refused-retry-ms 0: a name the policy does not grant ends the daemon (78).
+  auto& x = start_site("rogue", "office-x", "10.9.0.0/24", 0ms);
+  EXPECT_TRUE(run_until([&] { return x.engine->exit_code() == SiteEngine::kExitRefused; })) << log_text();
+  EXPECT_EQ(a_->engine->ready_uplinks(), 2u);
+  EXPECT_EQ(b_->engine->ready_uplinks(), 2u);
 }
 
 TEST_F(RelayReload, PolicyThatKeepsEveryoneClosesNothing) {

@@ -232,7 +232,7 @@ TEST_F(RelayWorkers, SessionResumesOnAnotherWorker) {
     void on_accepted(Uplink&, const Accept&) override { up = true; }
     void on_routes(Uplink&, const Routes&) override {}
     void on_data(Uplink&, const DataView&) override {}
-    void on_refused(Uplink&, const Refuse&) override {}
+    void on_refused(Uplink&, const Refuse&, bool) override {}
     void on_down(Uplink&) override { up = false; }
   };
   int moving = 0, stay0 = 0, stay1 = 0;  // a site on worker 1, the others it leaves behind

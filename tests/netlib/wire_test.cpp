@@ -268,20 +268,38 @@ TEST(Wire, EncodersRefuseInvalidMessages) {
   EXPECT_TRUE(out.empty());
 }
 
-TEST(Wire, PermanentRefusals) {
-  EXPECT_TRUE(is_permanent(RefuseReason::NameNotAllowed));
-  EXPECT_TRUE(is_permanent(RefuseReason::PrefixNotAllowed));
-  EXPECT_FALSE(is_permanent(RefuseReason::NameTaken));
-  EXPECT_FALSE(is_permanent(RefuseReason::TooManySessions));
-  // A victim refused because a rogue registered first must keep trying.
-  EXPECT_FALSE(is_permanent(RefuseReason::PrefixOverlaps));
-  EXPECT_FALSE(is_permanent(RefuseReason::TooManyAddresses));
+TEST(Wire, EachRefusalHasAKind) {
+  using K = RefusalKind;
+  const std::pair<RefuseReason, K> cases[] = {
+      {RefuseReason::BadVersion, K::Fatal},
+      {RefuseReason::NameNotAllowed, K::NeedsChange},
+      {RefuseReason::PrefixNotAllowed, K::NeedsChange},
+      {RefuseReason::NameTaken, K::NeedsChange},
+      {RefuseReason::PrefixTaken, K::NeedsChange},
+      {RefuseReason::Malformed, K::Temporary},
+      {RefuseReason::TooManySessions, K::Temporary},
+      {RefuseReason::PoolExhausted, K::Temporary},
+      {RefuseReason::OutOfOrder, K::Temporary},
+      {RefuseReason::Internal, K::Temporary},
+      // A victim refused because a rogue registered first must keep trying.
+      {RefuseReason::PrefixOverlaps, K::Temporary},
+      {RefuseReason::TooManyAddresses, K::Temporary},
+      // An operator's kill: the site comes back.
+      {RefuseReason::Closed, K::Temporary},
+      {RefuseReason(999), K::Temporary},
+  };
+  for (auto [reason, kind] : cases) {
+    SCOPED_TRACE(uint16_t(reason));
+    EXPECT_EQ(refusal_kind(reason), kind);
+    EXPECT_EQ(is_permanent(reason), kind != K::Temporary);
+    // What to change is said for every reason a change heals.
+    if (kind == K::NeedsChange) {
+      EXPECT_NE(std::string(remedy(reason)).find('`'), std::string::npos);
+    }
+  }
   EXPECT_STREQ(to_string(RefuseReason::PrefixOverlaps), "prefix overlaps another identity's prefix");
   EXPECT_STREQ(to_string(RefuseReason::TooManyAddresses), "too many pool addresses for this identity");
-  // An operator's kill: the site comes back.
-  EXPECT_FALSE(is_permanent(RefuseReason::Closed));
   EXPECT_STREQ(to_string(RefuseReason::Closed), "closed by the intermediary's operator");
-  EXPECT_STREQ(to_string(RefuseReason(14)), "unknown reason");
 }
 
 }  // namespace

@@ -194,12 +194,30 @@ TEST_F(InProcess, ForbiddenAndSpoofedDatagramsAreDroppedAndCounted) {
   EXPECT_FALSE(c.tun->receive(0ms).has_value());
 }
 
-TEST_F(InProcess, NameOwnedByAnotherIdentityIsRefusedPermanently) {
+TEST_F(InProcess, NameOwnedByAnotherIdentityIsRefusedSaidOnceAndRetriedSlowly) {
   Site& b = start_site("site-b", "office-b", "10.2.0.0/24");
   ASSERT_TRUE(run_until([&] { return b.engine->ready_uplinks() > 0; }));
-  Site& rogue = start_site("site-c", "office-b", "10.3.0.0/24");
+  Site& rogue = start_site("site-c", "office-b", "10.3.0.0/24", {},
+                           [](Site& s) { s.config.refused_retry = 100ms; });
+  auto refusals = [&] { return relay_->counters().refused_register; };
+  ASSERT_TRUE(run_until([&] { return refusals() >= 6; })) << "both connections ask again, slowly";
+  EXPECT_EQ(rogue.engine->exit_code(), 0) << "a policy change could still let it in";
+  for (const auto& u : rogue.engine->uplink_status()) EXPECT_EQ(u.state, "refused");
+  {
+    std::lock_guard lock(rogue.log_mu);
+    size_t said = std::count_if(rogue.log_lines.begin(), rogue.log_lines.end(),
+                                [](const std::string& l) { return l.find("refused us") != std::string::npos; });
+    EXPECT_EQ(said, 1u) << "one line for the site, not one per connection and attempt";
+  }
+  EXPECT_GT(b.engine->ready_uplinks(), 0u) << "the rightful owner is undisturbed";
+}
+
+TEST_F(InProcess, NameOwnedByAnotherIdentityEndsTundWhenToldNotToRetry) {
+  Site& b = start_site("site-b", "office-b", "10.2.0.0/24");
+  ASSERT_TRUE(run_until([&] { return b.engine->ready_uplinks() > 0; }));
+  Site& rogue = start_site("site-c", "office-b", "10.3.0.0/24", {}, [](Site& s) { s.config.refused_retry = 0ms; });
   ASSERT_TRUE(run_until([&] { return rogue.engine->exit_code() == SiteEngine::kExitRefused; }))
-      << "site-c may not register office-b: tund gives up with EX_CONFIG";
+      << "refused-retry-ms 0: tund gives up with EX_CONFIG";
   EXPECT_GE(relay_->counters().refused_register, 1u);
   EXPECT_GT(b.engine->ready_uplinks(), 0u) << "the rightful owner is undisturbed";
 }

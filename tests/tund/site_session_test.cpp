@@ -53,18 +53,23 @@ TEST(SiteSession, HandshakeHappyPath) {
   EXPECT_TRUE(h.session.ready());
 }
 
-TEST(SiteSession, EachRefusalIsRetriedOrFatalByItsReason) {
+TEST(SiteSession, EachRefusalIsRetriedSoonSlowlyOrNeverByItsReason) {
+  enum Retry { Soon, Slowly, Never };
   struct Case {
     uint16_t reason;
-    bool permanent;
+    Retry retry;
   };
   const Case cases[] = {
-      {1, true},   {2, true},   {3, true},   {4, false},  {5, false},  {6, false},  {7, false},
-      {8, false},  {9, false},  {10, false}, {11, false}, {12, false}, {999, false},  // unknown: temporary
+      {1, Never},  {2, Slowly}, {3, Slowly}, {4, Slowly}, {5, Slowly},  {6, Soon},
+      {7, Soon},   {8, Soon},   {9, Soon},   {10, Soon},  {11, Soon},   {12, Soon},
+      {13, Soon},  {999, Soon},  // unknown: temporary
   };
+  constexpr auto kSlow = 60000ms;
   for (const auto& c : cases) {
     SCOPED_TRACE(c.reason);
-    Harness h;
+    auto s = settings();
+    s.refused_retry = kSlow;
+    Harness h(s);
     h.session.start(h.now);
     h.session.transport_up(h.now, false);
     h.feed(Hello{});
@@ -73,26 +78,87 @@ TEST(SiteSession, EachRefusalIsRetriedOrFatalByItsReason) {
     ASSERT_TRUE(refused);
     EXPECT_EQ(uint16_t(refused->refuse.reason), c.reason);
     EXPECT_EQ(refused->refuse.text, "because");
-    EXPECT_EQ(refused->permanent, c.permanent);
+    EXPECT_EQ(refused->permanent, c.retry == Never);
     auto close = one<SiteSession::Close>(a);
     ASSERT_TRUE(close);
     EXPECT_FALSE(close->was_ready);
     auto notes = all<SiteSession::Note>(a);
     ASSERT_FALSE(notes.empty());
     EXPECT_EQ(notes[0].level, LogLevel::Error);
-    if (c.permanent) {
-      EXPECT_EQ(h.session.state(), State::Stopped);
-      EXPECT_FALSE(one<SiteSession::ReconnectAfter>(a)) << "retrying cannot fix it";
-      h.session.retry_due(h.now);
-      h.session.tick(h.now + 1h);
-      EXPECT_TRUE(h.take().empty()) << "stopped for good";
-    } else {
-      EXPECT_EQ(h.session.state(), State::Waiting);
-      auto r = one<SiteSession::ReconnectAfter>(a);
-      ASSERT_TRUE(r);
-      EXPECT_EQ(r->delay, kMin) << "first delay of a fresh backoff";
+    EXPECT_NE(notes[0].text.find("because"), std::string::npos) << notes[0].text;
+    switch (c.retry) {
+      case Never:
+        EXPECT_EQ(h.session.state(), State::Stopped);
+        EXPECT_FALSE(one<SiteSession::ReconnectAfter>(a)) << "retrying cannot fix it";
+        h.session.retry_due(h.now);
+        h.session.tick(h.now + 1h);
+        EXPECT_TRUE(h.take().empty()) << "stopped for good";
+        break;
+      case Slowly: {
+        EXPECT_EQ(h.session.state(), State::Waiting);
+        EXPECT_EQ(h.session.refused(), RefuseReason(c.reason));
+        EXPECT_NE(notes[0].text.find(remedy(RefuseReason(c.reason))), std::string::npos) << "says what to change";
+        auto r = one<SiteSession::ReconnectAfter>(a);
+        ASSERT_TRUE(r);
+        EXPECT_GE(r->delay, kSlow);
+        EXPECT_LE(r->delay, kSlow + kSlow / 4);
+        break;
+      }
+      case Soon: {
+        EXPECT_EQ(h.session.state(), State::Waiting);
+        EXPECT_FALSE(h.session.refused());
+        auto r = one<SiteSession::ReconnectAfter>(a);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->delay, kMin) << "first delay of a fresh backoff";
+        break;
+      }
     }
   }
+}
+
+TEST(SiteSession, ARefusalOnlyAChangeHealsIsLoggedOnceRetriedSlowlyAndForgottenOnAccept) {
+  auto s = settings();
+  s.refused_retry = 5000ms;
+  Harness h(s);
+  h.session.start(h.now);
+  size_t error_lines = 0;
+  auto refuse = [&](RefuseReason reason) {
+    h.take();
+    h.session.transport_up(h.now, false);
+    h.feed(Hello{});
+    auto a = h.feed(Refuse{reason, "'10.1.0.0/24' is registered by site 'office-b'"});
+    for (const auto& n : all<SiteSession::Note>(a)) error_lines += n.level == LogLevel::Error;
+    auto r = one<SiteSession::ReconnectAfter>(a);
+    EXPECT_TRUE(r);
+    if (!r) return;
+    EXPECT_GE(r->delay, 5000ms);
+    EXPECT_LE(r->delay, 6250ms);
+    h.now += r->delay;
+    h.session.retry_due(h.now);
+  };
+  for (int i = 0; i < 5; ++i) refuse(RefuseReason::PrefixTaken);
+  EXPECT_EQ(error_lines, 1u) << "one line, not one per attempt";
+  refuse(RefuseReason::NameTaken);
+  EXPECT_EQ(error_lines, 2u) << "a different reason is news";
+  h.connect(7);
+  EXPECT_TRUE(h.session.ready());
+  EXPECT_FALSE(h.session.refused());
+  h.fail_and_retry();
+  refuse(RefuseReason::PrefixTaken);
+  EXPECT_EQ(error_lines, 3u) << "after an ACCEPT the same refusal is said again";
+}
+
+TEST(SiteSession, WithoutSlowRetriesARefusalOnlyAChangeHealsStopsTheSession) {
+  auto s = settings();
+  s.refused_retry = 0ms;
+  Harness h(s);
+  h.session.start(h.now);
+  h.session.transport_up(h.now, false);
+  h.feed(Hello{});
+  auto a = h.feed(Refuse{RefuseReason::NameNotAllowed, "no"});
+  EXPECT_TRUE(one<SiteSession::Refused>(a)->permanent);
+  EXPECT_EQ(h.session.state(), State::Stopped);
+  EXPECT_FALSE(one<SiteSession::ReconnectAfter>(a));
 }
 
 TEST(SiteSession, AnUnreadableRefusalIsTemporary) {

@@ -38,7 +38,7 @@ struct Recorder final : Uplink::Handler {
   void on_accepted(Uplink&, const Accept& a) override { accepted.push_back(a.id); }
   void on_routes(Uplink&, const Routes& r) override { routes += r.entries.size(); }
   void on_data(Uplink&, const DataView& d) override { data.emplace_back(d.packet.begin(), d.packet.end()); }
-  void on_refused(Uplink&, const Refuse& r) override { refused.push_back(r.reason); }
+  void on_refused(Uplink&, const Refuse& r, bool) override { refused.push_back(r.reason); }
   void on_down(Uplink&) override { ++downs; }
   void on_peer_gone(Uplink&, const PeerGone& g) override { gone.push_back(g.id); }
   std::vector<SiteId> accepted, gone;
