@@ -463,8 +463,10 @@ lab_add_lan_host() {
 }
 
 # tund_has_flag FLAG : the tund under test knows --FLAG (features land one by one).
-tund_has_flag() { "$TUND_BIN" --help 2>/dev/null | grep -q -- "--$1\b"; }
-intermediary_has_flag() { "$INTERMEDIARY_BIN" --help 2>/dev/null | grep -q -- "--$1\b"; }
+# The help text is read whole first: `grep -q` quits at the first match, and
+# a daemon still writing would die of SIGPIPE, failing the pipe (pipefail).
+tund_has_flag() { grep -q -- "--$1\b" <<< "$("$TUND_BIN" --help 2>/dev/null)"; }
+intermediary_has_flag() { grep -q -- "--$1\b" <<< "$("$INTERMEDIARY_BIN" --help 2>/dev/null)"; }
 
 # --- shared scenario plumbing -------------------------------------------------
 

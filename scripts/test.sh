@@ -45,7 +45,7 @@ step "shell scripts (shellcheck)" bash -c "cd '$root' && shellcheck -x scripts/*
 # Every unit test under ASan+UBSan; the suites that start threads (relay
 # `workers`, tund `queues`, the resolver) under TSan too; TSAN=0 skips that.
 step "unit tests (ASan+UBSan; threaded suites under TSan)" env TSAN="${TSAN:-1}" "$root/scripts/sanitize.sh"
-step "fuzz smoke (${FUZZ_SECONDS:-10}s per target)" env FUZZ_SECONDS="${FUZZ_SECONDS:-10}" "$root/scripts/fuzz-smoke.sh"
+step "fuzz smoke (${FUZZ_SECONDS:-5}s per target)" env FUZZ_SECONDS="${FUZZ_SECONDS:-5}" "$root/scripts/fuzz-smoke.sh"
 if [[ $(id -u) -ne 0 ]]; then
   echo "integration tests need root (network namespaces): run 'sudo $0'"
 fi
