@@ -11,7 +11,7 @@
 //                TLS (transport_up / transport_failed end it)
 //   AwaitHello   our HELLO is out; waiting for the intermediary's
 //   AwaitAccept  our REGISTER is out; waiting for ACCEPT or REFUSE
-//   Ready        registered: DATA, ROUTES, PING/PONG, PEER_GONE flow
+//   Ready        registered: DATA, ROUTES, PING/PONG, PEER_GONE, DNS_CONFIG flow
 //   Stopped      for good (stop(), or a refusal retrying cannot fix)
 //
 // Timers (tick): Connecting, AwaitHello and AwaitAccept together may last
@@ -79,6 +79,12 @@ class SiteSession {
   struct Gone {
     PeerGone gone;
   };
+  // The resolvers and domains this connection says the site should use
+  // (DNS_CONFIG); empty when the intermediary gives none or is too old to
+  // say (its HELLO lacks kCapDnsConfig: reported right after Accepted).
+  struct DnsChanged {
+    DnsConfig dns;
+  };
   // Drop the transport. was_ready: the site lost a ready session (on_down).
   struct Close {
     std::string why;
@@ -93,7 +99,8 @@ class SiteSession {
     LogLevel level = LogLevel::Info;
     std::string text;
   };
-  using Action = std::variant<Dial, Send, Accepted, RoutesChanged, Refused, Gone, Close, ReconnectAfter, Note>;
+  using Action =
+      std::variant<Dial, Send, Accepted, RoutesChanged, Refused, Gone, DnsChanged, Close, ReconnectAfter, Note>;
 
   explicit SiteSession(SiteSessionSettings settings);
 
@@ -156,6 +163,7 @@ class SiteSession {
   bool resumed_ = false;
   bool ever_ready_ = false;
   bool roamed_ = false;
+  uint32_t relay_capabilities_ = 0;  // from this connection's HELLO
   uint64_t spread_state_;
   RouteSync route_sync_;  // per connection: reset by transport_up
   std::vector<Action> actions_;
