@@ -410,6 +410,14 @@ TEST(Policy, ExampleFileInTreeParses) {
   EXPECT_TRUE(users->allows_packet(peer("alice"), to("10.2.0.20", 6, 443)));
   EXPECT_FALSE(users->allows_packet(peer("alice"), to("10.2.0.20", 6, 80)));
   EXPECT_TRUE(users->allows_packet(peer("olga", {"ops"}), to("10.3.0.9", 6, 8080)));
+  auto dns = Policy::load(std::string(DIALOUT_SOURCE_DIR) + "/fuzz/corpus/fuzz_policy/dns.policy");
+  ASSERT_TRUE(dns) << dns.error().to_string();
+  EXPECT_EQ(dns->dns_for(peer("bob", {"eng"})).domains, (std::vector<std::string>{"office-a.lan", "corp.example"}));
+  // The example operators copy from.
+  auto shipped = Policy::load(std::string(DIALOUT_SOURCE_DIR) + "/docs/examples/policy.conf");
+  ASSERT_TRUE(shipped) << shipped.error().to_string();
+  EXPECT_EQ(shipped->dns_for(peer("bob", {"eng"})).domains, std::vector<std::string>{"office-a.lan"});
+  EXPECT_TRUE(shipped->dns_for(peer("gw-a")).empty());
 }
 
 }  // namespace
