@@ -26,7 +26,9 @@
 # longer reach the internet resolver. A policy reload (SIGHUP) that adds
 # corp.example reaches the live session (hook down + up, the new domain
 # resolves). When tund stops, the hook's block is gone and HQ's names no
-# longer resolve.
+# longer resolve. With dns = resolvectl (a stand-in resolvectl first in PATH
+# that records its arguments) tund runs dns, domain and default-route false
+# for dl0, and revert when it stops.
 #
 # Env: BUILD_DIR (default build), LOG_LEVEL, KEEP_RUN=1 keeps the run directory.
 # Checks are eval strings that expand when run (SC2016) reading variables only
@@ -187,5 +189,20 @@ check "tund logged the removal" grep -q 'dns: hook settings removed from dl0' "$
 check "fileserver.office-b.lan no longer resolves on the laptop" \
   wait_until 5 eval '[[ -z "$(resolve fileserver.office-b.lan)" ]]'
 check "www.example.com still resolves" resolves_to www.example.com 192.0.2.80
+
+# --- 6. the resolvectl path, with a stand-in resolvectl -----------------------
+# No systemd-resolved here: a resolvectl first in tund's PATH records its
+# arguments, so this proves what the daemon runs (split DNS, then revert).
+mkdir -p "$LAB_RUN/fakebin"
+printf '#!/bin/sh\necho "$*" >> "%s"\n' "$LAB_RUN/resolvectl.calls" > "$LAB_RUN/fakebin/resolvectl"
+chmod +x "$LAB_RUN/fakebin/resolvectl"
+PATH=$LAB_RUN/fakebin:$PATH lab_start_tund tund-alice2 laptop alice laptop-alice --request-address on --dns resolvectl
+want=$'dns dl0 10.2.0.53\ndomain dl0 office-b.lan corp.example\ndefault-route dl0 false'
+wait_until 20 eval '[[ "$(cat "$LAB_RUN/resolvectl.calls")" == "$want" ]]'
+check "with dns = resolvectl tund sets split DNS on dl0: $(tr '\n' ';' < "$LAB_RUN/resolvectl.calls" 2>/dev/null)" \
+  eval '[[ "$(cat "$LAB_RUN/resolvectl.calls")" == "$want" ]]'
+lab_stop tund-alice2
+check "and reverts it on exit: $(tail -n 1 "$LAB_RUN/resolvectl.calls" 2>/dev/null)" \
+  eval '[[ "$(cat "$LAB_RUN/resolvectl.calls")" == "$want"$'"'"'\nrevert dl0'"'"' ]]'
 
 finish
