@@ -197,10 +197,14 @@ int run(const SiteConfig& config) {
   // Split DNS for the TUN link, as the intermediary's policy says (DNS_CONFIG).
   const DnsMethod dns_method = choose_dns_method(config.dns, !config.dns_hook.empty(), resolved_running());
   DnsLink dns(DnsPlanSettings{.method = dns_method, .ifname = tun->name(), .hook = config.dns_hook}, log);
-  if (config.dns != DnsMode::Off)
-    log.info("dns: {} ({}{})", to_string(dns_method), to_string(config.dns),
-             config.dns == DnsMode::Auto && dns_method == DnsMethod::None ? ": no systemd-resolved and no dns-hook"
-                                                                           : "");
+  switch (dns_method) {
+    case DnsMethod::Resolvectl: log.info("dns: the intermediary's DNS config goes to {} through resolvectl", tun->name()); break;
+    case DnsMethod::Hook: log.info("dns: the intermediary's DNS config goes to {}", config.dns_hook); break;
+    case DnsMethod::None:
+      if (config.dns == DnsMode::Auto)
+        log.info("dns: no systemd-resolved and no dns-hook: a DNS config from the intermediary is not applied");
+      break;
+  }
   SiteEngine engine(loop, *tls, std::move(queue_ptrs), installer, host, config, log);
   engine.set_dns(&dns);
   engine.set_worker_tls(std::move(worker_tls));
