@@ -198,7 +198,9 @@ int run(const SiteConfig& config) {
   const DnsMethod dns_method = choose_dns_method(config.dns, !config.dns_hook.empty(), resolved_running());
   DnsLink dns(DnsPlanSettings{.method = dns_method, .ifname = tun->name(), .hook = config.dns_hook}, log);
   switch (dns_method) {
-    case DnsMethod::Resolvectl: log.info("dns: the intermediary's DNS config goes to {} through resolvectl", tun->name()); break;
+    case DnsMethod::Resolvectl:
+      log.info("dns: the intermediary's DNS config goes to {} through resolvectl", tun->name());
+      break;
     case DnsMethod::Hook: log.info("dns: the intermediary's DNS config goes to {}", config.dns_hook); break;
     case DnsMethod::None:
       if (config.dns == DnsMode::Auto)

@@ -34,8 +34,9 @@ TEST(RunProcess, ArgumentsAreNotInterpretedByAShell) {
 TEST(RunProcess, ExtraEnvironmentIsAddedAndReplaces) {
   ::setenv("DIALOUT_TEST_KEEP", "kept", 1);
   ::setenv("DIALOUT_TEST_OVER", "old", 1);
-  auto r = run_process({"sh", "-c", "echo \"$DIALOUT_TEST_KEEP $DIALOUT_TEST_OVER $DIALOUT_TEST_NEW\"; env | grep -c '^DIALOUT_TEST_OVER='"},
-                       "", milliseconds(5000), {"DIALOUT_TEST_OVER=new", "DIALOUT_TEST_NEW=a b"});
+  const std::string script =
+      "echo \"$DIALOUT_TEST_KEEP $DIALOUT_TEST_OVER $DIALOUT_TEST_NEW\"; env | grep -c '^DIALOUT_TEST_OVER='";
+  auto r = run_process({"sh", "-c", script}, "", milliseconds(5000), {"DIALOUT_TEST_OVER=new", "DIALOUT_TEST_NEW=a b"});
   ::unsetenv("DIALOUT_TEST_KEEP");
   ::unsetenv("DIALOUT_TEST_OVER");
   ASSERT_TRUE(r) << r.error();
