@@ -124,7 +124,7 @@ TEST_F(RelayReload, SiteAppliesDnsFromAReloadAndRemovesItOnStop) {
   EXPECT_EQ(ran[0].env, (std::vector<std::string>{"DIALOUT_DNS_SERVERS=10.1.0.53",
                                                   "DIALOUT_DNS_DOMAINS=office-a.lan corp.example",
                                                   "DIALOUT_INTERFACE=dl0"}));
-  s.engine->stop();
+  s.engine.reset();  // stops it; gone before `link`, as in tund's main
   ASSERT_EQ(ran.size(), 2u);
   EXPECT_EQ(ran[1].argv, (std::vector<std::string>{"/hook", "down", "dl0"}));
   EXPECT_TRUE(link.applied().empty());
