@@ -42,6 +42,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case MsgType::Restarting: must_round_trip(decode_restarting(frame.payload), frame); break;
       case MsgType::RouteUpdate: must_round_trip(decode_route_update(frame.payload), frame); break;
       case MsgType::RouteResync: must_round_trip(decode_route_resync(frame.payload), frame); break;
+      case MsgType::DnsConfig: must_round_trip(decode_dns_config(frame.payload), frame); break;
       case MsgType::Data: {
         auto d = decode_data(frame.payload);
         if (d && d->packet.data() + d->packet.size() != frame.payload.data() + frame.payload.size()) std::abort();

@@ -70,6 +70,7 @@ class PolicyParser {
       auto r = line.front() == '[' ? section(line) : key_value(line);
       if (!r) return unexpected(r.error());
     }
+    if (auto r = end_section(); !r) return unexpected(r.error());
     return std::move(policy_);
   }
 
@@ -78,8 +79,24 @@ class PolicyParser {
     return {fmt::format("{}:{}", source_, line_), std::move(message)};
   }
 
+  // `dns` and `dns-search` come together; checked when the section ends,
+  // named at the line of the first of them.
+  Expected<void, ConfigError> end_section() {
+    if (current_ == nullptr || current_->dns.servers.empty() == current_->dns.domains.empty()) return {};
+    line_ = dns_line_;
+    return unexpected(error(current_->dns.servers.empty()
+                                ? "dns-search without dns: the domains need a resolver (add 'dns = ADDRESS')"
+                                : "dns without dns-search: the resolvers would answer for no name (add "
+                                  "'dns-search = DOMAIN')"));
+  }
+
   Expected<void, ConfigError> section(std::string_view line) {
     if (line.back() != ']') return unexpected(error("malformed section header (missing ']')"));
+    {
+      size_t here = line_;
+      if (auto r = end_section(); !r) return r;
+      line_ = here;
+    }
     auto inner = trim(line.substr(1, line.size() - 2));
     auto space = inner.find_first_of(" \t");
     auto kind = inner.substr(0, space);
@@ -113,7 +130,8 @@ class PolicyParser {
     if (eq == std::string_view::npos) return unexpected(error("expected 'key = value' or '[identity|user|group NAME]'"));
     auto key = trim(line.substr(0, eq));
     auto value = trim(line.substr(eq + 1));
-    if (key != "register" && key != "advertise" && key != "nest" && key != "reach" && key != "allow") {
+    if (key != "register" && key != "advertise" && key != "nest" && key != "reach" && key != "allow" &&
+        key != "dns" && key != "dns-search") {
       return unexpected(error(fmt::format("unknown key '{}'", key)));
     }
     if (!current_) return unexpected(error(fmt::format("key '{}' outside any [identity ...] section", key)));
@@ -137,6 +155,7 @@ class PolicyParser {
       (key == "nest" ? current_->nest : current_->prefixes).insert(*p, true);  // a repeat adds nothing
       return {};
     }
+    if (key == "dns" || key == "dns-search") return add_dns(key, item);
     if (key == "allow") {
       auto rule = AccessRule::parse(item);
       if (!rule) return unexpected(error(fmt::format("bad allow rule '{}': {}", item, rule.error())));
@@ -161,6 +180,39 @@ class PolicyParser {
       return {};
     }
     return unexpected(error(fmt::format("unknown key '{}'", key)));  // unreachable: key_value checked
+  }
+
+  Expected<void, ConfigError> add_dns(std::string_view key, std::string_view item) {
+    DnsConfig& dns = current_->dns;
+    if (dns.servers.empty() && dns.domains.empty()) dns_line_ = line_;
+    if (key == "dns") {
+      auto a = IpAddr::parse(item);
+      if (!a) return unexpected(error(fmt::format("bad resolver '{}' in 'dns': not an IP address", item)));
+      if (!usable_dns_server(*a))
+        return unexpected(error(fmt::format(
+            "bad resolver '{}' in 'dns': not unicast or not reachable through the tunnel (loopback, "
+            "link-local, multicast, unspecified)",
+            item)));
+      if (std::find(dns.servers.begin(), dns.servers.end(), *a) != dns.servers.end()) return {};
+      if (dns.servers.size() == kMaxDnsServers)
+        return unexpected(error(fmt::format("more than {} resolvers in 'dns'", kMaxDnsServers)));
+      dns.servers.push_back(*a);
+      return {};
+    }
+    std::string name(item);
+    std::transform(name.begin(), name.end(), name.begin(), [](char c) {
+      return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c;
+    });
+    if (!valid_dns_domain(name))
+      return unexpected(error(fmt::format(
+          "bad domain '{}' in 'dns-search': want labels of [a-z0-9_-] (1..63, not starting or ending with "
+          "'-') joined by '.', at most {} bytes, no trailing dot",
+          item, kMaxDnsDomainLength)));
+    if (std::find(dns.domains.begin(), dns.domains.end(), name) != dns.domains.end()) return {};
+    if (dns.domains.size() == kMaxDnsDomains)
+      return unexpected(error(fmt::format("more than {} domains in 'dns-search'", kMaxDnsDomains)));
+    dns.domains.push_back(std::move(name));
+    return {};
   }
 
   // head [{user} tail] [*]; checked by building a sample name from it.
@@ -194,6 +246,7 @@ class PolicyParser {
 
   std::string_view source_;
   size_t line_ = 0;
+  size_t dns_line_ = 0;  // the current section's first dns or dns-search line
   Policy policy_;
   Policy::Rules* current_ = nullptr;
 };
@@ -283,6 +336,16 @@ size_t Policy::SectionListHash::operator()(const SectionList& l) const {
   size_t h = l.sections.size();
   for (const void* p : l.sections) h = h * 1000003u ^ std::hash<const void*>{}(p);
   return h;
+}
+
+const DnsConfig& Policy::dns_for(const PeerIdentity& peer) const {
+  const DnsConfig* found = &no_dns_;
+  any_section(peer.name, peer.groups, [&](const Rules& r) {
+    if (r.dns.empty()) return false;
+    found = &r.dns;
+    return true;
+  });
+  return *found;
 }
 
 bool Policy::has_allow_rules(const PeerIdentity& peer) const {

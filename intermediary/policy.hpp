@@ -24,6 +24,10 @@
 //   [identity *]                         # default: applies to every identity ([user *] too)
 //   reach = hq
 //
+//   [group eng]
+//   dns        = 10.1.0.53, fd00:1::53   # resolvers behind the tunnel (comma list, repeatable)
+//   dns-search = office-a.lan, corp.example  # the domains they answer for
+//
 // Every key is allowed in every section kind. A peer's grants are the union
 // of its own section (by CN), the sections of all its groups (by OU) and
 // `[identity *]`. Union rather than fallback so an operator can give everyone
@@ -42,6 +46,17 @@
 // inside another identity's prefix, and others may be registered around
 // them. It grants nothing by itself: the prefix must still be advertisable.
 // Pool addresses the intermediary assigns need no `nest`.
+//
+// DNS (split DNS for sites, issue 15): `dns` and `dns-search` go together
+// in a section (one without the other is an error: resolvers for no name,
+// or names for no resolver). Unlike the grants, they are not a union: a
+// peer gets the DNS of the first section that has one, in the order its
+// own section, its groups in its certificate's order, `[identity *]`, so a
+// user or group can override the default. At most kMaxDnsServers
+// resolvers (unicast, not loopback or link-local) and kMaxDnsDomains
+// domains (netlib/dns_config.hpp; case is folded, no trailing dot) per
+// section; a repeat adds nothing. The intermediary sends it after ACCEPT
+// (DNS_CONFIG) and again to live sessions when a reload changes it.
 //
 // Register patterns: a literal site name; `prefix*` (one '*', last, after at
 // least one literal character or {user}) matches any name starting with
@@ -77,6 +92,7 @@
 #include "intermediary/access_rule.hpp"
 #include "intermediary/name_patterns.hpp"
 #include "netlib/config_error.hpp"
+#include "netlib/dns_config.hpp"
 #include "netlib/expected.hpp"
 #include "netlib/ip_address.hpp"
 #include "netlib/ip_packet.hpp"
@@ -107,6 +123,8 @@ class Policy {
   }
   // True when no allow rule applies to the peer, else iff one of them matches.
   bool allows_packet(const PeerIdentity& peer, const PacketInfo& packet) const;
+  // The DNS config for the peer (see DNS above); empty when none applies.
+  const DnsConfig& dns_for(const PeerIdentity& peer) const;
   // True when some allow rule applies to the peer (so the caller must parse
   // its datagrams and ask allows_packet); false: allows_packet is always true.
   bool has_allow_rules(const PeerIdentity& peer) const;
@@ -156,6 +174,7 @@ class Policy {
     // buckets whose prefix contains its destination.
     PrefixTable<uint32_t> allow_by_dst;  // value: index into allow_buckets
     std::vector<std::vector<AccessRule>> allow_buckets;
+    DnsConfig dns;  // servers and domains both set, or both empty
     bool has_allow() const { return !allow_buckets.empty(); }
     void add_allow(const AccessRule& rule);
     bool allow_matches(const PacketInfo& packet) const;
@@ -176,6 +195,7 @@ class Policy {
   Sections groups_;  // [group X]
   Rules default_;
   bool has_default_ = false;
+  DnsConfig no_dns_;  // what dns_for returns when no section has any
 
   friend class PolicyParser;
 };

@@ -84,6 +84,9 @@ bool Relay::on_register(RelayWorker& w, Session& s, const Register& r, TimePoint
     SessionEntry& entry = directory_[s.id];
     entry.site = got->site;
     entry.capabilities = s.core.capabilities();
+    // Decided under the lock, with the policy a reload compares against.
+    entry.dns = policy_->dns_for(s.who);
+    DnsConfig dns = entry.dns;
     touched_sites_.push_back(got->site);
     std::string why = fmt::format("replaced: '{}' roamed to {}", s.who.name, s.peer_host);
     for (SessionId id : got->retire)
@@ -91,7 +94,7 @@ bool Relay::on_register(RelayWorker& w, Session& s, const Register& r, TimePoint
     push_routes();
     lk.unlock();
     w.scratch.clear();
-    s.core.accept(got->site, got->assigned, w.scratch);
+    s.core.accept(got->site, got->assigned, w.scratch, dns);
     dlog().info("{}: '{}' registered '{}' (site {}, {} prefixes)", s.peer, s.who.name, r.name, got->site,
                 r.prefixes.size());
   }

@@ -137,6 +137,9 @@ class Relay {
     // again after a reload): route pushes group sessions by them.
     Policy::SectionList sections;
     std::shared_ptr<const Policy> sections_from;
+    // kCapDnsConfig sessions: the DNS config last sent (a reload sends the
+    // new one to those whose config it changes).
+    DnsConfig dns;
   };
 
   // relay_io.cpp and relay_housekeeping.cpp: threads, sockets, TLS, timers.

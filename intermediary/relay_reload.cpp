@@ -76,6 +76,7 @@ void Relay::replace_policy(Policy policy) {
   }
   RelayWorker& main = *workers_[0];
   LocalWork local;
+  size_t dns_changed = 0;
   {
     Lock lk(mu_);
     policy_ = std::make_shared<const Policy>(std::move(policy));
@@ -98,8 +99,20 @@ void Relay::replace_policy(Policy policy) {
       bytes.insert(bytes.end(), gone.refusal.text.begin(), gone.refusal.text.end());
       post_control(main, gone.session, InboxKind::Withdraw, bytes, local);
     }
+    // DNS for live sessions: only to those whose config the reload changed.
+    for (auto& [id, entry] : directory_) {
+      if (entry.site == 0 || !(entry.capabilities & kCapDnsConfig)) continue;
+      const DnsConfig& now = policy_->dns_for(entry.who);
+      if (now == entry.dns) continue;
+      entry.dns = now;
+      bytes.clear();
+      if (!encode(now, bytes)) continue;  // the parser admits only valid configs
+      post_control(main, id, InboxKind::Control, bytes, local);
+      ++dns_changed;
+    }
     push_routes();  // reach rules may have changed what each site sees
   }
+  if (dns_changed != 0) dlog().info("policy reload: new DNS config sent to {} session(s)", dns_changed);
   apply_local(main, local);
   finish(main);
 }

@@ -84,11 +84,14 @@ Event RelaySession::on_register(const FrameView& f, std::vector<uint8_t>& out) {
   return e;
 }
 
-void RelaySession::accept(SiteId site, std::span<const Prefix> addresses, std::vector<uint8_t>& out) {
+void RelaySession::accept(SiteId site, std::span<const Prefix> addresses, std::vector<uint8_t>& out,
+                          const DnsConfig& dns) {
   if (state_ != State::AwaitRegister) return;
   site_ = site;
   state_ = State::Ready;
   (void)encode(Accept{site, std::vector<Prefix>(addresses.begin(), addresses.end())}, out);
+  // The policy parser admits only valid configs, so this cannot fail.
+  if (capabilities_ & kCapDnsConfig) (void)encode(dns, out);
 }
 
 Event RelaySession::refuse(RefuseReason reason, std::string text, std::vector<uint8_t>& out) {

@@ -64,8 +64,10 @@ class RelaySession {
   void received(Clock::time_point now) { last_rx_ = now; }
 
   Event on_frame(const FrameView& frame, Clock::time_point now, std::vector<uint8_t>& out);
-  // Answers a RegisterRequest: ACCEPT in `out`, the session is Ready.
-  void accept(SiteId site, std::span<const Prefix> addresses, std::vector<uint8_t>& out);
+  // Answers a RegisterRequest: ACCEPT in `out`, the session is Ready. A
+  // site that set kCapDnsConfig gets DNS_CONFIG right after it, `dns` or
+  // an empty one (so it drops what an earlier session gave it).
+  void accept(SiteId site, std::span<const Prefix> addresses, std::vector<uint8_t>& out, const DnsConfig& dns = {});
   // Refuses (a RegisterRequest, or anything the caller decides): REFUSE in `out`.
   Event refuse(RefuseReason reason, std::string text, std::vector<uint8_t>& out);
   // Timers; a PING may be appended to `out`.

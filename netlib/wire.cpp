@@ -83,7 +83,7 @@ class Writer {
   size_t start_;
 };
 
-bool known_type(uint8_t t) { return t >= uint8_t(MsgType::Hello) && t <= uint8_t(MsgType::RouteResync); }
+bool known_type(uint8_t t) { return t >= uint8_t(MsgType::Hello) && t <= uint8_t(MsgType::DnsConfig); }
 
 bool read_name(Reader& r, std::string& name) {
   uint8_t len = 0;
@@ -207,6 +207,7 @@ const char* to_string(WireError e) {
     case WireError::BadReserved: return "reserved field not zero";
     case WireError::TooManyEntries: return "too many entries";
     case WireError::ZeroId: return "site id zero";
+    case WireError::BadDns: return "invalid DNS server or domain";
   }
   return "unknown wire error";
 }
@@ -332,6 +333,36 @@ Expected<RouteResync, WireError> decode_route_resync(std::span<const uint8_t> pa
   return done(r, m);
 }
 
+Expected<DnsConfig, WireError> decode_dns_config(std::span<const uint8_t> payload) {
+  Reader r(payload);
+  DnsConfig m;
+  uint8_t count = 0;
+  if (!r.u8(count)) return unexpected(WireError::BadLength);
+  if (count > kMaxDnsServers) return unexpected(WireError::TooManyEntries);
+  for (unsigned i = 0; i < count; ++i) {
+    uint8_t family = 0;
+    std::span<const uint8_t> b;
+    if (!r.u8(family)) return unexpected(WireError::BadLength);
+    if (family == 4 && r.bytes(4, b)) {
+      m.servers.push_back(IpAddr::v4(b.first<4>()));
+    } else if (family == 6 && r.bytes(16, b)) {
+      m.servers.push_back(IpAddr::v6(b.first<16>()));
+    } else {
+      return unexpected(family == 4 || family == 6 ? WireError::BadLength : WireError::BadDns);
+    }
+  }
+  if (!r.u8(count)) return unexpected(WireError::BadLength);
+  if (count > kMaxDnsDomains) return unexpected(WireError::TooManyEntries);
+  for (unsigned i = 0; i < count; ++i) {
+    std::string name;
+    if (!read_name(r, name)) return unexpected(WireError::BadLength);
+    m.domains.push_back(std::move(name));
+  }
+  if (r.left() != 0) return unexpected(WireError::BadLength);
+  if (!valid_dns_config(m)) return unexpected(WireError::BadDns);
+  return m;
+}
+
 Expected<Ping, WireError> decode_ping(std::span<const uint8_t> payload) {
   Reader r(payload);
   Ping m;
@@ -451,6 +482,24 @@ Expected<void, WireError> encode(const RouteUpdate& m, std::vector<uint8_t>& out
 Expected<void, WireError> encode(const RouteResync& m, std::vector<uint8_t>& out) {
   Writer w(out, MsgType::RouteResync);
   w.u32(m.have_seq);
+  return w.finish(kMaxControlPayload);
+}
+
+Expected<void, WireError> encode(const DnsConfig& m, std::vector<uint8_t>& out) {
+  if (m.servers.size() > kMaxDnsServers || m.domains.size() > kMaxDnsDomains)
+    return unexpected(WireError::TooManyEntries);
+  if (!valid_dns_config(m)) return unexpected(WireError::BadDns);
+  Writer w(out, MsgType::DnsConfig);
+  w.u8(static_cast<uint8_t>(m.servers.size()));
+  for (const auto& a : m.servers) {
+    w.u8(static_cast<uint8_t>(a.family));
+    w.bytes(std::span(a.bytes).first(a.size()));
+  }
+  w.u8(static_cast<uint8_t>(m.domains.size()));
+  for (const auto& d : m.domains) {
+    w.u8(static_cast<uint8_t>(d.size()));
+    w.bytes(std::span(reinterpret_cast<const uint8_t*>(d.data()), d.size()));
+  }
   return w.finish(kMaxControlPayload);
 }
 

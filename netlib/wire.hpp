@@ -9,7 +9,8 @@
 //       REFUSE reason 13 (Closed, by an operator: temporary).
 //     Later within version 1, each behind a HELLO capability both ends must
 //     set (an old peer never sees them): ROUTE_UPDATE and ROUTE_RESYNC
-//     (kCapRouteDeltas), the 8-byte RESTARTING (kCapRestartWindow).
+//     (kCapRouteDeltas), the 8-byte RESTARTING (kCapRestartWindow),
+//     DNS_CONFIG (kCapDnsConfig).
 //
 // Byte order: network (big-endian) for every integer, except the embedded
 // virtio-net header, which is passed through exactly as the TUN device
@@ -86,6 +87,19 @@
 // ROUTE_RESYNC (0x0C), site → intermediary; payload exactly 4 bytes:
 //   u32 seq of the last update the site applied (0: none)
 //   Asks for a fresh snapshot.
+//
+// DNS_CONFIG (0x0D), intermediary → site, only when both set kCapDnsConfig:
+//   u8 server count (0..kMaxDnsServers) | servers |
+//   u8 domain count (0..kMaxDnsDomains) | domains
+//   server: u8 family (4 or 6) | address (4 or 16 bytes)
+//   domain: u8 length (1..253) | name (netlib/dns_config.hpp: lower case,
+//           no trailing dot)
+//   The resolvers behind the tunnel and the domains they answer for (split
+//   DNS; the site uses them for nothing else). Sent right after every ACCEPT
+//   (both counts 0 when the policy gives the site none, so a site always
+//   knows where it stands) and again whenever a policy reload changes it.
+//   Servers and domains are both present or both absent; no repeats; the
+//   rules of netlib/dns_config.hpp (valid_dns_config) hold.
 //
 // DATA (0x0A), both directions:
 //   u32 destination site id | u32 source site id | u8 flags | u8 reserved (0) |
@@ -166,6 +180,7 @@
 #include <string>
 #include <vector>
 
+#include "netlib/dns_config.hpp"
 #include "netlib/expected.hpp"
 #include "netlib/ip_address.hpp"
 #include "netlib/vnet_header.hpp"  // kVnetHeaderSize: the embedded offload header
@@ -189,6 +204,7 @@ enum class MsgType : uint8_t {
   Data = 0x0A,
   RouteUpdate = 0x0B,
   RouteResync = 0x0C,
+  DnsConfig = 0x0D,
 };
 
 inline constexpr size_t kFrameHeaderSize = 4;
@@ -204,8 +220,9 @@ inline constexpr size_t kMaxPrefixes = 64;
 inline constexpr uint32_t kCapVnetHeader = 1u << 0;  // accepts DATA with a virtio-net header
 inline constexpr uint32_t kCapRouteDeltas = 1u << 1;    // ROUTE_UPDATE / ROUTE_RESYNC instead of ROUTES
 inline constexpr uint32_t kCapRestartWindow = 1u << 2;  // accepts the 8-byte RESTARTING
+inline constexpr uint32_t kCapDnsConfig = 1u << 3;      // DNS_CONFIG after ACCEPT and on change
 // What this build implements end to end.
-inline constexpr uint32_t kCapAll = kCapVnetHeader | kCapRouteDeltas | kCapRestartWindow;
+inline constexpr uint32_t kCapAll = kCapVnetHeader | kCapRouteDeltas | kCapRestartWindow | kCapDnsConfig;
 
 // ROUTE_UPDATE: at most this many frames per update (bounds what a site buffers).
 inline constexpr uint16_t kMaxUpdateParts = 1024;
@@ -270,6 +287,7 @@ enum class WireError : uint8_t {
   BadReserved,
   TooManyEntries,
   ZeroId,
+  BadDns,  // a DNS_CONFIG field breaks netlib/dns_config.hpp's rules
 };
 const char* to_string(WireError);
 
@@ -358,6 +376,7 @@ Expected<PeerGone, WireError> decode_peer_gone(std::span<const uint8_t> payload)
 Expected<Restarting, WireError> decode_restarting(std::span<const uint8_t> payload);
 Expected<RouteUpdate, WireError> decode_route_update(std::span<const uint8_t> payload);
 Expected<RouteResync, WireError> decode_route_resync(std::span<const uint8_t> payload);
+Expected<DnsConfig, WireError> decode_dns_config(std::span<const uint8_t> payload);
 
 // DATA: the header, and where the vnet header and the IP datagram start.
 struct DataView {
@@ -380,6 +399,7 @@ Expected<void, WireError> encode(const PeerGone&, std::vector<uint8_t>& out);
 Expected<void, WireError> encode(const Restarting&, std::vector<uint8_t>& out);
 Expected<void, WireError> encode(const RouteUpdate&, std::vector<uint8_t>& out);
 Expected<void, WireError> encode(const RouteResync&, std::vector<uint8_t>& out);
+Expected<void, WireError> encode(const DnsConfig&, std::vector<uint8_t>& out);
 
 // DATA is built in place so a packet read straight into a buffer needs no
 // copy: reserve kDataFrameOverhead bytes in front of the (vnet header +)

@@ -27,6 +27,7 @@ packages=(
   squid              # integration/proxy.sh: HTTP CONNECT proxy with Basic auth (basic_ncsa_auth)
   dante-server       # integration/proxy.sh: SOCKS5 proxy with username/password (danted)
   prometheus         # promtool: integration/ops.sh checks the metrics endpoint
+  dnsmasq-base       # integration/dns.sh: the resolvers (HQ's, the internet's, the laptop's); no service
 )
 
 case "${1:-all}" in

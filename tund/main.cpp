@@ -31,6 +31,7 @@
 #include "tund/proxy_route.hpp"
 #include "tund/site_config.hpp"
 #include "tund/site_control.hpp"
+#include "tund/dns_link.hpp"
 #include "tund/site_engine.hpp"
 #include "tund/tun_device.hpp"
 
@@ -193,7 +194,21 @@ int run(const SiteConfig& config) {
     views.push_back(std::make_unique<TunQueue>(*tun, q));
     queue_ptrs.push_back(views.back().get());
   }
+  // Split DNS for the TUN link, as the intermediary's policy says (DNS_CONFIG).
+  const DnsMethod dns_method = choose_dns_method(config.dns, !config.dns_hook.empty(), resolved_running());
+  DnsLink dns(DnsPlanSettings{.method = dns_method, .ifname = tun->name(), .hook = config.dns_hook}, log);
+  switch (dns_method) {
+    case DnsMethod::Resolvectl:
+      log.info("dns: the intermediary's DNS config goes to {} through resolvectl", tun->name());
+      break;
+    case DnsMethod::Hook: log.info("dns: the intermediary's DNS config goes to {}", config.dns_hook); break;
+    case DnsMethod::None:
+      if (config.dns == DnsMode::Auto)
+        log.info("dns: no systemd-resolved and no dns-hook: a DNS config from the intermediary is not applied");
+      break;
+  }
   SiteEngine engine(loop, *tls, std::move(queue_ptrs), installer, host, config, log);
+  engine.set_dns(&dns);
   engine.set_worker_tls(std::move(worker_tls));
   engine.set_proxy(std::move(proxy->route));
   engine.on_first_registration([] { sd_notify("READY=1\nSTATUS=registered"); });
@@ -232,7 +247,7 @@ int run(const SiteConfig& config) {
   });
   engine.start();
   loop.run();
-  engine.stop();  // removes its routes, addresses and proxy neighbours; the TUN device goes with its fd
+  engine.stop();  // removes its routes, addresses, proxy neighbours and DNS settings; the TUN device goes with its fd
   if (masquerade) {
     if (auto ok = masquerade->remove(); !ok) {
       log.warn("masquerade: {}", ok.error());

@@ -200,6 +200,8 @@ void QueueWorker::on_peer_gone(Uplink& up, const PeerGone& gone) {
   shared_.control.post(ControlEvent{up.index(), gone});
 }
 
+void QueueWorker::on_dns(Uplink& up, const DnsConfig& dns) { shared_.control.post(ControlEvent{up.index(), dns}); }
+
 void QueueWorker::on_down(Uplink& up) {
   if (is_candidate(up)) return;  // never counted as ready
   publish_uplink_stats();

@@ -5,7 +5,7 @@
 //
 // Control stays with the engine on the main thread: the worker reads the
 // route table and served prefixes from a snapshot the engine publishes, and
-// posts what its uplinks hear (ACCEPT, ROUTES, REFUSE, PEER_GONE, down) to
+// posts what its uplinks hear (ACCEPT, ROUTES, REFUSE, PEER_GONE, DNS_CONFIG, down) to
 // the engine's mailbox. Its counters are atomics any thread may read.
 #pragma once
 
@@ -49,7 +49,7 @@ struct RenewalDone {
 // An uplink's control event, for the engine (uplink = its index in the pool).
 struct ControlEvent {
   unsigned uplink = 0;
-  std::variant<Accept, Routes, Refuse, PeerGone, UplinkDown, RenewalDone> what;
+  std::variant<Accept, Routes, Refuse, PeerGone, UplinkDown, RenewalDone, DnsConfig> what;
 };
 
 // A client context like `like` (same files and I/O mode) for one worker:
@@ -113,6 +113,7 @@ class QueueWorker final : public Uplink::Handler {
   void on_refused(Uplink& up, const Refuse& refuse, bool gave_up) override;
   void on_down(Uplink& up) override;
   void on_peer_gone(Uplink& up, const PeerGone& gone) override;
+  void on_dns(Uplink& up, const DnsConfig& dns) override;
 
  private:
   void run();

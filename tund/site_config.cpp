@@ -121,6 +121,13 @@ std::vector<OptionSpec> site_specs() {
       {"nft-path", "FILE",
        fmt::format("Absolute path of the nft program run for masquerade (default {}).",
                    d.nft_path)},
+      {"dns", "MODE",
+       "Apply the resolvers and domains the intermediary gives this site to the TUN link: auto (dns-hook if "
+       "set, else resolvectl when systemd-resolved runs, else nothing), resolvectl, hook, or off "
+       "(default auto)."},
+      {"dns-hook", "FILE",
+       "Absolute path of a program run as 'FILE up IFNAME' / 'FILE down IFNAME' with DIALOUT_DNS_SERVERS, "
+       "DIALOUT_DNS_DOMAINS and DIALOUT_INTERFACE in its environment (default none)."},
       {"log-level", "LEVEL",
        fmt::format("debug, info, warn or error (default {}).", log_level_key(d.log_level))},
   };
@@ -250,6 +257,25 @@ void parse_privileges(const LayeredOptions& o, SiteConfig& c) {
   }
 }
 
+void parse_dns(const LayeredOptions& o, SiteConfig& c) {
+  if (auto t = o.value("dns")) {
+    if (*t == "auto") c.dns = DnsMode::Auto;
+    else if (*t == "resolvectl") c.dns = DnsMode::Resolvectl;
+    else if (*t == "hook") c.dns = DnsMode::Hook;
+    else if (*t == "off") c.dns = DnsMode::Off;
+    else o.fail("dns", *t, fmt::format("unknown mode {} (expected auto, resolvectl, hook or off)", quote(*t)));
+  }
+  if (auto t = o.value("dns-hook")) {
+    // Like nft-path: never looked up through PATH.
+    if (t->empty() || t->front() != '/')
+      o.fail("dns-hook", *t, fmt::format("{} is not an absolute path", quote(*t)));
+    c.dns_hook = o.readable_file("dns-hook", true);
+  }
+  if (c.dns == DnsMode::Hook && c.dns_hook.empty()) o.fail("dns", "hook", "needs dns-hook (the program to run)");
+  if (!c.dns_hook.empty() && (c.dns == DnsMode::Resolvectl || c.dns == DnsMode::Off))
+    o.fail("dns-hook", c.dns_hook, fmt::format("has no effect with dns = {}", to_string(c.dns)));
+}
+
 SiteConfig build(const LayeredOptions& o) {
   SiteConfig c;
   c.name = o.required("name");
@@ -309,6 +335,7 @@ SiteConfig build(const LayeredOptions& o) {
     o.fail("proxy-credentials", c.proxy_credentials, "has no effect without proxy");
   parse_learned_routes(o, c);
   parse_privileges(o, c);
+  parse_dns(o, c);
   c.log_level = o.log_level("log-level", c.log_level);
   c.control_socket = o.value("control-socket").value_or(c.control_socket);
   c.control_group = o.value("control-group").value_or("");

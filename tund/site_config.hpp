@@ -13,6 +13,7 @@
 #include "netlib/option_parsing.hpp"
 #include "netlib/socket.hpp"
 #include "netlib/tls.hpp"
+#include "tund/dns_plan.hpp"
 #include "tund/proxy_settings.hpp"
 
 namespace dialout {
@@ -72,6 +73,11 @@ struct SiteConfig {
   std::vector<Prefix> allow_learned_routes;              // --allow-learned-route, repeatable, canonical
   std::string user;                                      // --user: run as this account after setup
   std::string nft_path = "/usr/sbin/nft";                // --nft-path, absolute (masquerade)
+  // How the intermediary's DNS config (split DNS for the TUN link) is
+  // applied: --dns auto|resolvectl|hook|off; --dns-hook FILE, absolute
+  // (tund/dns_plan.hpp). hook needs dns-hook; resolvectl and off refuse one.
+  DnsMode dns = DnsMode::Auto;
+  std::string dns_hook;
   LogLevel log_level = LogLevel::Info;             // --log-level debug|info|warn|error
   // --control-socket PATH or none; --control-group NAME (empty: root only)
   std::string control_socket = "/run/dialout/tund.sock";

@@ -87,6 +87,7 @@ void SiteEngine::stop() {
   stop_workers();
   if (host_.change_fd() >= 0 && loop_.contains(host_.change_fd())) loop_.remove(host_.change_fd());
   withdraw_host_state();
+  if (dns_ != nullptr) dns_->clear();
   for (const auto& p : installed_)
     if (auto ok = installer_.remove(p); !ok) log_.warn("{}", ok.error());
   installed_.clear();
@@ -147,6 +148,13 @@ void SiteEngine::handle_peer_gone(const PeerGone& gone) {
   log_.info("site '{}' gone: its routes are withdrawn", name.value_or(std::to_string(gone.id)));
   sync_kernel_routes();
   publish_view();
+}
+
+void SiteEngine::handle_dns(const DnsConfig& dns) {
+  // Every uplink hears it after its ACCEPT: the first change applies, the
+  // rest find it applied. Connections of one site get the same config
+  // (one policy, one identity), so they never take turns.
+  if (dns_ != nullptr) dns_->update(dns);
 }
 
 void SiteEngine::sync_kernel_routes() {

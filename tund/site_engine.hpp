@@ -24,6 +24,7 @@
 #include "netlib/tls.hpp"
 #include "router/route_table.hpp"
 #include "tund/uplink.hpp"
+#include "tund/dns_link.hpp"
 #include "tund/host_network.hpp"
 #include "tund/path_watch.hpp"
 #include "tund/preferred_source.hpp"
@@ -58,10 +59,14 @@ class SiteEngine final {
   // before start(). Roaming and the learned-route check then watch the
   // proxy's address: it is the only one the site talks to.
   void set_proxy(std::optional<ProxyRoute> route) { uplink_settings_.proxy = std::move(route); }
+  // The TUN link's DNS settings follow the intermediary's DNS_CONFIG
+  // through `dns`, and are removed by stop(). Call before start(); without
+  // it DNS_CONFIG is ignored.
+  void set_dns(DnsLink* dns) { dns_ = dns; }
   // Resolves the intermediary's address once (for roaming), then dials.
   void start();
-  // Stops the uplinks and removes the kernel routes, assigned addresses and
-  // proxy neighbours it installed.
+  // Stops the uplinks and removes the kernel routes, assigned addresses,
+  // proxy neighbours and DNS settings it installed.
   void stop();
 
   // SIGHUP: re-reads our certificate and key (same paths) and has every
@@ -99,6 +104,7 @@ class SiteEngine final {
   void handle_routes(unsigned uplink, const Routes& routes);
   void handle_refused(const Refuse& refuse);
   void handle_peer_gone(const PeerGone& gone);
+  void handle_dns(const DnsConfig& dns);
   void handle_renewal_done(const RenewalDone& done);
   // site_engine_workers.cpp: the workers and the mailbox between us.
   void start_workers(unsigned uplinks, uint64_t seed);
@@ -151,6 +157,7 @@ class SiteEngine final {
   SiteCounterSet counters_;  // the control plane's own: roams, routes_refused
   PathWatch path_;
   EventLoop::TimerId roam_timer_ = 0;
+  DnsLink* dns_ = nullptr;
   std::function<void()> on_first_registration_;
   bool registered_once_ = false;
   int exit_code_ = 0;

@@ -69,6 +69,8 @@ void SiteEngine::on_control_events() {
       handle_peer_gone(*g);
     } else if (const auto* d = std::get_if<RenewalDone>(&e.what)) {
       handle_renewal_done(*d);
+    } else if (const auto* n = std::get_if<DnsConfig>(&e.what)) {
+      handle_dns(*n);
     }  // UplinkDown: nothing to do (the worker already counts it as not ready)
   });
   if (uint64_t dropped = control_->dropped(); dropped != control_dropped_) {

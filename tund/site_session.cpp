@@ -26,6 +26,7 @@ const char* frame_name(MsgType t) {
     case MsgType::Data: return "DATA";
     case MsgType::RouteUpdate: return "ROUTE_UPDATE";
     case MsgType::RouteResync: return "ROUTE_RESYNC";
+    case MsgType::DnsConfig: return "DNS_CONFIG";
   }
   return "unknown";
 }
@@ -148,6 +149,7 @@ void SiteSession::on_frame(Clock::time_point now, const FrameView& f) {
         return fail(now, fmt::format("the intermediary speaks protocol version {}, we speak {}", h->version,
                                      kProtocolVersion));
       state_ = State::AwaitAccept;
+      relay_capabilities_ = h->capabilities;
       Register r = settings_.registration;
       if (roamed_) r.flags |= kRegisterRoamed;
       send(r);
@@ -168,6 +170,9 @@ void SiteSession::on_frame(Clock::time_point now, const FrameView& f) {
       note(LogLevel::Info, fmt::format("registered '{}' as site {}{}", settings_.registration.name, a->id,
                                        resumed_ ? " (TLS session resumed)" : ""));
       actions_.emplace_back(Accepted{std::move(*a)});
+      // An intermediary that cannot send DNS_CONFIG gives no DNS: what an
+      // earlier one gave goes.
+      if (!(relay_capabilities_ & settings_.capabilities & kCapDnsConfig)) actions_.emplace_back(DnsChanged{});
       return;
     }
     case State::Ready: return on_ready_frame(now, f);
@@ -190,6 +195,13 @@ void SiteSession::on_ready_frame(Clock::time_point now, const FrameView& f) {
       return;
     }
     case MsgType::RouteUpdate: return on_route_update(now, f);
+    case MsgType::DnsConfig: {
+      if (!(relay_capabilities_ & settings_.capabilities & kCapDnsConfig)) break;  // not negotiated
+      auto d = decode_dns_config(f.payload);
+      if (!d) return malformed(d.error());
+      actions_.emplace_back(DnsChanged{std::move(*d)});
+      return;
+    }
     case MsgType::Ping: {
       auto p = decode_ping(f.payload);
       if (!p) return malformed(p.error());

@@ -11,7 +11,7 @@
 //                TLS (transport_up / transport_failed end it)
 //   AwaitHello   our HELLO is out; waiting for the intermediary's
 //   AwaitAccept  our REGISTER is out; waiting for ACCEPT or REFUSE
-//   Ready        registered: DATA, ROUTES, PING/PONG, PEER_GONE flow
+//   Ready        registered: DATA, ROUTES, PING/PONG, PEER_GONE, DNS_CONFIG flow
 //   Stopped      for good (stop(), or a refusal no retry can fix)
 //
 // Refusals (netlib/wire.hpp RefusalKind): a Temporary one is retried with the
@@ -91,6 +91,12 @@ class SiteSession {
   struct Gone {
     PeerGone gone;
   };
+  // The resolvers and domains this connection says the site should use
+  // (DNS_CONFIG); empty when the intermediary gives none or is too old to
+  // say (its HELLO lacks kCapDnsConfig: reported right after Accepted).
+  struct DnsChanged {
+    DnsConfig dns;
+  };
   // Drop the transport. was_ready: the site lost a ready session (on_down).
   struct Close {
     std::string why;
@@ -105,7 +111,8 @@ class SiteSession {
     LogLevel level = LogLevel::Info;
     std::string text;
   };
-  using Action = std::variant<Dial, Send, Accepted, RoutesChanged, Refused, Gone, Close, ReconnectAfter, Note>;
+  using Action =
+      std::variant<Dial, Send, Accepted, RoutesChanged, Refused, Gone, DnsChanged, Close, ReconnectAfter, Note>;
 
   explicit SiteSession(SiteSessionSettings settings);
 

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <thread>
@@ -68,7 +69,8 @@ int reap(pid_t pid, Clock::time_point deadline, bool& timed_out) {
 }  // namespace
 
 Expected<ProcessResult, std::string> run_process(const std::vector<std::string>& argv, std::string_view input,
-                                                 std::chrono::milliseconds timeout) {
+                                                 std::chrono::milliseconds timeout,
+                                                 const std::vector<std::string>& env) {
   if (argv.empty()) return unexpected(std::string("run: empty argv"));
   const std::string& program = argv.front();
   const auto deadline = Clock::now() + timeout;
@@ -101,8 +103,19 @@ Expected<ProcessResult, std::string> run_process(const std::vector<std::string>&
   args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  // Our environment with `env` laid over it (built before the spawn: no
+  // allocation may happen in the child).
+  std::vector<char*> envp;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view var(*e);
+    auto name = var.substr(0, var.find('=') + 1);
+    bool replaced = std::any_of(env.begin(), env.end(), [&](const std::string& x) { return x.starts_with(name); });
+    if (!replaced) envp.push_back(*e);
+  }
+  for (const auto& x : env) envp.push_back(const_cast<char*>(x.c_str()));
+  envp.push_back(nullptr);
   pid_t pid = 0;
-  int rc = ::posix_spawnp(&pid, program.c_str(), &setup.actions, &setup.attr, args.data(), environ);
+  int rc = ::posix_spawnp(&pid, program.c_str(), &setup.actions, &setup.attr, args.data(), envp.data());
   if (rc == ENOENT) {
     if (program.find('/') != std::string::npos) return unexpected(fmt::format("{}: no such file", program));
     return unexpected(fmt::format("{}: not found in PATH", program));

@@ -23,7 +23,10 @@ struct ProcessResult {
 // "/usr/sbin/nft: no such file"),
 // or it ran past the timeout (then it is killed). A non-zero exit is a
 // result, not an error: the caller knows what it means.
+// `env`: "NAME=value" entries the child gets on top of ours (replacing a
+// variable of the same name), e.g. what a hook script is told.
 Expected<ProcessResult, std::string> run_process(const std::vector<std::string>& argv, std::string_view input,
-                                                 std::chrono::milliseconds timeout);
+                                                 std::chrono::milliseconds timeout,
+                                                 const std::vector<std::string>& env = {});
 
 }  // namespace dialout

@@ -146,6 +146,8 @@ void Uplink::pump() {
             handler_.on_refused(*this, a.refuse, a.permanent);  // may stop this uplink (pending actions are dropped)
           } else if constexpr (std::is_same_v<A, S::Gone>) {
             handler_.on_peer_gone(*this, a.gone);
+          } else if constexpr (std::is_same_v<A, S::DnsChanged>) {
+            handler_.on_dns(*this, a.dns);
           } else if constexpr (std::is_same_v<A, S::Close>) {
             close_connection();
             awaiting_addresses_ = false;

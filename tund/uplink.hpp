@@ -52,6 +52,9 @@ class Uplink {
     virtual void on_down(Uplink& up) = 0;
     // PEER_GONE: a site lost its last connection to the intermediary.
     virtual void on_peer_gone(Uplink& /*up*/, const PeerGone& /*gone*/) {}
+    // DNS_CONFIG (or none, from an intermediary that cannot send it): after
+    // every on_accepted and whenever the intermediary's policy changes it.
+    virtual void on_dns(Uplink& /*up*/, const DnsConfig& /*dns*/) {}
   };
   struct Settings {
     Endpoint intermediary;

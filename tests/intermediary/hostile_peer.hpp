@@ -106,8 +106,9 @@ class HostileInput : public ::testing::Test {
   // A derived fixture's settings, before the relay is made.
   virtual void configure(RelayConfig&) {}
 
+  // `dns`: the site's DNS link (DNS_CONFIG applied through it), if any.
   Site& start_site(const std::string& identity, const std::string& name, const char* prefix,
-                   std::chrono::milliseconds refused_retry = 300ms) {
+                   DnsLink* dns = nullptr, std::chrono::milliseconds refused_retry = 300ms) {
     auto s = std::make_unique<Site>();
     s->tun = std::make_unique<FakeTun>(std::move(*FakeTun::create(false)));
     s->config = in_process_site_config(pki_, relay_->port(), identity, name, prefix);
@@ -117,6 +118,7 @@ class HostileInput : public ::testing::Test {
     s->config.refused_retry = refused_retry;  // short: the refusal tests wait for a slow retry
     s->tls = std::make_unique<TlsContext>(std::move(*TlsContext::client(s->config.tls)));
     s->engine = std::make_unique<SiteEngine>(loop_, *s->tls, std::vector<Tun*>{s->tun.get()}, s->routes, s->host, s->config, site_log_);
+    s->engine->set_dns(dns);
     s->engine->start();
     sites_.push_back(std::move(s));
     return *sites_.back();

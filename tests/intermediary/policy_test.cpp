@@ -150,6 +150,24 @@ TEST(Policy, ErrorTable) {
       {"[identity a]\n\n[identity a]\n", "f:3", "duplicate section [identity a]"},
       {"[identity *]\n[identity *]\n", "f:2", "duplicate section [identity *]"},
       {"[identity a]\nregister = x # fine\nreach = y z\n", "f:3", "bad name 'y z'"},
+      {"[group eng]\ndns = dns.office-a.lan\n", "f:2", "bad resolver 'dns.office-a.lan' in 'dns': not an IP address"},
+      {"[group eng]\ndns = 127.0.0.53\n", "f:2", "bad resolver '127.0.0.53' in 'dns': not unicast"},
+      {"[group eng]\ndns = fe80::1\n", "f:2", "bad resolver 'fe80::1'"},
+      {"[group eng]\ndns = 10.1.0.53/32\n", "f:2", "bad resolver '10.1.0.53/32'"},
+      {"[group eng]\ndns = 10.1.0.53,\n", "f:2", "empty item in list for 'dns'"},
+      {"[group eng]\ndns-search = office-a.lan.\n", "f:2", "bad domain 'office-a.lan.' in 'dns-search'"},
+      {"[group eng]\ndns-search = -x.lan\n", "f:2", "bad domain '-x.lan'"},
+      {"[group eng]\ndns-search = a b.lan\n", "f:2", "bad domain 'a b.lan'"},
+      {"[group eng]\ndns-search = 10.1.0.53\n", "f:2", "bad domain '10.1.0.53'"},
+      {"[group eng]\ndns =\n", "f:2", "empty value for 'dns'"},
+      {"dns = 10.1.0.53\n", "f:1", "key 'dns' outside any"},
+      // One without the other: named at the first of them, found when the section ends.
+      {"[group eng]\nreach = hq\ndns = 10.1.0.53\n\n[group ops]\n", "f:3", "dns without dns-search"},
+      {"[group eng]\ndns-search = office-a.lan\n", "f:2", "dns-search without dns"},
+      {"[group eng]\ndns = 10.1.0.1, 10.1.0.2, 10.1.0.3, 10.1.0.4\ndns = 10.1.0.5, 10.1.0.6, 10.1.0.7, 10.1.0.8\n"
+       "dns = 10.1.0.9\n", "f:4", "more than 8 resolvers in 'dns'"},
+      {"[group eng]\ndns = 10.1.0.53\ndns-search = a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, "
+       "a15, a16, a17\n", "f:3", "more than 16 domains in 'dns-search'"},
   };
   for (const auto& c : cases) {
     auto p = Policy::parse(c.text, "f");
@@ -252,6 +270,46 @@ struct GrantCase {
   bool want;
 };
 
+TEST(Policy, DnsFirstSectionThatHasOneWins) {
+  auto parsed = Policy::parse(R"(
+[identity gw-hq]
+register = hq
+
+[group eng]
+dns        = 10.1.0.53, fd00:1::53
+dns        = 10.1.0.53            # a repeat adds nothing
+dns-search = Office-A.lan, corp.example
+
+[group sales]
+dns        = 10.2.0.53
+dns-search = office-b.lan
+
+[user alice]
+dns        = 10.9.0.53
+dns-search = alice.lan
+
+[identity *]
+dns        = 192.0.2.53
+dns-search = corp.example
+)", "dns.policy");
+  ASSERT_TRUE(parsed) << parsed.error().to_string();
+  const Policy& p = *parsed;
+  auto A = [](const char* s) { return *IpAddr::parse(s); };
+  const DnsConfig eng{{A("10.1.0.53"), A("fd00:1::53")}, {"office-a.lan", "corp.example"}};
+  const DnsConfig sales{{A("10.2.0.53")}, {"office-b.lan"}};
+  const DnsConfig fallback{{A("192.0.2.53")}, {"corp.example"}};
+  EXPECT_EQ(p.dns_for(peer("bob", {"eng"})), eng) << "group; case folded; repeat dropped";
+  EXPECT_EQ(p.dns_for(peer("bob", {"sales", "eng"})), sales) << "groups in certificate order";
+  EXPECT_EQ(p.dns_for(peer("bob", {"eng", "sales"})), eng);
+  EXPECT_EQ(p.dns_for(peer("alice", {"eng"})), (DnsConfig{{A("10.9.0.53")}, {"alice.lan"}})) << "own section first";
+  EXPECT_EQ(p.dns_for(peer("gw-hq")), fallback) << "a section without dns falls through to the default";
+  EXPECT_EQ(p.dns_for(peer("dave", {"unknown"})), fallback);
+
+  auto none = Policy::parse("[identity gw-hq]\nregister = hq\n", "f");
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->dns_for(peer("gw-hq")).empty());
+}
+
 TEST(Policy, UserAndGroupGrantsTable) {
   auto parsed = Policy::parse(kUserPolicy, "users.policy");
   ASSERT_TRUE(parsed) << parsed.error().to_string();
@@ -352,6 +410,14 @@ TEST(Policy, ExampleFileInTreeParses) {
   EXPECT_TRUE(users->allows_packet(peer("alice"), to("10.2.0.20", 6, 443)));
   EXPECT_FALSE(users->allows_packet(peer("alice"), to("10.2.0.20", 6, 80)));
   EXPECT_TRUE(users->allows_packet(peer("olga", {"ops"}), to("10.3.0.9", 6, 8080)));
+  auto dns = Policy::load(std::string(DIALOUT_SOURCE_DIR) + "/fuzz/corpus/fuzz_policy/dns.policy");
+  ASSERT_TRUE(dns) << dns.error().to_string();
+  EXPECT_EQ(dns->dns_for(peer("bob", {"eng"})).domains, (std::vector<std::string>{"office-a.lan", "corp.example"}));
+  // The example operators copy from.
+  auto shipped = Policy::load(std::string(DIALOUT_SOURCE_DIR) + "/docs/examples/policy.conf");
+  ASSERT_TRUE(shipped) << shipped.error().to_string();
+  EXPECT_EQ(shipped->dns_for(peer("bob", {"eng"})).domains, std::vector<std::string>{"office-a.lan"});
+  EXPECT_TRUE(shipped->dns_for(peer("gw-a")).empty());
 }
 
 }  // namespace

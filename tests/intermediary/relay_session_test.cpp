@@ -109,8 +109,12 @@ TEST(RelaySession, HelloThenRegisterThenAcceptIsReady) {
   EXPECT_TRUE(f.s.ready());
   EXPECT_EQ(f.s.site(), 7u);
   replies = split(f.out);
-  ASSERT_EQ(replies.size(), 1u);
+  ASSERT_EQ(replies.size(), 2u);
   ASSERT_EQ(view(replies[0]).type, MsgType::Accept);
+  ASSERT_EQ(view(replies[1]).type, MsgType::DnsConfig);  // kCapDnsConfig: always, empty when the policy gives none
+  auto dns = decode_dns_config(view(replies[1]).payload);
+  ASSERT_TRUE(dns);
+  EXPECT_TRUE(dns->empty());
   auto accept = decode_accept(view(replies[0]).payload);
   ASSERT_TRUE(accept);
   EXPECT_EQ(accept->id, 7u);
@@ -296,6 +300,31 @@ TEST(RelaySession, RouteResyncOnlyWithTheCapability) {
   without.out.clear();
   without.s.accept(5, {}, without.out);
   EXPECT_EQ(without.feed(frame(RouteResync{3})).kind, Kind::Refused);
+}
+
+// DNS_CONFIG follows ACCEPT for sites that can read it, and only for them.
+TEST(RelaySession, DnsConfigAfterAcceptOnlyWithTheCapability) {
+  const DnsConfig dns{{*IpAddr::parse("10.1.0.53")}, {"office-a.lan"}};
+  for (uint32_t caps : {kCapAll, kCapAll & ~kCapDnsConfig}) {
+    Fixture f;
+    f.s.authenticated(T0);
+    ASSERT_EQ(f.feed(frame(Hello{kProtocolVersion, caps})).kind, Kind::HelloOk);
+    ASSERT_EQ(f.feed(frame(reg("laptop-a"))).kind, Kind::RegisterRequest);
+    f.out.clear();
+    f.s.accept(9, {}, f.out, dns);
+    auto replies = split(f.out);
+    if (!(caps & kCapDnsConfig)) {
+      ASSERT_EQ(replies.size(), 1u) << "an older site never sees DNS_CONFIG";
+      continue;
+    }
+    ASSERT_EQ(replies.size(), 2u);
+    ASSERT_EQ(view(replies[1]).type, MsgType::DnsConfig);
+    auto got = decode_dns_config(view(replies[1]).payload);
+    ASSERT_TRUE(got);
+    EXPECT_EQ(*got, dns);
+    // A site has no business sending one.
+    EXPECT_EQ(f.feed(frame(dns)).kind, Kind::Refused);
+  }
 }
 
 }  // namespace

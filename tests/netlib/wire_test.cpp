@@ -65,6 +65,14 @@ TEST(Wire, GoldenBytes) {
        frame_of(RouteUpdate{5, RouteUpdateKind::Snapshot, 0, 1, {}, {}}),
        {0x0b, 0, 0, 14, 0, 0, 0, 5, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0}},
       {"route resync", frame_of(RouteResync{0x01020304}), {0x0c, 0, 0, 4, 1, 2, 3, 4}},
+      {"dns config",
+       frame_of(DnsConfig{{*IpAddr::parse("10.1.0.53"), *IpAddr::parse("fd00::35")}, {"a.lan", "b"}}),
+       {0x0d, 0, 0, 32,                                     // header
+        2,                                                  // server count
+        4, 10, 1, 0, 53,                                    // 10.1.0.53
+        6, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x35,  // fd00::35
+        2, 5, 'a', '.', 'l', 'a', 'n', 1, 'b'}},            // domains
+      {"dns config: none", frame_of(DnsConfig{}), {0x0d, 0, 0, 2, 0, 0}},
   };
   for (const auto& c : cases) EXPECT_EQ(c.encoded, c.golden) << c.name;
 }
@@ -116,6 +124,27 @@ TEST(Wire, RoundTripsControlMessages) {
   auto a = decode_accept(only_frame(frame_of(Accept{3, {P("10.9.0.7/32")}})).payload);
   ASSERT_TRUE(a.has_value());
   EXPECT_EQ(a->addresses, (std::vector<Prefix>{P("10.9.0.7/32")}));
+}
+
+TEST(Wire, DnsConfigRoundTripsAtItsBounds) {
+  DnsConfig big;
+  for (uint8_t i = 1; i <= kMaxDnsServers; ++i) {
+    const uint8_t v4[4] = {10, 0, 0, i};
+    big.servers.push_back(i % 2 ? IpAddr::v4(v4) : *IpAddr::parse("fd00::" + std::to_string(i)));
+  }
+  for (size_t i = 0; i < kMaxDnsDomains; ++i) {
+    // 253 bytes: labels of 63 + '.' ... ending in a distinct short label.
+    std::string d = std::string(63, 'a') + "." + std::string(63, 'b') + "." + std::string(63, 'c') + "." +
+                    std::string(58, 'd') + "-" + std::to_string(10 + i);
+    ASSERT_EQ(d.size(), kMaxDnsDomainLength);
+    big.domains.push_back(d);
+  }
+  auto back = decode_dns_config(only_frame(frame_of(big)).payload);
+  ASSERT_TRUE(back.has_value()) << to_string(back.error());
+  EXPECT_EQ(*back, big);
+  auto none = decode_dns_config(only_frame(frame_of(DnsConfig{})).payload);
+  ASSERT_TRUE(none.has_value());
+  EXPECT_TRUE(none->empty());
 }
 
 TEST(Wire, RouteUpdateRoundTripsAndFitsItsSizeFormula) {
@@ -190,7 +219,7 @@ TEST(Wire, RejectsBadFrameHeadersBeforeBuffering) {
   };
   const Case cases[] = {
       {"type zero", {0x00, 0, 0, 0}, WireError::UnknownType},
-      {"type past route resync", {0x0d, 0, 0, 0}, WireError::UnknownType},
+      {"type past dns config", {0x0e, 0, 0, 0}, WireError::UnknownType},
       {"control over max", {0x01, 0x01, 0x00, 0x00}, WireError::Oversized},
       {"data over max", {0x0a, 0x01, 0x00, 0x16}, WireError::Oversized},
       {"data u24 max", {0x0a, 0xff, 0xff, 0xff}, WireError::Oversized},
@@ -221,7 +250,23 @@ TEST(Wire, RejectsMalformedPayloads) {
   auto ping = [](auto p) { return decode_ping(p).has_value(); };
   auto gone = [](auto p) { return decode_peer_gone(p).has_value(); };
   auto data = [](auto p) { return decode_data(p).has_value(); };
+  auto dns = [](auto p) { return decode_dns_config(p).has_value(); };
   const Case cases[] = {
+      {"dns empty payload", dns, {}},
+      {"dns servers without domains", dns, {1, 4, 10, 0, 0, 53, 0}},
+      {"dns domains without servers", dns, {0, 1, 1, 'a'}},
+      {"dns bad family", dns, {1, 5, 10, 0, 0, 53, 1, 1, 'a'}},
+      {"dns truncated v6 server", dns, {1, 6, 0xfd, 0, 0, 0, 1, 1, 'a'}},
+      {"dns loopback server", dns, {1, 4, 127, 0, 0, 1, 1, 1, 'a'}},
+      {"dns repeated server", dns, {2, 4, 10, 0, 0, 53, 4, 10, 0, 0, 53, 1, 1, 'a'}},
+      {"dns nine servers", dns, {9}},
+      {"dns seventeen domains", dns, {1, 4, 10, 0, 0, 53, 17}},
+      {"dns upper-case domain", dns, {1, 4, 10, 0, 0, 53, 1, 1, 'A'}},
+      {"dns empty domain", dns, {1, 4, 10, 0, 0, 53, 1, 0}},
+      {"dns trailing dot", dns, {1, 4, 10, 0, 0, 53, 1, 2, 'a', '.'}},
+      {"dns repeated domain", dns, {1, 4, 10, 0, 0, 53, 2, 1, 'a', 1, 'a'}},
+      {"dns domain runs past end", dns, {1, 4, 10, 0, 0, 53, 1, 3, 'a'}},
+      {"dns trailing byte", dns, {1, 4, 10, 0, 0, 53, 1, 1, 'a', 0}},
       {"hello short", hello, {0, 1, 0, 0, 0, 0, 0}},
       {"hello long", hello, {0, 1, 0, 0, 0, 0, 0, 0, 0}},
       {"hello reserved", hello, {0, 1, 0, 1, 0, 0, 0, 0}},
@@ -259,6 +304,8 @@ TEST(Wire, EncodersRefuseInvalidMessages) {
   EXPECT_FALSE(encode(Register{"a", 0, {host_bits}}, out).has_value());
   EXPECT_FALSE(encode(Register{"a", 0, std::vector<Prefix>(65, P("10.0.0.0/8"))}, out).has_value());
   EXPECT_FALSE(encode(Accept{0, {}}, out).has_value());
+  EXPECT_FALSE(encode(DnsConfig{{*IpAddr::parse("10.0.0.53")}, {"Upper.lan"}}, out).has_value());
+  EXPECT_FALSE(encode(DnsConfig{{*IpAddr::parse("10.0.0.53")}, {}}, out).has_value());
   EXPECT_TRUE(out.empty()) << "a failed encode must leave nothing behind";
   // A routes table that cannot fit one frame is refused whole, never cut.
   Routes big;

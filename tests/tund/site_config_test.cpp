@@ -196,6 +196,47 @@ TEST_F(SiteConfigTest, LearnedRoutesAndPrivilegeKeysByFlagAndFile) {
   EXPECT_EQ(r.config->nft_path, "/usr/local/sbin/nft");
 }
 
+TEST_F(SiteConfigTest, DnsKeysByFlagAndFile) {
+  auto r = run(base());
+  ASSERT_TRUE(r.config) << r.text;
+  EXPECT_EQ(r.config->dns, DnsMode::Auto);
+  EXPECT_EQ(r.config->dns_hook, "");
+  std::string hook = path("site.key");  // any readable file stands for the program
+  r = run(plus(base(), {"--dns", "hook", "--dns-hook", hook}));
+  ASSERT_TRUE(r.config) << r.text;
+  EXPECT_EQ(r.config->dns, DnsMode::Hook);
+  EXPECT_EQ(r.config->dns_hook, hook);
+  for (auto [text, mode] : {std::pair{"auto", DnsMode::Auto}, {"resolvectl", DnsMode::Resolvectl},
+                            {"off", DnsMode::Off}}) {
+    r = run(plus(base(), {"--dns", text}));
+    ASSERT_TRUE(r.config) << r.text;
+    EXPECT_EQ(r.config->dns, mode) << text;
+  }
+  std::string conf = write_config("dns = auto\ndns-hook = " + hook + "\n");
+  r = run(plus(base(), {"--config", conf}));
+  ASSERT_TRUE(r.config) << r.text;
+  EXPECT_EQ(r.config->dns, DnsMode::Auto);
+  EXPECT_EQ(r.config->dns_hook, hook);
+  // The file's key, the location named.
+  conf = write_config("# split DNS\ndns = dnsmasq\n");
+  r = run(plus(base(), {"--config", conf}));
+  EXPECT_FALSE(r.config);
+  EXPECT_NE(r.text.find("site-a.conf:2: dns: unknown mode 'dnsmasq'"), std::string::npos) << r.text;
+  for (const std::vector<std::string>& bad : std::vector<std::vector<std::string>>{
+           {"--dns", "hook"}, {"--dns-hook", "relative/hook"}, {"--dns", "off", "--dns-hook", hook},
+           {"--dns", "resolvectl", "--dns-hook", hook}, {"--dns-hook", path("missing")}}) {
+    r = run(plus(base(), bad));
+    EXPECT_FALSE(r.config) << bad.back();
+    EXPECT_EQ(r.exit_code, 64);
+  }
+  r = run(plus(base(), {"--dns", "hook"}));
+  EXPECT_NE(r.text.find("--dns: needs dns-hook"), std::string::npos) << r.text;
+  r = run(plus(base(), {"--dns", "off", "--dns-hook", hook}));
+  EXPECT_NE(r.text.find("--dns-hook: has no effect with dns = off"), std::string::npos) << r.text;
+  r = run(plus(base(), {"--dns-hook", "relative/hook"}));
+  EXPECT_NE(r.text.find("'relative/hook' is not an absolute path"), std::string::npos) << r.text;
+}
+
 TEST_F(SiteConfigTest, RolesAndConnectionsSpellings) {
   struct Case {
     std::vector<std::string> flags;

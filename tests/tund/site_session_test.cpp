@@ -339,6 +339,50 @@ TEST(SiteSession, PeerGoneIsAnEvent) {
   EXPECT_TRUE(h.session.ready());
 }
 
+TEST(SiteSession, DnsConfigIsAnEventAndAnOlderRelayMeansNone) {
+  const DnsConfig dns{{*IpAddr::parse("10.1.0.53")}, {"office-a.lan"}};
+  {
+    Harness h;
+    h.connect();  // a relay with kCapAll: the DNS comes in its own frame
+    auto d = one<SiteSession::DnsChanged>(h.feed(dns));
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->dns, dns);
+    auto none = one<SiteSession::DnsChanged>(h.feed(DnsConfig{}));
+    ASSERT_TRUE(none);
+    EXPECT_TRUE(none->dns.empty());
+    EXPECT_TRUE(h.session.ready());
+    // Malformed: the session is closed like for any malformed frame.
+    auto a = h.feed_raw(MsgType::DnsConfig, {1, 4, 127, 0, 0, 1, 1, 1, 'a'});
+    EXPECT_TRUE(one<SiteSession::Close>(a));
+  }
+  {
+    // A relay without kCapDnsConfig: "none" right after the ACCEPT (what an
+    // earlier relay gave goes), and a DNS_CONFIG from it is out of order.
+    Harness h;
+    h.session.start(h.now);
+    h.take();
+    h.session.transport_up(h.now, false);
+    h.take();
+    h.feed(Hello{kProtocolVersion, kCapAll & ~kCapDnsConfig});
+    auto a = h.feed(Accept{7, {}});
+    ASSERT_TRUE(one<SiteSession::Accepted>(a));
+    auto d = one<SiteSession::DnsChanged>(a);
+    ASSERT_TRUE(d);
+    EXPECT_TRUE(d->dns.empty());
+    EXPECT_TRUE(one<SiteSession::Close>(h.feed(dns)));
+  }
+  {
+    // Both set it: nothing is assumed at ACCEPT, the DNS_CONFIG says.
+    Harness h;
+    h.session.start(h.now);
+    h.take();
+    h.session.transport_up(h.now, false);
+    h.take();
+    h.feed(Hello{kProtocolVersion, kCapAll});
+    EXPECT_FALSE(one<SiteSession::DnsChanged>(h.feed(Accept{7, {}})));
+  }
+}
+
 TEST(SiteSession, UnexpectedOrMalformedFramesCloseTheSession) {
   struct Case {
     int stage;  // 0 await hello, 1 await accept, 2 ready

@@ -1,6 +1,7 @@
 #include "tund/subprocess.hpp"
 
 #include <chrono>
+#include <cstdlib>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -28,6 +29,18 @@ TEST(RunProcess, ArgumentsAreNotInterpretedByAShell) {
   auto r = run_process({"echo", "$HOME;", "`id`"}, "", milliseconds(5000));
   ASSERT_TRUE(r) << r.error();
   EXPECT_EQ(r->output, "$HOME; `id`\n");
+}
+
+TEST(RunProcess, ExtraEnvironmentIsAddedAndReplaces) {
+  ::setenv("DIALOUT_TEST_KEEP", "kept", 1);
+  ::setenv("DIALOUT_TEST_OVER", "old", 1);
+  const std::string script =
+      "echo \"$DIALOUT_TEST_KEEP $DIALOUT_TEST_OVER $DIALOUT_TEST_NEW\"; env | grep -c '^DIALOUT_TEST_OVER='";
+  auto r = run_process({"sh", "-c", script}, "", milliseconds(5000), {"DIALOUT_TEST_OVER=new", "DIALOUT_TEST_NEW=a b"});
+  ::unsetenv("DIALOUT_TEST_KEEP");
+  ::unsetenv("DIALOUT_TEST_OVER");
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->output, "kept new a b\n1\n");
 }
 
 TEST(RunProcess, MissingProgramIsAClearError) {
