@@ -179,6 +179,7 @@ class SiteSession {
   bool resumed_ = false;
   bool ever_ready_ = false;
   bool roamed_ = false;
+  uint32_t relay_capabilities_ = 0;  // from this connection's HELLO
   std::optional<RefuseReason> refused_;
   uint64_t spread_state_;
   RouteSync route_sync_;  // per connection: reset by transport_up
