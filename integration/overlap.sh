@@ -28,7 +28,9 @@
 # socket), and `ping -M "do" -s 1400` from hostB to hostA2 gets
 # "Frag needed (mtu = 1280)" from rtrA as 10.101.0.254, and hostB's kernel
 # learns the 1280 path MTU for 10.101.0.130 (it only does when the quote
-# names the address it sent to).
+# names the address it sent to). The same over IPv6: both LANs fd00:1::/48
+# (a /64 per link, the same addresses), translated as fd00:101::/48 and
+# fd00:102::/48: ping, TCP, ECONNREFUSED and "Packet too big: mtu=1280".
 #
 # gwA runs with offloads (OFFLOAD, default on), gwB without (OFFLOAD_B,
 # default off): gwB then cuts gwA's superpackets in software and completes
@@ -102,6 +104,24 @@ overlap_up() {
   lab_exec gwB ip route add default via 198.51.100.1
   lab_exec hostB ip route add default via 192.168.1.1
   for n in gwA relay gwB rtrA; do lab_sysctl "$n" net.ipv4.ip_forward=1; done
+  # IPv6 inside the offices (lib.sh turns it off everywhere): the same
+  # fd00:1::/48 on both sides, a /64 per link. Before tund starts, so its
+  # device gets IPv6 too.
+  for n in hostA gwA rtrA hostA2 gwB hostB; do
+    lab_sysctl "$n" net.ipv6.conf.all.disable_ipv6=0
+    lab_sysctl "$n" net.ipv6.conf.default.disable_ipv6=0
+  done
+  for n in gwA gwB rtrA; do lab_sysctl "$n" net.ipv6.conf.all.forwarding=1; done
+  v6() { lab_exec "$1" ip -6 addr add "$2" dev "$3" nodad; }
+  v6 hostA fd00:1::2/64 eth0;        v6 gwA fd00:1::1/64 lan0
+  v6 gwA fd00:1:0:fc::1/64 lan1;     v6 rtrA fd00:1:0:fc::2/64 up0
+  v6 rtrA fd00:1:0:80::1/64 down0;   v6 hostA2 fd00:1:0:80::2/64 eth0
+  v6 gwB fd00:1::1/64 lan0;          v6 hostB fd00:1::2/64 eth0
+  lab_exec hostA ip -6 route add default via fd00:1::1
+  lab_exec rtrA ip -6 route add default via fd00:1:0:fc::1
+  lab_exec hostA2 ip -6 route add default via fd00:1:0:80::1
+  lab_exec gwA ip -6 route add fd00:1:0:80::/64 via fd00:1:0:fc::2
+  lab_exec hostB ip -6 route add default via fd00:1::1
   overlap_firewall gwA
   overlap_firewall gwB
 }
@@ -111,12 +131,12 @@ overlap_policy() {
 # Written against the translated prefixes: the relay never sees 192.168.1.0/24.
 [identity gw-a]
 register = office-a
-advertise = 10.101.0.0/24
+advertise = 10.101.0.0/24, fd00:101::/48
 reach = office-b
 
 [identity gw-b]
 register = office-b
-advertise = 10.102.0.0/24
+advertise = 10.102.0.0/24, fd00:102::/48
 reach = office-a
 EOF
 }
@@ -126,7 +146,8 @@ EOF
 udp_refused() {
   lab_exec "$1" "$PY" - "$2" "$3" <<'PYEOF'
 import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+family = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
+s = socket.socket(family, socket.SOCK_DGRAM)
 s.connect((sys.argv[1], int(sys.argv[2])))
 s.settimeout(0.5)
 for _ in range(6):
@@ -144,8 +165,9 @@ PYEOF
 # transfer FROM SINK_NS DST PORT BYTES : TCP through the translation, sink bound to
 # the wildcard (its own address is not the one the sender dials).
 transfer() {
-  local from=$1 sink=$2 dst=$3 port=$4 bytes=$5 res=$LAB_RUN/tcp-$4.result sent t0 ms rbytes rsha sbytes ssha
-  lab_start "tcp-sink-$port" "$sink" "${LABNET[@]}" tcp-sink 0.0.0.0 "$port" 60 "$res"
+  local from=$1 sink=$2 dst=$3 port=$4 bytes=$5 res=$LAB_RUN/tcp-$4.result sent t0 ms rbytes rsha sbytes ssha any=0.0.0.0
+  [[ "$dst" == *:* ]] && any=::
+  lab_start "tcp-sink-$port" "$sink" "${LABNET[@]}" tcp-sink "$any" "$port" 60 "$res"
   wait_until 5 test -e "$res.ready"
   t0=$(now_ms)
   sent=$(lab_exec "$from" timeout 70 "${LABNET[@]}" tcp-send "$dst" "$port" "$bytes" 60 2>>"$LAB_RUN/logs/tcp-send.err")
@@ -171,8 +193,10 @@ lab_pki
 overlap_policy
 lab_start_intermediary
 wait_until 10 lab_listening relay 443 || fail "intermediary listening"
-lab_start_tund tund-a gwA gw-a office-a --advertise '192.168.1.0/24 as 10.101.0.0/24'
-lab_start_tund tund-b gwB gw-b office-b --advertise '192.168.1.0/24 as 10.102.0.0/24' --offload "${OFFLOAD_B:-off}"
+lab_start_tund tund-a gwA gw-a office-a --advertise '192.168.1.0/24 as 10.101.0.0/24' \
+  --advertise 'fd00:1::/48 as fd00:101::/48'
+lab_start_tund tund-b gwB gw-b office-b --advertise '192.168.1.0/24 as 10.102.0.0/24' \
+  --advertise 'fd00:1::/48 as fd00:102::/48' --offload "${OFFLOAD_B:-off}"
 check "both offices registered their translated prefixes (the policy knows nothing else)" \
   eval 'wait_until 20 status_is "$(lab_status_file tund-a)" registered 1 &&
         wait_until 20 status_is "$(lab_status_file tund-b)" registered 1' || lab_finish
@@ -214,6 +238,18 @@ check "hostB's kernel learnt path MTU 1280 for 10.101.0.130 ($(lab_exec hostB ip
   eval 'lab_exec hostB ip route get 10.101.0.130 | grep -q "mtu 1280"'
 check "after that, 1252-byte pings fit (1280 with headers)" \
   eval 'lab_exec hostB ping -c 2 -i 0.2 -W 1 -q -M "do" -s 1252 10.101.0.130 >/dev/null'
+
+# --- 4. the same over IPv6 -----------------------------------------------------
+check "IPv6: ping hostA -> hostB as fd00:102::2, hostB -> hostA2 as fd00:101:0:80::2" \
+  eval 'wait_until 5 lab_ping hostA fd00:102::2 && lab_ping hostB fd00:101:0:80::2'
+transfer hostA hostB fd00:102::2 5004 $((TCP_BYTES / 4))
+check "IPv6: UDP to a closed port on hostA (fd00:101::2) gives hostB's connected socket ECONNREFUSED" \
+  udp_refused hostB fd00:101::2 9
+out=$(lab_exec hostB ping -c 2 -i 0.3 -W 1 -M "do" -s 1400 fd00:101:0:80::2 2>&1)
+check "IPv6: ping -M do -s 1400 hostB -> hostA2: 'Packet too big (mtu=1280)' from rtrA as fd00:101:0:fc::2 ($(grep -m1 -i 'mtu' <<< "$out"))" \
+  grep -Eq 'From fd00:101:0:fc::2 .*mtu ?= ?1280' <<< "$out"
+check "IPv6: hostB's kernel learnt path MTU 1280 for fd00:101:0:80::2 ($(lab_exec hostB ip -6 route get fd00:101:0:80::2 | tr '\n' ' '))" \
+  eval 'lab_exec hostB ip -6 route get fd00:101:0:80::2 | grep -q "mtu 1280"'
 
 for d in tund-a tund-b; do
   check "$d dropped nothing as invalid (drop_invalid $(status_value "$(lab_status_file "$d")" drop_invalid))" \

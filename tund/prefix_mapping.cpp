@@ -7,7 +7,7 @@
 namespace dialout {
 namespace {
 
-std::string_view trim(std::string_view s) {
+std::string_view trim_blanks(std::string_view s) {
   while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
   while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
   return s;
@@ -24,9 +24,9 @@ Expected<PrefixMapping, std::string> parse_prefix_mapping(std::string_view text)
     if (!p) return unexpected(p.error());
     return PrefixMapping{*p, *p};
   }
-  auto inside = parse_canonical_prefix(trim(text.substr(0, as)));
+  auto inside = parse_canonical_prefix(trim_blanks(text.substr(0, as)));
   if (!inside) return unexpected(inside.error());
-  auto outside = parse_canonical_prefix(trim(text.substr(as + 4)));
+  auto outside = parse_canonical_prefix(trim_blanks(text.substr(as + 4)));
   if (!outside) return unexpected(outside.error());
   if (inside->addr.family != outside->addr.family) {
     return unexpected(fmt::format("{}: {} is {} but {} is {} (a translation keeps the family)", quote(text),
