@@ -19,11 +19,17 @@ ProxyClient::ProxyClient(Tun& tun, std::vector<Prefix> served, unsigned mtu, Sit
       translated_(translation != nullptr ? kVnetHeaderSize + kMaxIpPacket : 0) {}
 
 DataView ProxyClient::translate(const DataView& data, const VnetHeader& vnet) {
-  const size_t head = data.vnet.empty() ? 0 : kVnetHeaderSize;
-  std::copy(data.vnet.begin(), data.vnet.begin() + static_cast<std::ptrdiff_t>(head), translated_.begin());
+  // Room for a header whenever the TUN device wants one: a frame without it
+  // then gets a zero header here, and is written without another copy.
+  const size_t head = data.vnet.empty() && !tun_.vnet_hdr() ? 0 : kVnetHeaderSize;
+  if (data.vnet.empty()) {
+    std::fill_n(translated_.begin(), head, 0);
+  } else {
+    std::copy(data.vnet.begin(), data.vnet.end(), translated_.begin());
+  }
   std::copy(data.packet.begin(), data.packet.end(), translated_.begin() + static_cast<std::ptrdiff_t>(head));
   auto packet = std::span(translated_).subspan(head, data.packet.size());
-  translation_->inbound(packet, head != 0 ? partial_checksum_at(vnet) : kNoPartialChecksum);
+  translation_->inbound(packet, data.vnet.empty() ? kNoPartialChecksum : partial_checksum_at(vnet));
   return DataView{data.header, std::span<const uint8_t>(translated_).first(head), packet};
 }
 

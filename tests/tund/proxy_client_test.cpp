@@ -123,6 +123,14 @@ TEST_P(ProxyClientChecks, TranslatedDestinationWithItsPartialChecksum) {
       EXPECT_EQ(parse_ip_packet(p)->dst, *IpAddr::parse("192.168.1.2"));
     }
   }
+  // A plain datagram (a peer without offloads): a zero header in front on a
+  // vnet TUN device, none otherwise.
+  auto plain = received(test::ipv4_udp("10.9.0.2", "10.101.0.7", 4000, 53, "hello"), false);
+  ASSERT_TRUE(proxy.deliver(plain.view));
+  auto udp_lan = test::ipv4_udp("10.9.0.2", "192.168.1.7", 4000, 53, "hello");
+  auto got = tun.receive(0ms);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(*got, offload() ? test::vnet_then(VnetHeader{}, udp_lan) : udp_lan);
   // The LAN's own numbering is not served: only the relay's view is.
   auto inside = received(test::ipv4_udp("10.9.0.2", "192.168.1.2", 4000, 53, "x"), false);
   auto refused = proxy.deliver(inside.view);
