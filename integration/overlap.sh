@@ -201,6 +201,11 @@ check "both offices registered their translated prefixes (the policy knows nothi
   eval 'wait_until 20 status_is "$(lab_status_file tund-a)" registered 1 &&
         wait_until 20 status_is "$(lab_status_file tund-b)" registered 1' || lab_finish
 
+relay_routes=$("$DIALOUTCTL_BIN" --socket "$LAB_RUN/intermediary.sock" routes 2>&1)
+check "the intermediary knows office-a as 10.101.0.0/24 and office-b as 10.102.0.0/24, never 192.168.1.0/24 ($(grep -Eo '(10\.10[12]|192\.168)[0-9./]*' <<< "$relay_routes" | sort -u | tr '\n' ' '))" \
+  eval 'grep -q "10.101.0.0/24" <<< "$relay_routes" && grep -q "10.102.0.0/24" <<< "$relay_routes" &&
+        ! grep -q "192.168" <<< "$relay_routes"'
+
 # --- 1. ping, and who the far side sees --------------------------------------
 check "ping hostA -> hostB as 10.102.0.2" wait_until 15 lab_ping hostA 10.102.0.2
 check "ping hostB -> hostA as 10.101.0.2, and hostA2 behind rtrA as 10.101.0.130" \
