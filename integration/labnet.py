@@ -73,7 +73,8 @@ def accept_log(addr, port, seconds, outfile):
 
 def tcp_sink(addr, port, seconds, outfile):
     deadline = time.monotonic() + float(seconds)
-    srv = socket.create_server((addr, int(port)))
+    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    srv = socket.create_server((addr, int(port)), family=family)
     srv.settimeout(float(seconds))
     mark_ready(outfile)
     conn, _ = srv.accept()

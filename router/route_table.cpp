@@ -65,6 +65,10 @@ std::optional<std::string> RouteTable::refusal_reason(const Prefix& p) const {
   for (const auto& o : own_)
     if (p.contains(o))
       return fmt::format("it covers this site's advertised prefix {} (allow-learned-route can accept it)", o.to_string());
+  for (const auto& lan : settings_.translated_lans)
+    if (lan.contains(p) || p.contains(lan))
+      return fmt::format("it overlaps this site's translated LAN range {} (allow-learned-route can accept it)",
+                         lan.to_string());
   if (inside_own(p)) return std::nullopt;  // a laptop numbered inside our LAN: proxied, see local_prefixes()
   for (const auto& c : host_.connected)
     if (c.contains(p) || p.contains(c))

@@ -25,6 +25,12 @@ struct LearnedRouteSettings {
   size_t max_learned = 1024;
   std::chrono::milliseconds hold{600'000};
   std::vector<Prefix> allowed;  // a pushed prefix inside one of these skips the default/own/connected checks
+  // This site's LAN ranges hidden behind a translation (tund's advertise
+  // 'IN as OUT': the INs). The intermediary never saw them, so another
+  // site may well register one; a pushed prefix overlapping one would take
+  // the LAN's own traffic into the tunnel, so it is refused like one over a
+  // connected network.
+  std::vector<Prefix> translated_lans;
 };
 
 // What the host knows that a pushed prefix must not cover: the addresses the

@@ -20,7 +20,8 @@ DataPath::DataPath(Tun& tun, std::vector<Prefix> served, const SiteConfig& confi
       log_(log),
       drop_log_(log, 5, std::chrono::seconds(10)),
       router_(config.router_role, tun.vnet_hdr()),
-      proxy_(tun, std::move(served), config.mtu, counters_),
+      translation_(config.translations),
+      proxy_(tun, std::move(served), config.mtu, counters_, translation_.empty() ? nullptr : &translation_),
       rx_(kVnetHeaderSize + kMaxIpPacket) {}
 
 void DataPath::set_uplinks(std::vector<Uplink*> uplinks) {
@@ -51,7 +52,19 @@ void DataPath::on_tun_readable() {
   flush_dirty();
 }
 
+void DataPath::translate_outbound(std::span<uint8_t> whole) {
+  // In place, before the router looks: the read buffer is ours. A NEEDS_CSUM
+  // superpacket's L4 field holds a partial sum, updated as such.
+  if (!tun_.vnet_hdr()) {
+    translation_.outbound(whole);
+    return;
+  }
+  if (whole.size() < kVnetHeaderSize) return;  // the router drops it
+  translation_.outbound(whole.subspan(kVnetHeaderSize), partial_checksum_at(*VnetHeader::decode(whole)));
+}
+
 void DataPath::route_datagram(std::span<uint8_t> whole) {
+  if (!translation_.empty()) translate_outbound(whole);
   const RouteAction a = router_.route(whole);
   switch (a.kind) {
     case RouteAction::Kind::DropInvalid:

@@ -24,6 +24,7 @@
 #include "router/route_table.hpp"
 #include "router/router.hpp"
 #include "tund/uplink.hpp"
+#include "tund/prefix_translation.hpp"
 #include "tund/proxy_client.hpp"
 #include "tund/site_config.hpp"
 #include "tund/site_counters.hpp"
@@ -52,6 +53,7 @@ class DataPath {
 
  private:
   void route_datagram(std::span<uint8_t> whole);
+  void translate_outbound(std::span<uint8_t> whole);
   // Sends our own kernel's packet whose offload header a peer may not send:
   // the checksum completed or the superpacket cut, without a header.
   void send_finished_here(Uplink& up, SiteId dst, const VnetHeader& header, std::span<uint8_t> packet);
@@ -67,6 +69,10 @@ class DataPath {
   RateLimitedLog drop_log_;
   Router router_;
   SiteCounterSet counters_;  // before proxy_, which adds to it
+  // --advertise 'IN as OUT' (before proxy_, which uses it): sources of what
+  // is read from the TUN, destinations of what is written to it. Empty (one
+  // branch per datagram, nothing else) when no entry is translated.
+  PrefixTranslation translation_;
   ProxyClient proxy_;
   std::vector<Uplink*> uplinks_;
   std::vector<Uplink*> dirty_;

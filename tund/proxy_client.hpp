@@ -11,6 +11,7 @@
 #include "netlib/expected.hpp"
 #include "netlib/ip_address.hpp"
 #include "netlib/wire.hpp"
+#include "tund/prefix_translation.hpp"
 #include "tund/site_counters.hpp"
 #include "tund/tun.hpp"
 
@@ -21,7 +22,11 @@ class ProxyClient {
   // `served`: the prefixes this site advertises and its own tunnel addresses.
   // rx_packets, rx_bytes and drop_invalid are added to `counters` (the
   // owning worker's set, shared with its router).
-  ProxyClient(Tun& tun, std::vector<Prefix> served, unsigned mtu, SiteCounterSet& counters);
+  // `translation`: when set (--advertise 'IN as OUT'), a checked datagram's
+  // destination is translated outside → inside before it is written; it
+  // must outlive this.
+  ProxyClient(Tun& tun, std::vector<Prefix> served, unsigned mtu, SiteCounterSet& counters,
+              const PrefixTranslation* translation = nullptr);
 
   // Writes the datagram (segmenting it in software when the TUN device has no
   // offloads); the error says why it was dropped.
@@ -31,6 +36,9 @@ class ProxyClient {
  private:
   bool serves(const IpAddr& dst) const;
   Expected<void, const char*> write(std::span<const uint8_t> bytes);
+  // The frame's bytes belong to the uplink and are read-only: the datagram
+  // (behind its offload header, if any) is translated in translated_.
+  DataView translate(const DataView& data, const VnetHeader& vnet);
 
   Tun& tun_;
   std::vector<Prefix> served_;
@@ -39,6 +47,8 @@ class ProxyClient {
   // Bounded, allocated once: software segmentation and header prepending.
   std::vector<uint8_t> scratch_;
   std::array<std::span<uint8_t>, 256> segments_{};
+  const PrefixTranslation* translation_;
+  std::vector<uint8_t> translated_;  // allocated once, only with a translation
 };
 
 }  // namespace dialout

@@ -44,9 +44,10 @@ std::vector<OptionSpec> site_specs() {
        "none).",
        true},
       {"mtu", "BYTES", fmt::format("MTU of the TUN device, 576..65535 (default {}).", d.mtu)},
-      {"advertise", "PREFIX",
-       "LAN prefix this site serves, e.g. 10.1.0.0/24; repeatable, must not overlap (default "
-       "none).",
+      {"advertise", "PREFIX[ as PREFIX]",
+       "LAN prefix this site serves, e.g. 10.1.0.0/24; '192.168.1.0/24 as 10.101.0.0/24' serves "
+       "that LAN under the second prefix (1:1 translation, same family and length); repeatable, "
+       "must not overlap (default none).",
        true},
       {"static-route", "PREFIX=NAME",
        "Send PREFIX to site NAME without waiting for route updates; repeatable (default none).",
@@ -169,14 +170,29 @@ void parse_tun_addresses(const LayeredOptions& o, SiteConfig& c) {
 }
 
 void parse_advertise(const LayeredOptions& o, SiteConfig& c) {
+  std::vector<PrefixMapping> all;
   for (const auto& t : o.values("advertise")) {
-    Prefix p = o.check<Prefix>("advertise", t, parse_canonical_prefix);
-    for (const auto& prev : c.advertise) {
-      if (prev.contains(p) || p.contains(prev)) {
-        o.fail("advertise", t, fmt::format("{} overlaps {}", quote(t), prev.to_string()));
-      }
+    PrefixMapping m = o.check<PrefixMapping>("advertise", t, parse_prefix_mapping);
+    auto overlap = [](const Prefix& a, const Prefix& b) { return a.contains(b) || b.contains(a); };
+    for (const auto& prev : all) {
+      // What is registered must not overlap (the intermediary would refuse
+      // it anyway); the LAN ranges behind them neither, or a datagram would
+      // have two translations; and a LAN range hidden behind a translation
+      // must not be another entry's registered prefix.
+      if (overlap(prev.outside, m.outside))
+        o.fail("advertise", t, fmt::format("{} overlaps {}", quote(t), prev.outside.to_string()));
+      if (overlap(prev.inside, m.inside))
+        o.fail("advertise", t, fmt::format("{}: LAN range {} overlaps {}", quote(t), m.inside.to_string(),
+                                           prev.inside.to_string()));
+      if ((m.translated() && overlap(m.inside, prev.outside)) || (prev.translated() && overlap(prev.inside, m.outside)))
+        o.fail("advertise", t,
+               fmt::format("{}: a translated LAN range and an advertised prefix overlap ({} / {})", quote(t),
+                           m.translated() ? m.inside.to_string() : m.outside.to_string(),
+                           m.translated() ? prev.outside.to_string() : prev.inside.to_string()));
     }
-    c.advertise.push_back(p);
+    all.push_back(m);
+    c.advertise.push_back(m.outside);
+    if (m.translated()) c.translations.push_back(m);
   }
 }
 

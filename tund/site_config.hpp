@@ -14,6 +14,7 @@
 #include "netlib/socket.hpp"
 #include "netlib/tls.hpp"
 #include "tund/dns_plan.hpp"
+#include "tund/prefix_mapping.hpp"
 #include "tund/proxy_settings.hpp"
 
 namespace dialout {
@@ -37,7 +38,11 @@ struct SiteConfig {
   // on-link prefix length, as `ip addr add` takes them.
   std::vector<Prefix> tun_addresses;
   unsigned mtu = 1500;                     // --mtu 576..65535
-  std::vector<Prefix> advertise;           // --advertise, repeatable, canonical, non-overlapping
+  // --advertise, repeatable: the prefixes this site registers and serves,
+  // canonical, non-overlapping. For "IN as OUT" it holds OUT (what everyone
+  // else sees); the pair is in `translations` as well.
+  std::vector<Prefix> advertise;
+  std::vector<PrefixMapping> translations;  // the "IN as OUT" entries of --advertise only
   std::vector<StaticRoute> static_routes;  // --static-route PREFIX=NAME, repeatable
   bool router_role = true;                 // --roles router,proxy (either or both)
   bool proxy_role = true;

@@ -34,7 +34,9 @@ std::vector<RouteTable::Static> statics_of(const SiteConfig& c) {
 }
 
 LearnedRouteSettings learned_settings(const SiteConfig& c) {
-  return LearnedRouteSettings{c.max_learned_routes, c.learned_route_hold, c.allow_learned_routes};
+  LearnedRouteSettings s{c.max_learned_routes, c.learned_route_hold, c.allow_learned_routes, {}};
+  for (const auto& t : c.translations) s.translated_lans.push_back(t.inside);
+  return s;
 }
 
 }  // namespace

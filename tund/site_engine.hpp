@@ -114,6 +114,8 @@ class SiteEngine final {
   void served_changed(std::vector<Prefix> served);
   void sync_kernel_routes();
   void refresh_preferred_sources();
+  // p is the OUT of an advertise 'IN as OUT' entry (the LAN does not number it).
+  bool translated_outside(const Prefix& p) const;
   // site_engine_host.cpp: what learned routes must not cover (the
   // intermediary's addresses, the connected networks), and the log line per
   // refused prefix.

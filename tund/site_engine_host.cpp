@@ -32,6 +32,11 @@ bool is_host(const Prefix& p) { return p.len == p.addr.max_prefix_len(); }
 
 }  // namespace
 
+bool SiteEngine::translated_outside(const Prefix& p) const {
+  return std::any_of(config_.translations.begin(), config_.translations.end(),
+                     [&](const PrefixMapping& t) { return t.outside == p; });
+}
+
 void SiteEngine::resolve_intermediary() {
   // Through a proxy the site only ever talks to the proxy (and may have no
   // DNS for outside names at all).
@@ -65,10 +70,16 @@ void SiteEngine::refresh_host_facts() {
 void SiteEngine::refresh_preferred_sources() {
   // The host's source towards each advertised prefix: its own address on
   // that LAN, when it has one there.
+  // A translated LAN (advertise 'IN as OUT') is asked for by IN, where the
+  // host really has its address; that address is fine as a source because
+  // the data path translates it to OUT.
   std::vector<IpAddr> lan;
-  for (const auto& p : config_.advertise)
-    if (auto source = host_.route_source(p.addr)) lan.push_back(*source);
-  auto next = choose_preferred_sources(config_.advertise, config_.tun_addresses, lan);
+  std::vector<Prefix> usable = config_.advertise;
+  for (const auto& t : config_.translations) usable.push_back(t.inside);
+  for (const auto& p : usable)
+    if (!translated_outside(p))
+      if (auto source = host_.route_source(p.addr)) lan.push_back(*source);
+  auto next = choose_preferred_sources(usable, config_.tun_addresses, lan);
   if (next == sources_) return;
   sources_ = next;
   auto text = [](const std::optional<IpAddr>& a) { return a ? a->to_string() : std::string("none"); };
@@ -98,8 +109,10 @@ void SiteEngine::sync_proxy_neighbours(bool force) {
   if (config_.proxy_arp) {
     for (const auto& p : routes_.local_prefixes()) {
       if (!is_host(p)) continue;  // a whole remote subnet inside ours: routed, not proxied
+      // Not in a translated OUT prefix: the LAN does not number it (a
+      // laptop there is routed to, the LAN being behind this gateway).
       for (const auto& lan : config_.advertise)
-        if (lan.contains(p)) wanted.emplace(p.addr, lan);
+        if (lan.contains(p) && !translated_outside(lan)) wanted.emplace(p.addr, lan);
     }
   }
   if (wanted == proxied_ && !(force && proxy_sync_failed_)) return;

@@ -149,6 +149,33 @@ TEST(RouteTable, RefusedPrefixesAreNeitherRoutedNorInstalled) {
   }
 }
 
+// advertise '192.168.0.0/16 as 10.101.0.0/16' with only 192.168.1.0/24
+// connected: the rest of the hidden LAN range (behind a LAN router) is not a
+// connected network, yet a pushed 192.168.5.0/24 (another office that
+// registers it untranslated) would take that traffic into the tunnel.
+TEST(RouteTable, TranslatedLanRangesAreNeverRoutedIntoTheTunnel) {
+  LearnedRouteSettings s;
+  s.translated_lans = {P("192.168.0.0/16")};
+  RouteTable t({}, {P("10.101.0.0/16")}, s);
+  t.set_host(HostFacts{{A("203.0.113.1")}, {P("192.168.1.0/24")}}, t0);
+  auto refused = t.apply(one(9, "peer", {P("192.168.5.0/24"), P("192.0.0.0/8"), P("10.102.0.0/16"),
+                                         P("10.101.0.50/32"), P("10.101.0.0/16")}),
+                         t0);
+  ASSERT_EQ(refused.size(), 3u);
+  EXPECT_EQ(refused[0].reason,
+            "it overlaps this site's translated LAN range 192.168.0.0/16 (allow-learned-route can accept it)");
+  EXPECT_EQ(refused[1].reason, refused[0].reason);
+  EXPECT_EQ(refused[2].reason.rfind("it covers this site's advertised prefix 10.101.0.0/16", 0), 0u);
+  // Another office's translated prefix is fine, and a laptop numbered
+  // inside our OUT prefix is local (routed to, not refused).
+  EXPECT_EQ(t.tunnel_prefixes(), (std::set<Prefix>{P("10.102.0.0/16"), P("10.101.0.50/32")}));
+  EXPECT_EQ(t.local_prefixes(), (std::set<Prefix>{P("10.101.0.50/32")}));
+
+  s.allowed = {P("192.168.5.0/24")};
+  RouteTable allowed({}, {P("10.101.0.0/16")}, s);
+  EXPECT_TRUE(allowed.apply(one(9, "peer", {P("192.168.5.0/24")}), t0).empty());
+}
+
 TEST(RouteTable, DefaultRoutesAreRefusedEvenWithoutAnIntermediaryAddress) {
   RouteTable t;  // the intermediary's name did not resolve at start
   auto refused = t.apply(one(9, "peer", {P("0.0.0.0/0"), P("::/0"), P("10.2.0.0/24")}), t0);

@@ -53,19 +53,21 @@ class RouterOffload : public ::testing::Test {
   void SetUp() override {
     relay_config_ = in_process_relay_config(pki_);
     relay_tls_ = std::make_unique<TlsContext>(std::move(*TlsContext::server(relay_config_.tls)));
-    relay_ = std::make_unique<Relay>(loop_, *relay_tls_, *Policy::parse(kPolicy, "test-policy"), relay_config_, log_);
+    relay_ = std::make_unique<Relay>(loop_, *relay_tls_, *Policy::parse(policy_, "test-policy"), relay_config_, log_);
     ASSERT_TRUE(relay_->start().has_value());
-    start_site(a_, "site-a", "office-a", "10.1.0.0/24");
-    start_site(b_, "site-b", "office-b", "10.2.0.0/24");
+    start_site(a_, "site-a", "office-a", prefix_a_, translation_a_);
+    start_site(b_, "site-b", "office-b", prefix_b_, translation_b_);
     ASSERT_TRUE(run_until([&] {
       return a_.engine->ready_uplinks() == 1 && b_.engine->ready_uplinks() == 1 &&
-             a_.engine->routes().lookup(*IpAddr::parse("10.2.0.2")).has_value();
+             a_.engine->routes().lookup(*IpAddr::parse(b_probe_)).has_value();
     }));
   }
 
-  void start_site(Site& s, const std::string& identity, const std::string& name, const char* prefix) {
+  void start_site(Site& s, const std::string& identity, const std::string& name, const char* prefix,
+                  std::vector<PrefixMapping> translations) {
     s.tun = std::make_unique<FakeTun>(std::move(*FakeTun::create(/*vnet_hdr=*/true)));
     s.config = in_process_site_config(pki_, relay_->port(), identity, name, prefix);
+    s.config.translations = std::move(translations);
     s.config.connections = 1;
     s.tls = std::make_unique<TlsContext>(std::move(*TlsContext::client(s.config.tls)));
     s.engine = std::make_unique<SiteEngine>(loop_, *s.tls, std::vector<Tun*>{s.tun.get()}, s.routes, s.host, s.config, log_);
@@ -86,6 +88,14 @@ class RouterOffload : public ::testing::Test {
     });
     return got;
   }
+
+  // What the relay's policy says and the sites advertise (a derived fixture
+  // may change them in its constructor).
+  const char* policy_ = kPolicy;
+  const char* prefix_a_ = "10.1.0.0/24";
+  const char* prefix_b_ = "10.2.0.0/24";
+  const char* b_probe_ = "10.2.0.2";  // an address of b's as a sees it
+  std::vector<PrefixMapping> translation_a_, translation_b_;
 
   TestPki pki_;
   Logger log_{"test", LogLevel::Warn};
@@ -179,6 +189,50 @@ TEST_F(RouterOffload, SourceRoutedDatagramsFromTheLanAreDroppedAndCounted) {
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0], test::vnet_then(VnetHeader{}, fine)) << "the first datagram b sees is the legitimate one";
   EXPECT_EQ(relay_->counters().frames_forwarded, 1u);
+}
+
+// Two offices on the same 192.168.1.0/24, advertised as 10.101.0.0/24 and
+// 10.102.0.0/24: the relay (whose policy names only those) forwards what
+// a's data path translated; b's proxy client translates it back into its
+// LAN. A kernel superpacket keeps its offload header and its partial
+// checksum, translated as a partial sum at both ends.
+class TranslatedOffices : public RouterOffload {
+ protected:
+  TranslatedOffices() {
+    policy_ = kTranslatedPolicy;
+    prefix_a_ = "10.101.0.0/24";
+    prefix_b_ = "10.102.0.0/24";
+    b_probe_ = "10.102.0.2";
+    translation_a_ = {*parse_prefix_mapping("192.168.1.0/24 as 10.101.0.0/24")};
+    translation_b_ = {*parse_prefix_mapping("192.168.1.0/24 as 10.102.0.0/24")};
+  }
+  static constexpr const char* kTranslatedPolicy = R"(
+[identity site-a]
+register = office-a
+advertise = 10.101.0.0/24
+reach = office-b
+
+[identity site-b]
+register = office-b
+advertise = 10.102.0.0/24
+reach = office-a
+)";
+};
+
+TEST_F(TranslatedOffices, BothEndsTranslateSuperpacketsAndPlainDatagrams) {
+  auto tcp = test::ipv4_tcp("192.168.1.2", "10.102.0.2", 40000, 443, 20 * 1448, true);
+  ASSERT_TRUE(a_.tun->inject(test::vnet_then(test::kernel_tcp4_header(1448), tcp)).has_value());
+  auto udp = test::ipv4_udp("192.168.1.2", "10.102.0.9", 5000, 53, "who is there?");
+  ASSERT_TRUE(a_.tun->inject(test::vnet_then(VnetHeader{}, udp)).has_value());
+  auto got = receive_at_b(2);
+  ASSERT_EQ(got.size(), 2u);
+  // The small datagram travels on the urgent lane and may overtake.
+  std::sort(got.begin(), got.end(), [](const auto& x, const auto& y) { return x.size() > y.size(); });
+  auto tcp_lan = test::ipv4_tcp("10.101.0.2", "192.168.1.2", 40000, 443, 20 * 1448, true);
+  EXPECT_EQ(got[0], test::vnet_then(test::kernel_tcp4_header(1448), tcp_lan)) << "whole, partial sum translated";
+  EXPECT_EQ(got[1], test::vnet_then(VnetHeader{}, test::ipv4_udp("10.101.0.2", "192.168.1.9", 5000, 53, "who is there?")));
+  EXPECT_EQ(relay_->counters().drop_spoofed_source, 0u) << "the relay saw only 10.101.0.2 as the source";
+  EXPECT_EQ(value_of(b_.engine->counters(), SiteCounter::DropInvalid), 0u);
 }
 
 }  // namespace

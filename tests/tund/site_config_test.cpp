@@ -263,6 +263,29 @@ TEST_F(SiteConfigTest, RolesAndConnectionsSpellings) {
     EXPECT_EQ(run(plus(base(), {"--queues", text})).config->queues, queues) << text;
 }
 
+TEST_F(SiteConfigTest, AdvertiseAsTranslatesTheLanToTheRegisteredPrefix) {
+  std::string conf = write_config("name = office-a\nintermediary = relay.example.net\ncert = " + path("site.crt") +
+                                  "\nkey = " + path("site.key") + "\nca = " + path("ca.crt") +
+                                  "\nadvertise = 192.168.1.0/24   as   10.101.0.0/24\n"
+                                  "advertise = fd00:1::/64 as fd00:101::/64\nadvertise = 10.9.0.0/24\n");
+  auto r = run({"--config", conf});
+  ASSERT_TRUE(r.config) << r.text;
+  // advertise holds what is registered; translations the pairs.
+  EXPECT_EQ(r.config->advertise,
+            (std::vector<Prefix>{*Prefix::parse("10.101.0.0/24"), *Prefix::parse("fd00:101::/64"),
+                                 *Prefix::parse("10.9.0.0/24")}));
+  EXPECT_EQ(r.config->translations,
+            (std::vector<PrefixMapping>{{*Prefix::parse("192.168.1.0/24"), *Prefix::parse("10.101.0.0/24")},
+                                        {*Prefix::parse("fd00:1::/64"), *Prefix::parse("fd00:101::/64")}}));
+  // The same by flag; an inside range equal to another site's is fine here
+  // (that is the point), only this site's own entries must not overlap.
+  r = run({"--config", conf, "--advertise", "192.168.1.0/24 as 10.102.0.0/24"});
+  ASSERT_TRUE(r.config) << r.text;
+  EXPECT_EQ(r.config->advertise, std::vector<Prefix>{*Prefix::parse("10.102.0.0/24")});
+  ASSERT_EQ(r.config->translations.size(), 1u);
+  EXPECT_EQ(r.config->translations[0].inside, *Prefix::parse("192.168.1.0/24"));
+}
+
 TEST_F(SiteConfigTest, ConfigFileWithFlagOverride) {
   std::string conf = write_config(
       "# office A\n"
@@ -314,6 +337,17 @@ TEST_F(SiteConfigTest, BadValuesAreRefusedNamingTheKey) {
       {{"--advertise", "10.0.0.0/8", "--advertise", "10.1.0.0/24"}, "", "--advertise: '10.1.0.0/24' overlaps 10.0.0.0/8"},
       {{"--advertise", "fd00::/64", "--advertise", "fd00::/64"}, "", "--advertise: 'fd00::/64' overlaps fd00::/64"},
       {{}, "advertise = 10.1.0.0/24\nadvertise = 10.1.0.128/25\n", "site-a.conf:2: advertise: '10.1.0.128/25' overlaps 10.1.0.0/24"},
+      {{"--advertise", "192.168.1.0/24 as 10.101.0.0/16"}, "", "--advertise: '192.168.1.0/24 as 10.101.0.0/16': /24 and /16 differ"},
+      {{"--advertise", "192.168.1.0/24 as fd00:100::/24"}, "", "--advertise: '192.168.1.0/24 as fd00:100::/24': 192.168.1.0/24 is IPv4 but fd00:100::/24 is IPv6"},
+      {{"--advertise", "192.168.1.0/24 as 192.168.1.0/24"}, "", "translates the prefix to itself"},
+      {{"--advertise", "192.168.1.0/24 as 10.101.0.1/24"}, "", "--advertise: '10.101.0.1/24' has host bits set"},
+      {{"--advertise", "192.168.1.0/24 as"}, "", "--advertise: '192.168.1.0/24 as' is not a prefix"},
+      {{"--advertise", "192.168.1.0/24 as 10.101.0.0/24", "--advertise", "10.101.0.128/25"}, "", "--advertise: '10.101.0.128/25' overlaps 10.101.0.0/24"},
+      {{}, "advertise = 192.168.1.0/24 as 10.101.0.0/24\nadvertise = 192.168.1.0/25 as 10.102.0.0/25\n", "site-a.conf:2: advertise: '192.168.1.0/25 as 10.102.0.0/25': LAN range 192.168.1.0/25 overlaps 192.168.1.0/24"},
+      {{"--advertise", "192.168.1.0/24 as 10.101.0.0/24", "--advertise", "192.168.0.0/16"}, "", "LAN range 192.168.0.0/16 overlaps 192.168.1.0/24"},
+      {{"--advertise", "10.5.0.0/24", "--advertise", "10.101.0.0/24 as 10.5.1.0/24", "--advertise", "10.5.0.0/16 as 10.6.0.0/16"}, "", "LAN range 10.5.0.0/16 overlaps 10.5.0.0/24"},
+      {{"--advertise", "10.5.0.0/24", "--advertise", "10.7.0.0/16 as 10.5.0.0/16"}, "", "--advertise: '10.7.0.0/16 as 10.5.0.0/16' overlaps 10.5.0.0/24"},
+      {{"--advertise", "192.168.1.0/24 as 10.101.0.0/24", "--advertise", "10.101.0.0/24 as 10.102.0.0/24"}, "", "a translated LAN range and an advertised prefix overlap (10.101.0.0/24 / 10.101.0.0/24)"},
       {{"--server-name", ""}, "", "tund: --server-name: is empty"},
       {{"--tun", "a-very-long-ifname"}, "", "tund: --tun: 'a-very-long-ifname' is longer than 15 characters"},
       {{"--tun", "dl/0"}, "", "tund: --tun: 'dl/0' is not a valid interface name"},
