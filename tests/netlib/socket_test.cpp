@@ -162,7 +162,9 @@ TEST(Socket, Ipv4ListenFallbackTable) {
   for (const auto& c : cases) {
     auto v4 = ipv4_listen_fallback(Endpoint{c.host, 443}, c.err);
     EXPECT_EQ(v4.has_value(), c.falls_back) << c.host << " " << c.err;
-    if (v4) EXPECT_EQ(*v4, (Endpoint{"0.0.0.0", 443})) << c.host;
+    if (v4) {
+      EXPECT_EQ(*v4, (Endpoint{"0.0.0.0", 443})) << c.host;
+    }
   }
   EXPECT_TRUE(is_ipv6_wildcard(Endpoint{"::", 0}));
   EXPECT_FALSE(is_ipv6_wildcard(Endpoint{"::1", 0}));
