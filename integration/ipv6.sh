@@ -24,7 +24,8 @@
 # reaches it by that address (gwB's proxy NDP entry answers); with IPv6 to the
 # relay black-holed at gwB, tund-b falls back to IPv4 within a few seconds
 # (happy eyeballs: not a TCP timeout) and the intermediary shows its v4-mapped
-# peer as plain IPv4.
+# peer as plain IPv4; then gwB's IPv4 address changes and tund-b notices at
+# once (its roaming check follows the family in use), not after dead-after.
 #
 # Env: BUILD_DIR (default build), LOG_LEVEL, V6_BYTES (default 100 MiB),
 # KEEP_RUN=1 keeps the run directory.
@@ -199,5 +200,23 @@ n=$(ping6_received hostA fd00:2::2 3)
 check "hostA ping6 hostB through the v4 uplink: $n/3" test "$n" -eq 3
 check "the intermediary shows the v4 peer 198.51.100.2 as plain IPv4 (no ::ffff:)" \
   eval 'grep -q "198\.51\.100\.2:" "$ilog" && ! grep -q "::ffff:" "$ilog"'
+
+# --- 6. roaming on the family in use: gwB's IPv4 address changes -----------------
+blog=$LAB_RUN/logs/tund-b.log
+check "tund-b's roaming check follows the IPv4 address it settled on" \
+  wait_until 5 grep -q "roaming check: watching the route to $RELAY_PUBLIC" "$blog"
+bstatus=$(lab_status_file tund-b)
+lab_exec gwB ip addr del 198.51.100.2/24 dev wan0
+lab_exec gwB ip addr add 198.51.100.3/24 dev wan0
+lab_exec gwB ip route replace default via 198.51.100.1
+t0=$(now_ms)
+wait_until 5 status_ge "$bstatus" roams 1
+ms=$(( $(now_ms) - t0 ))
+check "tund-b noticed its IPv4 address change and reconnected in ${ms} ms (roams $(status_value "$bstatus" roams); < 5000, not dead-after)" \
+  status_ge "$bstatus" roams 1
+check "the intermediary sees office-b from 198.51.100.3" wait_until 10 grep -q "198\.51\.100\.3:.*registered 'office-b'" "$ilog"
+wait_until 10 lab_ping hostA fd00:2::2
+n=$(ping6_received hostA fd00:2::2 3)
+check "hostA ping6 hostB after the roam: $n/3" test "$n" -eq 3
 
 finish

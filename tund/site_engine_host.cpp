@@ -179,7 +179,7 @@ void SiteEngine::refresh_watched_address() {
     if (u.state == "ready") ready.push_back(u.remote);
   auto want = watched_address(ready, intermediary_ips_);
   if (!want || want == intermediary_ip_) return;
-  log_.debug("roaming check: watching the route to {}, the address the uplinks use", want->to_string());
+  log_.info("roaming check: watching the route to {}, the address the uplinks use", want->to_string());
   intermediary_ip_ = want;
   path_ = PathWatch{};
   if (host_.change_fd() >= 0) path_.observe(host_.route_source(*intermediary_ip_));  // the new baseline
