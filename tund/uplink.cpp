@@ -1,6 +1,5 @@
 #include "tund/uplink.hpp"
 
-#include <algorithm>
 #include <type_traits>
 #include <utility>
 
@@ -39,7 +38,8 @@ Uplink::Uplink(unsigned index, EventLoop& loop, TlsContext& tls, const Settings&
                   : settings.proxy        ? std::unique_ptr<Dialer>(std::make_unique<ProxyDialer>(
                                          tls, *settings.proxy, settings.intermediary, log))
                                           : std::make_unique<TlsDialer>(tls)),
-      dialer_(seams.dialer ? *seams.dialer : *own_dialer_) {
+      dialer_(seams.dialer ? *seams.dialer : *own_dialer_),
+      attempts_(loop, [this](size_t attempt) { on_attempt_event(attempt); }) {
   if (auto ip = IpAddr::parse(dial_target().host)) {
     addresses_.push_back(*ip);
   } else {
@@ -194,12 +194,7 @@ void Uplink::advance_race() {
       race_->failed(start->attempt, now);
       continue;  // the next address is due at once
     }
-    attempts_.push_back(Attempt{start->attempt, to, std::move(*transport)});
-    Attempt& a = attempts_.back();
-    a.fd = a.transport->fd();
-    a.interest = EPOLLOUT;
-    size_t index = a.index;
-    loop_.add(a.fd, a.interest, [this, index](uint32_t ev) { on_attempt_event(index, ev); });
+    attempts_.add(start->attempt, std::move(to), std::move(*transport));
   }
   if (race_->lost()) {
     close_attempts();
@@ -218,40 +213,24 @@ void Uplink::advance_race() {
   }
 }
 
-void Uplink::on_attempt_event(size_t attempt, uint32_t /*events*/) {
-  auto it = std::find_if(attempts_.begin(), attempts_.end(), [&](const Attempt& a) { return a.index == attempt; });
-  if (it == attempts_.end()) return;
-  auto st = it->transport->handshake();
-  if (st == IoStatus::WantRead || st == IoStatus::WantWrite) {
-    uint32_t want = st == IoStatus::WantRead ? EPOLLIN : EPOLLOUT;
-    int fd = it->transport->fd();
-    if (fd != it->fd) {  // a transport may swap its socket: follow it
-      loop_.remove(it->fd);
-      it->fd = fd;
-      it->interest = want;
-      loop_.add(fd, want, [this, attempt](uint32_t ev) { on_attempt_event(attempt, ev); });
-    } else if (want != it->interest) {
-      loop_.modify(fd, want);
-      it->interest = want;
-    }
-    return;
+void Uplink::on_attempt_event(size_t attempt) {
+  switch (attempts_.drive(attempt)) {
+    case ConnectAttempts::Step::Pending: return;
+    case ConnectAttempts::Step::Done: return win_race(attempt);
+    case ConnectAttempts::Step::Failed:  // this address failed: the race goes on without it
+      race_error_ = attempts_.last_failure();
+      race_->failed(attempt, loop_.now());
+      advance_race();
+      return;
   }
-  if (st == IoStatus::Done) return win_race(attempt);
-  // This address failed: the race goes on without it.
-  race_error_ = it->to.to_string() + ": " + it->transport->last_error();
-  if (it->fd >= 0) loop_.remove(it->fd);
-  attempts_.erase(it);
-  race_->failed(attempt, loop_.now());
-  advance_race();
 }
 
 void Uplink::win_race(size_t attempt) {
-  auto it = std::find_if(attempts_.begin(), attempts_.end(), [&](const Attempt& a) { return a.index == attempt; });
-  std::unique_ptr<StreamTransport> transport = std::move(it->transport);
-  remote_ = it->to.to_string();
-  if (attempts_.size() > 1)
-    log_.debug("uplink {}: {} answered first; {} other attempt(s) closed", index_, remote_, attempts_.size() - 1);
-  close_attempts();  // the losers, and the winner's loop registration
+  remote_ = attempts_.target(attempt)->to_string();
+  auto transport = attempts_.take(attempt);
+  if (!attempts_.empty())
+    log_.debug("uplink {}: {} answered first; {} other attempt(s) closed", index_, remote_, attempts_.size());
+  close_attempts();  // the losers
   channel_.emplace(std::move(transport), Channel::limits_for(settings_.queue_bytes));
   bytes_in_ = 0;
   session_.transport_up(loop_.now(), channel_->transport().resumed());
@@ -261,8 +240,6 @@ void Uplink::win_race(size_t attempt) {
 
 void Uplink::close_attempts() {
   if (race_timer_ != 0) loop_.cancel_timer(std::exchange(race_timer_, 0));
-  for (auto& a : attempts_)
-    if (a.fd >= 0) loop_.remove(a.fd);
   attempts_.clear();
   race_.reset();
 }

@@ -23,6 +23,7 @@
 #include "netlib/socket.hpp"
 #include "netlib/tls.hpp"
 #include "netlib/wire.hpp"
+#include "tund/connect_attempts.hpp"
 #include "tund/connect_race.hpp"
 #include "tund/dialer.hpp"
 #include "tund/proxy_dialer.hpp"
@@ -127,7 +128,7 @@ class Uplink {
   // side by side until one's handshake completes; it becomes channel_.
   void start_race();
   void advance_race();
-  void on_attempt_event(size_t attempt, uint32_t events);
+  void on_attempt_event(size_t attempt);
   void win_race(size_t attempt);
   void close_attempts();
   void on_resolved(Resolver::Result result);
@@ -155,15 +156,8 @@ class Uplink {
   std::unique_ptr<Resolver> resolver_;  // none when the intermediary is an IP literal
   std::vector<IpAddr> addresses_;       // the last answer; raced on each dial
   bool awaiting_addresses_ = false;     // a dial waits for the first answer
-  struct Attempt {
-    size_t index;  // in the race
-    Endpoint to;
-    std::unique_ptr<StreamTransport> transport;
-    int fd = -1;  // registered with the loop
-    uint32_t interest = 0;
-  };
   std::optional<ConnectRace> race_;  // while connecting
-  std::vector<Attempt> attempts_;    // the race's open attempts
+  ConnectAttempts attempts_;         // the race's open attempts
   EventLoop::TimerId race_timer_ = 0;
   std::string race_error_;           // the last attempt's failure
   std::optional<Channel> channel_;
