@@ -507,8 +507,11 @@ lab_add_lan_host() {
 }
 
 # tund_has_flag FLAG : the tund under test knows --FLAG (features land one by one).
-tund_has_flag() { "$TUND_BIN" --help 2>/dev/null | grep -q -- "--$1\b"; }
-intermediary_has_flag() { "$INTERMEDIARY_BIN" --help 2>/dev/null | grep -q -- "--$1\b"; }
+# The help is read whole first: piped into grep -q, the daemon's second
+# write could hit a closed pipe (SIGPIPE), which pipefail turns into
+# "flag missing" about one time in four.
+tund_has_flag() { local h; h=$("$TUND_BIN" --help 2>/dev/null) && grep -q -- "--$1\b" <<< "$h"; }
+intermediary_has_flag() { local h; h=$("$INTERMEDIARY_BIN" --help 2>/dev/null) && grep -q -- "--$1\b" <<< "$h"; }
 
 # --- shared scenario plumbing -------------------------------------------------
 
