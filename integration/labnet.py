@@ -51,13 +51,18 @@ def write_atomic(path, text):
     os.replace(tmp, path)
 
 
+def family(addr):
+    # IPv6 literals (integration/ipv6.sh) contain a colon; everything else is IPv4.
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
 def mark_ready(outfile):
     write_atomic(outfile + ".ready", "")
 
 
 def accept_log(addr, port, seconds, outfile):
     deadline = time.monotonic() + float(seconds)
-    srv = socket.create_server((addr, int(port)), reuse_port=False)
+    srv = socket.create_server((addr, int(port)), family=family(addr), reuse_port=False)
     mark_ready(outfile)
     with open(outfile, "a") as log:
         while (left := deadline - time.monotonic()) > 0:
@@ -73,8 +78,7 @@ def accept_log(addr, port, seconds, outfile):
 
 def tcp_sink(addr, port, seconds, outfile):
     deadline = time.monotonic() + float(seconds)
-    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
-    srv = socket.create_server((addr, int(port)), family=family)
+    srv = socket.create_server((addr, int(port)), family=family(addr))
     srv.settimeout(float(seconds))
     mark_ready(outfile)
     conn, _ = srv.accept()
@@ -126,7 +130,7 @@ def udp_payload(seq):
 
 def udp_sink(addr, port, seconds, outfile, count):
     deadline = time.monotonic() + float(seconds)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock = socket.socket(family(addr), socket.SOCK_DGRAM)
     # Forced past net.core.rmem_max (we run as root): a sink descheduled on a
     # busy machine must not turn into datagram loss blamed on the tunnel.
     try:
@@ -159,7 +163,7 @@ def udp_sink(addr, port, seconds, outfile, count):
 
 
 def udp_send(addr, port, count, interval_ms):
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock = socket.socket(family(addr), socket.SOCK_DGRAM)
     gap = float(interval_ms) / 1000.0
     for seq in range(int(count)):
         sock.sendto(udp_payload(seq), (addr, int(port)))

@@ -171,8 +171,15 @@ lab_add_ns() {
   # intermediary, not a kernel rp_filter, drops spoofed sources.
   lab_sysctl "$1" net.ipv4.conf.all.rp_filter=0
   lab_sysctl "$1" net.ipv4.conf.default.rp_filter=0
-  lab_sysctl "$1" net.ipv6.conf.all.disable_ipv6=1
-  lab_sysctl "$1" net.ipv6.conf.default.disable_ipv6=1
+  if [[ "${LAB_IPV6:-0}" == 1 ]]; then
+    # Opt-in (integration/ipv6.sh): IPv6 on, without duplicate address
+    # detection so addresses are usable at once instead of ~1-2 s later.
+    lab_sysctl "$1" net.ipv6.conf.all.accept_dad=0
+    lab_sysctl "$1" net.ipv6.conf.default.accept_dad=0
+  else
+    lab_sysctl "$1" net.ipv6.conf.all.disable_ipv6=1
+    lab_sysctl "$1" net.ipv6.conf.default.disable_ipv6=1
+  fi
 }
 
 # lab_link NS1 IF1 ADDR1 NS2 IF2 ADDR2
@@ -210,6 +217,16 @@ table ip dlnat {
 NFT
 }
 
+# lab_gateway_firewall_v6 NS : the IPv6 half of lab_gateway_firewall. Its
+# "inet" table already filters IPv6 statefully (only outbound new
+# connections, nothing forwarded in); IPv6 additionally needs neighbour
+# discovery on the WAN, which conntrack does not see as a reply. No IPv6
+# NAT: the lab's "internet" uses routed 2001:db8:: documentation addresses.
+lab_gateway_firewall_v6() {
+  lab_exec "$1" nft add rule inet dlfw input \
+    icmpv6 type '{ nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert }' accept
+}
+
 # lab_up : builds the five namespaces. Creates $LAB_RUN (unless set) and,
 # unless LAB_KEEP=1, tears everything down when the shell exits.
 lab_up() {
@@ -235,6 +252,30 @@ lab_up() {
   for n in gwA relay gwB; do lab_sysctl "$n" net.ipv4.ip_forward=1; done
   lab_gateway_firewall gwA
   lab_gateway_firewall gwB
+}
+
+# lab_add_ipv6 : after lab_up with LAB_IPV6=1, numbers the five namespaces
+# for IPv6 as well (v4 stays as it is):
+#   hostA fd00:1::2/64 - gwA lan0 fd00:1::1/64, wan0 2001:db8:a::2/64 -
+#   relay toA 2001:db8:a::1/64, lo $RELAY_PUBLIC6, toB 2001:db8:b::1/64 -
+#   gwB wan0 2001:db8:b::2/64, lan0 fd00:2::1/64 - hostB fd00:2::2/64
+# with the v6 firewall rules on both gateways and forwarding on.
+RELAY_PUBLIC6=2001:db8:ff::1
+lab_add_ipv6() {
+  local n
+  _lab_addr6() { lab_exec "$1" ip -6 addr add "$3" dev "$2" nodad; }
+  _lab_addr6 hostA eth0 fd00:1::2/64;     _lab_addr6 gwA lan0 fd00:1::1/64
+  _lab_addr6 gwA wan0 2001:db8:a::2/64;   _lab_addr6 relay toA 2001:db8:a::1/64
+  _lab_addr6 relay toB 2001:db8:b::1/64;  _lab_addr6 gwB wan0 2001:db8:b::2/64
+  _lab_addr6 gwB lan0 fd00:2::1/64;       _lab_addr6 hostB eth0 fd00:2::2/64
+  lab_exec relay ip -6 addr add "$RELAY_PUBLIC6/128" dev lo
+  lab_exec hostA ip -6 route add default via fd00:1::1
+  lab_exec gwA   ip -6 route add default via 2001:db8:a::1
+  lab_exec gwB   ip -6 route add default via 2001:db8:b::1
+  lab_exec hostB ip -6 route add default via fd00:2::1
+  for n in gwA relay gwB; do lab_sysctl "$n" net.ipv6.conf.all.forwarding=1; done
+  lab_gateway_firewall_v6 gwA
+  lab_gateway_firewall_v6 gwB
 }
 
 # lab_add_relay_host NAME INDEX : another host hanging off the relay,
@@ -350,16 +391,19 @@ status-file = $LAB_RUN/status/intermediary.status
 control-socket = $LAB_RUN/intermediary.sock
 log-level = $LOG_LEVEL
 EOF
-  lab_start intermediary relay "$INTERMEDIARY_BIN" --config "$LAB_RUN/intermediary.conf" \
-    --listen "$RELAY_PUBLIC:443" "$@"
+  # LAB_LISTEN=default: no --listen, the intermediary's own default.
+  local listen=(--listen "$RELAY_PUBLIC:443")
+  [[ "${LAB_LISTEN:-}" == default ]] && listen=()
+  lab_start intermediary relay "$INTERMEDIARY_BIN" --config "$LAB_RUN/intermediary.conf" "${listen[@]}" "$@"
 }
 
 # lab_start_tund NAME NS IDENTITY SITE [extra flags...] : config file for the
 # connection and certificates; the site-specific parts as flags.
+# LAB_INTERMEDIARY overrides what it dials (default $RELAY_PUBLIC:443).
 lab_start_tund() {
   local name=$1 n=$2 id=$3 site=$4 p=$LAB_RUN/pki; shift 4
   cat > "$LAB_RUN/$name.conf" <<EOF
-intermediary = $RELAY_PUBLIC:443
+intermediary = ${LAB_INTERMEDIARY:-$RELAY_PUBLIC:443}
 server-name = intermediary
 cert = $p/$id.crt
 key = $p/$id.key
@@ -463,10 +507,11 @@ lab_add_lan_host() {
 }
 
 # tund_has_flag FLAG : the tund under test knows --FLAG (features land one by one).
-# The help text is read whole first: `grep -q` quits at the first match, and
-# a daemon still writing would die of SIGPIPE, failing the pipe (pipefail).
-tund_has_flag() { grep -q -- "--$1\b" <<< "$("$TUND_BIN" --help 2>/dev/null)"; }
-intermediary_has_flag() { grep -q -- "--$1\b" <<< "$("$INTERMEDIARY_BIN" --help 2>/dev/null)"; }
+# The help is read whole first: piped into grep -q, the daemon's second
+# write could hit a closed pipe (SIGPIPE), which pipefail turns into
+# "flag missing" about one time in four.
+tund_has_flag() { local h; h=$("$TUND_BIN" --help 2>/dev/null) && grep -q -- "--$1\b" <<< "$h"; }
+intermediary_has_flag() { local h; h=$("$INTERMEDIARY_BIN" --help 2>/dev/null) && grep -q -- "--$1\b" <<< "$h"; }
 
 # --- shared scenario plumbing -------------------------------------------------
 

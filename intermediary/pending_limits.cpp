@@ -2,7 +2,15 @@
 
 #include <algorithm>
 
+#include "netlib/ip_address.hpp"
+
 namespace dialout {
+
+std::string limit_source(std::string_view peer_host) {
+  auto ip = IpAddr::parse(peer_host);
+  if (!ip || ip->family != Family::V6) return std::string(peer_host);
+  return Prefix::make(*ip, 64)->to_string();
+}
 
 PendingLimits::PendingLimits(PendingLimitsConfig config) : config_(config) {
   config_.max_total = std::max<size_t>(config_.max_total, 1);

@@ -37,6 +37,13 @@ struct PendingLimitsConfig {
   size_t max_sources = 0;        // per-source table bound (0: 4 * max_total, at least 1024)
 };
 
+// The "source" the per-source bounds count: an IPv4 address as it is, an
+// IPv6 address as its /64 ("2001:db8:1:2::/64"). One IPv6 host usually
+// holds a whole /64 and picks new addresses from it at will (privacy
+// addresses), so per-address bounds alone would not bind it. Anything
+// else (e.g. "unknown peer") is its own source.
+std::string limit_source(std::string_view peer_host);
+
 class PendingLimits {
  public:
   using Clock = std::chrono::steady_clock;

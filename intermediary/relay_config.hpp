@@ -25,7 +25,9 @@ constexpr unsigned kDaemonMaxPendingPerSource = 32;
 constexpr unsigned kDaemonHandshakeRate = 20;
 
 struct RelayConfig {
-  Endpoint listen{"0.0.0.0", 443};  // --listen HOST[:PORT] (port 0 = ephemeral, for tests)
+  // --listen HOST[:PORT] (port 0 = ephemeral, for tests). "::" is both
+  // families (IPV6_V6ONLY off), IPv4 only on a host without IPv6.
+  Endpoint listen{"::", 443};
   TlsFiles tls;                     // --cert --key --ca required and readable; --crl optional
   std::string policy_file;          // --policy, required, readable (parsed by the daemon)
   std::string status_file;          // --status-file, optional

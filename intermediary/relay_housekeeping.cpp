@@ -49,11 +49,12 @@ Relay::~Relay() {
 Expected<void, std::string> Relay::listen() {
   FlushLog log_flush{deferred_};
   if (listener_.valid()) return {};
-  auto fd = tcp_listen(config_.listen, 1024);
-  if (!fd) return unexpected(fd.error());
-  auto local = local_endpoint(fd->get());
+  auto listening = tcp_listen_or_ipv4(config_.listen, 1024);
+  if (!listening) return unexpected(listening.error());
+  if (!listening->fallback.empty()) dlog().warn("{}", listening->fallback);
+  auto local = local_endpoint(listening->fd.get());
   if (!local) return unexpected(local.error());
-  listener_ = std::move(*fd);
+  listener_ = std::move(listening->fd);
   port_ = local->port;
   // The workers' TLS contexts are read now, while the key file is still
   // readable (the daemon drops privileges after listen()).

@@ -63,7 +63,7 @@ void Relay::adopt_connection(UniqueFd fd) {
   Lock lk(mu_);
   a.id = next_session_++;
   // Counted from here until it registers or closes (pending_limits.hpp).
-  auto admitted = pending_.admit(a.id, a.peer_host, loop_.now());
+  auto admitted = pending_.admit(a.id, limit_source(a.peer_host), loop_.now());
   if (!admitted.admitted) {
     lk.unlock();
     workers_[0]->counters.add(RelayCounter::RefusedHandshakeRate);  // the main loop's thread

@@ -43,6 +43,12 @@ std::string IpAddr::to_string() const {
   return buf;
 }
 
+IpAddr IpAddr::unmapped() const {
+  static constexpr std::array<uint8_t, 12> kMapped{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (family != Family::V6 || !std::equal(kMapped.begin(), kMapped.end(), bytes.begin())) return *this;
+  return v4(std::span<const uint8_t, 4>(bytes.data() + 12, 4));
+}
+
 std::optional<Prefix> Prefix::make(const IpAddr& addr, unsigned len) {
   if (len > addr.max_prefix_len()) return std::nullopt;
   Prefix p;

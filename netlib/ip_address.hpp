@@ -25,6 +25,11 @@ struct IpAddr {
   unsigned max_prefix_len() const { return family == Family::V4 ? 32 : 128; }
   bool bit(unsigned i) const { return (bytes[i / 8] >> (7 - i % 8)) & 1; }
   std::string to_string() const;
+  // A v4-mapped IPv6 address (::ffff:a.b.c.d) as the IPv4 address it is;
+  // anything else unchanged. A dual-stack listener sees IPv4 peers this
+  // way: shown, counted and compared as IPv4 they are the same peer
+  // whichever socket family accepted them.
+  IpAddr unmapped() const;
   auto operator<=>(const IpAddr&) const = default;
 };
 

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <memory>
 
+#include "netlib/ip_address.hpp"
+
 namespace dialout {
 
 namespace {
@@ -71,8 +73,10 @@ Expected<Endpoint, std::string> from_sockaddr(const sockaddr_storage& ss) {
   }
   if (ss.ss_family == AF_INET6) {
     const auto& a = reinterpret_cast<const sockaddr_in6&>(ss);
-    ::inet_ntop(AF_INET6, &a.sin6_addr, buf, sizeof buf);
-    return Endpoint{buf, ntohs(a.sin6_port)};
+    // A dual-stack listener's IPv4 peers arrive as ::ffff:a.b.c.d: shown
+    // and compared (per-source limits, logs, status) as the IPv4 they are.
+    IpAddr ip = IpAddr::v6(std::span<const uint8_t, 16>(a.sin6_addr.s6_addr, 16)).unmapped();
+    return Endpoint{ip.to_string(), ntohs(a.sin6_port)};
   }
   return unexpected(std::string("not an IP socket"));
 }
@@ -123,7 +127,11 @@ std::string Endpoint::to_string() const {
   return fmt::format("{}:{}", host, port);
 }
 
-Expected<UniqueFd, std::string> tcp_listen(const Endpoint& ep, int backlog) {
+namespace {
+
+// The listening loop of tcp_listen; `err` gets the errno of the last failure.
+Expected<UniqueFd, std::string> listen_on(const Endpoint& ep, int backlog, int& err) {
+  err = 0;
   auto res = resolve(ep, true);
   if (!res) return unexpected(res.error());
   std::string last = "no addresses";
@@ -131,22 +139,62 @@ Expected<UniqueFd, std::string> tcp_listen(const Endpoint& ep, int backlog) {
     UniqueFd fd(::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
                          ai->ai_protocol));
     if (!fd.valid()) {
+      err = errno;
       last = fmt::format("socket: {}", std::strerror(errno));
       continue;
     }
     int one = 1;
     ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ai->ai_family == AF_INET6 && is_ipv6_wildcard(ep)) {
+      // "[::]" means both families whatever net.ipv6.bindv6only says.
+      int zero = 0;
+      ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+    }
     if (::bind(fd.get(), ai->ai_addr, ai->ai_addrlen) != 0) {
+      err = errno;
       last = fmt::format("bind: {}", std::strerror(errno));
       continue;
     }
     if (::listen(fd.get(), backlog) != 0) {
+      err = errno;
       last = fmt::format("listen: {}", std::strerror(errno));
       continue;
     }
     return fd;
   }
   return unexpected(fmt::format("listen on {}: {}", ep.to_string(), last));
+}
+
+}  // namespace
+
+bool is_ipv6_wildcard(const Endpoint& ep) {
+  in6_addr a{};
+  return ::inet_pton(AF_INET6, ep.host.c_str(), &a) == 1 && IN6_IS_ADDR_UNSPECIFIED(&a);
+}
+
+std::optional<Endpoint> ipv4_listen_fallback(const Endpoint& ep, int err) {
+  if (!is_ipv6_wildcard(ep)) return std::nullopt;
+  // No IPv6 in this kernel (ipv6.disable=1, or the module missing); a
+  // disabled IPv6 sysctl still binds "::" and serves IPv4 through it.
+  if (err != EAFNOSUPPORT && err != EPROTONOSUPPORT && err != EADDRNOTAVAIL) return std::nullopt;
+  return Endpoint{"0.0.0.0", ep.port};
+}
+
+Expected<UniqueFd, std::string> tcp_listen(const Endpoint& ep, int backlog) {
+  int err = 0;
+  return listen_on(ep, backlog, err);
+}
+
+Expected<Listening, std::string> tcp_listen_or_ipv4(const Endpoint& ep, int backlog) {
+  int err = 0;
+  auto fd = listen_on(ep, backlog, err);
+  if (fd) return Listening{std::move(*fd), {}};
+  auto v4 = ipv4_listen_fallback(ep, err);
+  if (!v4) return unexpected(std::move(fd.error()));
+  auto fd4 = listen_on(*v4, backlog, err);
+  if (!fd4) return unexpected(fd.error() + "; " + fd4.error());
+  return Listening{std::move(*fd4), fmt::format("no IPv6 on this host ({}): listening on {} only", fd.error(),
+                                                v4->to_string())};
 }
 
 Expected<UniqueFd, std::string> tcp_accept(int listen_fd) {

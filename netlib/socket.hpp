@@ -28,7 +28,24 @@ struct Endpoint {
 };
 
 // SO_REUSEADDR, non-blocking, close-on-exec; tries each resolved address.
+// The IPv6 wildcard ("::") listens dual-stack (IPV6_V6ONLY off): IPv4
+// peers arrive v4-mapped, and peer_endpoint/local_endpoint show them as
+// plain IPv4.
 Expected<UniqueFd, std::string> tcp_listen(const Endpoint& ep, int backlog);
+
+// "::" (any spelling of the IPv6 unspecified address).
+bool is_ipv6_wildcard(const Endpoint& ep);
+// Where to listen instead when listening on `ep` failed with errno `err`:
+// the IPv4 wildcard on the same port when `ep` is the IPv6 wildcard and
+// the error says the host has no IPv6; otherwise nothing (a real error).
+std::optional<Endpoint> ipv4_listen_fallback(const Endpoint& ep, int err);
+
+struct Listening {
+  UniqueFd fd;
+  std::string fallback;  // non-empty: why it listens on IPv4 only (log it)
+};
+// tcp_listen, falling back to IPv4 as ipv4_listen_fallback says.
+Expected<Listening, std::string> tcp_listen_or_ipv4(const Endpoint& ep, int backlog);
 
 // Non-blocking accept4. "No connection waiting" (EAGAIN, or a connection the
 // peer aborted before we took it) is a value holding an invalid UniqueFd;

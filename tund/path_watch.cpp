@@ -1,6 +1,9 @@
 #include "tund/path_watch.hpp"
 
+#include <algorithm>
 #include <utility>
+
+#include "netlib/socket.hpp"
 
 namespace dialout {
 
@@ -22,6 +25,17 @@ PathWatch::Verdict PathWatch::observe(const std::optional<IpAddr>& source) {
     return {Action::Reconnect, "route to the intermediary is back (from " + source->to_string() + ")"};
   }
   return {Action::Reconnect, "local address changed " + was->to_string() + " -> " + source->to_string()};
+}
+
+std::optional<IpAddr> watched_address(std::span<const std::string> ready_remotes, std::span<const IpAddr> resolved) {
+  if (resolved.empty()) return std::nullopt;
+  for (const auto& remote : ready_remotes) {
+    auto ep = Endpoint::parse(remote, 0);
+    if (!ep) continue;
+    auto ip = IpAddr::parse(ep->host);
+    if (ip && std::find(resolved.begin(), resolved.end(), *ip) != resolved.end()) return *ip;
+  }
+  return resolved.front();
 }
 
 }  // namespace dialout

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 
 #include "netlib/ip_address.hpp"
@@ -36,5 +37,13 @@ class PathWatch {
   // The last source seen while a route existed (kept across a loss).
   std::optional<IpAddr> last_known_;
 };
+
+// Which of the intermediary's addresses (`resolved`, the resolver's order)
+// the roaming check watches the route to: the one the first ready
+// connection uses (`ready_remotes`, "addr:port" / "[v6]:port" as the
+// uplinks report them), since happy eyeballs may have settled on the
+// second family (an IPv4 address change is then what matters); else the
+// resolver's first. None when nothing was resolved.
+std::optional<IpAddr> watched_address(std::span<const std::string> ready_remotes, std::span<const IpAddr> resolved);
 
 }  // namespace dialout

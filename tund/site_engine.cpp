@@ -192,6 +192,7 @@ void SiteEngine::arm_status_timer() {
   status_timer_ = loop_.add_timer(kStatusPeriod, [this] {
     if (routes_.expire(loop_.now())) sync_kernel_routes();
     sync_proxy_neighbours(true);  // retries a failed sync (forwarding switched on meanwhile)
+    refresh_watched_address();
     write_status();
     arm_status_timer();
   });

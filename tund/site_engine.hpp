@@ -128,6 +128,8 @@ class SiteEngine final {
   void watch_path();
   void on_host_changed();
   void check_path();
+  // Follows the address the uplinks settled on (watched_address).
+  void refresh_watched_address();
   void arm_status_timer();
 
   EventLoop& loop_;
@@ -154,7 +156,7 @@ class SiteEngine final {
   bool proxy_sync_failed_ = false;
   std::string proxy_error_;  // last error logged, so a persistent one is logged once
   std::vector<IpAddr> intermediary_ips_;  // every address its name resolved to at start
-  std::optional<IpAddr> intermediary_ip_;  // the first: the roaming check's destination
+  std::optional<IpAddr> intermediary_ip_;  // the roaming check's destination (watched_address)
   HostFacts host_facts_;
   SiteCounterSet counters_;  // the control plane's own: roams, routes_refused
   PathWatch path_;

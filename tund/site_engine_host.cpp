@@ -185,6 +185,19 @@ void SiteEngine::on_host_changed() {
   });
 }
 
+void SiteEngine::refresh_watched_address() {
+  if (intermediary_ips_.size() < 2) return;  // nothing to choose from
+  std::vector<std::string> ready;
+  for (const auto& u : uplink_status())
+    if (u.state == "ready") ready.push_back(u.remote);
+  auto want = watched_address(ready, intermediary_ips_);
+  if (!want || want == intermediary_ip_) return;
+  log_.info("roaming check: watching the route to {}, the address the uplinks use", want->to_string());
+  intermediary_ip_ = want;
+  path_ = PathWatch{};
+  if (host_.change_fd() >= 0) path_.observe(host_.route_source(*intermediary_ip_));  // the new baseline
+}
+
 void SiteEngine::check_path() {
   auto verdict = path_.observe(host_.route_source(*intermediary_ip_));
   switch (verdict.action) {

@@ -41,7 +41,8 @@ Uplink::Uplink(unsigned index, EventLoop& loop, TlsContext& tls, const Settings&
                   : settings.proxy        ? std::unique_ptr<Dialer>(std::make_unique<ProxyDialer>(
                                          tls, *settings.proxy, settings.intermediary, log))
                                           : std::make_unique<TlsDialer>(tls)),
-      dialer_(seams.dialer ? *seams.dialer : *own_dialer_) {
+      dialer_(seams.dialer ? *seams.dialer : *own_dialer_),
+      attempts_(loop, [this](size_t attempt) { on_attempt_event(attempt); }) {
   if (auto ip = IpAddr::parse(dial_target().host)) {
     addresses_.push_back(*ip);
   } else {
@@ -137,7 +138,6 @@ void Uplink::pump() {
             if (channel_ && !channel_->queue().push(SendQueue::Lane::Urgent, a.frame).ok)
               session_.transport_failed(loop_.now(), "control frames pile up: the intermediary does not read");
           } else if constexpr (std::is_same_v<A, S::Accepted>) {
-            reached_ready_ = true;
             ready_since_ = std::chrono::system_clock::now();
             handler_.on_accepted(*this, a.accept);
           } else if constexpr (std::is_same_v<A, S::RoutesChanged>) {
@@ -176,25 +176,77 @@ void Uplink::dial() {
     awaiting_addresses_ = true;  // the first answer dials
     return;
   }
-  // Stay on an address that worked; after a failed attempt try the next.
-  if (attempted_ && !reached_ready_) ++cursor_;
-  reached_ready_ = false;
-  connect_to(addresses_[cursor_ % addresses_.size()]);
+  start_race();
 }
 
-void Uplink::connect_to(const IpAddr& address) {
-  attempted_ = true;
-  Endpoint to{address.to_string(), dial_target().port};
-  remote_ = to.to_string();
+void Uplink::start_race() {
+  close_attempts();
+  race_error_.clear();
   bytes_in_ = 0;
-  auto transport = dialer_.dial(to, settings_.server_name);
-  if (!transport) {
-    session_.transport_failed(loop_.now(), transport.error());
+  race_.emplace(interleave_families(addresses_), loop_.now());
+  advance_race();
+}
+
+void Uplink::advance_race() {
+  if (!race_) return;
+  auto now = loop_.now();
+  while (auto start = race_->next(now)) {
+    Endpoint to{start->address.to_string(), dial_target().port};
+    if (attempts_.empty()) remote_ = to.to_string();
+    auto transport = dialer_.dial(to, settings_.server_name);
+    if (!transport) {
+      race_error_ = transport.error();
+      race_->failed(start->attempt, now);
+      continue;  // the next address is due at once
+    }
+    attempts_.add(start->attempt, std::move(to), std::move(*transport));
+  }
+  if (race_->lost()) {
+    close_attempts();
+    std::string via = settings_.proxy ? " via " + settings_.proxy->server.to_string() : "";
+    session_.transport_failed(now, "connection to " + settings_.intermediary.to_string() + via +
+                                       " failed: " + race_error_);
     pump();
     return;
   }
-  channel_.emplace(std::move(*transport), Channel::limits_for(settings_.queue_bytes));
-  set_interest(EPOLLOUT);
+  if (race_timer_ != 0) loop_.cancel_timer(std::exchange(race_timer_, 0));
+  if (auto due = race_->next_due()) {
+    race_timer_ = loop_.add_timer(*due, [this] {
+      race_timer_ = 0;
+      advance_race();
+    });
+  }
+}
+
+void Uplink::on_attempt_event(size_t attempt) {
+  switch (attempts_.drive(attempt)) {
+    case ConnectAttempts::Step::Pending: return;
+    case ConnectAttempts::Step::Done: return win_race(attempt);
+    case ConnectAttempts::Step::Failed:  // this address failed: the race goes on without it
+      race_error_ = attempts_.last_failure();
+      race_->failed(attempt, loop_.now());
+      advance_race();
+      return;
+  }
+}
+
+void Uplink::win_race(size_t attempt) {
+  remote_ = attempts_.target(attempt)->to_string();
+  auto transport = attempts_.take(attempt);
+  if (!attempts_.empty())
+    log_.debug("uplink {}: {} answered first; {} other attempt(s) closed", index_, remote_, attempts_.size());
+  close_attempts();  // the losers
+  channel_.emplace(std::move(transport), Channel::limits_for(settings_.queue_bytes));
+  bytes_in_ = 0;
+  session_.transport_up(loop_.now(), channel_->transport().resumed());
+  pump();
+  flush();
+}
+
+void Uplink::close_attempts() {
+  if (race_timer_ != 0) loop_.cancel_timer(std::exchange(race_timer_, 0));
+  attempts_.clear();
+  race_.reset();
 }
 
 void Uplink::on_resolved(Resolver::Result result) {
@@ -215,12 +267,10 @@ void Uplink::on_resolved(Resolver::Result result) {
     log_.log(index_ == 0 ? LogLevel::Info : LogLevel::Debug, "uplink {}: {} is {}", index_,
              dial_target().host, list);
     addresses_ = std::move(*result);
-    cursor_ = 0;
-    attempted_ = false;
-    reached_ready_ = false;
   }
-  if (std::exchange(awaiting_addresses_, false) && session_.state() == SiteSession::State::Connecting && !channel_)
-    connect_to(addresses_[cursor_ % addresses_.size()]);
+  if (std::exchange(awaiting_addresses_, false) && session_.state() == SiteSession::State::Connecting && !channel_ &&
+      !race_)
+    start_race();
 }
 
 void Uplink::set_interest(uint32_t events) {
@@ -240,10 +290,6 @@ void Uplink::set_interest(uint32_t events) {
 void Uplink::on_event(uint32_t events) {
   if (!channel_) return;
   if (retiring_) return on_retiring_event(events);
-  if (session_.state() == SiteSession::State::Connecting) {
-    drive_handshake();
-    return;
-  }
   if (!session_.connected()) return;
   if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
     auto out = channel_->read_frames([this](const FrameView& f) { return on_frame(f); }, 512 * 1024);
@@ -264,23 +310,6 @@ void Uplink::on_event(uint32_t events) {
     }
     pump();
   }
-  flush();
-}
-
-void Uplink::drive_handshake() {
-  auto st = channel_->transport().handshake();
-  if (st == IoStatus::WantRead || st == IoStatus::WantWrite) {
-    set_interest(st == IoStatus::WantRead ? EPOLLIN : EPOLLOUT);
-    return;
-  }
-  if (st != IoStatus::Done) {
-    std::string via = settings_.proxy ? " via " + settings_.proxy->server.to_string() : "";
-    session_.transport_failed(loop_.now(), "connection to " + settings_.intermediary.to_string() + via +
-                                               " failed: " + channel_->transport().last_error());
-  } else {
-    session_.transport_up(loop_.now(), channel_->transport().resumed());
-  }
-  pump();
   flush();
 }
 
@@ -312,6 +341,7 @@ void Uplink::flush() {
 }
 
 void Uplink::close_connection() {
+  close_attempts();
   if (registered_fd_ >= 0) loop_.remove(std::exchange(registered_fd_, -1));
   interest_ = 0;
   if (channel_) {

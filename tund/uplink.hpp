@@ -2,7 +2,8 @@
 // event loop. The protocol (HELLO, REGISTER, keepalive, backoff, restart
 // hints, roaming) is the I/O-free SiteSession (tund/site_session.hpp); this
 // driver only resolves the intermediary's name off the loop
-// (tund/resolver.hpp), dials through a Dialer (tund/dialer.hpp), moves bytes
+// (tund/resolver.hpp), dials through a Dialer (tund/dialer.hpp) racing the
+// name's addresses happy-eyeballs style (tund/connect_race.hpp), moves bytes
 // through a Channel, arms timers, applies the session's actions and calls
 // the Handler. DATA takes a fast path straight to the handler (no copy, no
 // allocation). A site keeps several of these (the connection pool); flows
@@ -22,6 +23,8 @@
 #include "netlib/socket.hpp"
 #include "netlib/tls.hpp"
 #include "netlib/wire.hpp"
+#include "tund/connect_attempts.hpp"
+#include "tund/connect_race.hpp"
 #include "tund/dialer.hpp"
 #include "tund/proxy_dialer.hpp"
 #include "tund/resolver.hpp"
@@ -126,10 +129,15 @@ class Uplink {
  private:
   void pump();  // applies the session's actions
   void dial();
-  void connect_to(const IpAddr& address);
+  // Happy eyeballs over addresses_ (tund/connect_race.hpp): attempts run
+  // side by side until one's handshake completes; it becomes channel_.
+  void start_race();
+  void advance_race();
+  void on_attempt_event(size_t attempt);
+  void win_race(size_t attempt);
+  void close_attempts();
   void on_resolved(Resolver::Result result);
   void on_event(uint32_t events);
-  void drive_handshake();
   bool on_frame(const FrameView& frame);
   void close_connection();
   void set_interest(uint32_t events);
@@ -151,11 +159,12 @@ class Uplink {
   std::unique_ptr<Dialer> own_dialer_;
   Dialer& dialer_;
   std::unique_ptr<Resolver> resolver_;  // none when the intermediary is an IP literal
-  std::vector<IpAddr> addresses_;       // the last answer; dialled in turn
-  size_t cursor_ = 0;                   // the address the next dial uses
+  std::vector<IpAddr> addresses_;       // the last answer; raced on each dial
   bool awaiting_addresses_ = false;     // a dial waits for the first answer
-  bool attempted_ = false;              // addresses_[cursor_] was dialled
-  bool reached_ready_ = false;          // ... and worked: keep it
+  std::optional<ConnectRace> race_;  // while connecting
+  ConnectAttempts attempts_;         // the race's open attempts
+  EventLoop::TimerId race_timer_ = 0;
+  std::string race_error_;           // the last attempt's failure
   std::optional<Channel> channel_;
   uint64_t generation_ = 0;  // bumped whenever channel_ goes away
   std::string remote_;       // last address dialled, for status

@@ -150,5 +150,28 @@ TEST(PendingLimits, OneSourceFloodLeavesOthersAlone) {
   EXPECT_EQ(limits.pending_from("flood"), 3u);
 }
 
+TEST(PendingLimits, LimitSourceIsTheAddressForIpv4AndTheSlash64ForIpv6) {
+  struct Case {
+    const char* peer;
+    const char* source;
+  };
+  const Case cases[] = {
+      {"192.0.2.7", "192.0.2.7"},
+      {"2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"},
+      {"2001:db8:1:2::1", "2001:db8:1:2::/64"},  // same host, another privacy address
+      {"2001:db8:1:3::1", "2001:db8:1:3::/64"},  // the next /64 is another source
+      {"unknown peer", "unknown peer"},
+  };
+  for (const auto& c : cases) EXPECT_EQ(limit_source(c.peer), c.source) << c.peer;
+
+  // One host rotating addresses inside its /64 meets one per-source bound.
+  PendingLimits limits(PendingLimitsConfig{.max_total = 100, .max_per_source = 2, .rate_per_source = 0});
+  auto t = Clock::time_point{};
+  EXPECT_TRUE(limits.admit(1, limit_source("2001:db8:1:2::1"), t).evicted.empty());
+  EXPECT_TRUE(limits.admit(2, limit_source("2001:db8:1:2::2"), t).evicted.empty());
+  auto third = limits.admit(3, limit_source("2001:db8:1:2::3"), t);
+  EXPECT_EQ(third.evicted, std::vector<Id>{1}) << "the /64's oldest pending connection makes room";
+}
+
 }  // namespace
 }  // namespace dialout

@@ -58,7 +58,7 @@ TEST_F(RelayConfigTest, MinimalCommandLineGetsDefaults) {
   ASSERT_TRUE(r.config) << r.text;
   EXPECT_EQ(r.exit_code, 0);
   const RelayConfig& c = *r.config;
-  EXPECT_EQ(c.listen.host, "0.0.0.0");
+  EXPECT_EQ(c.listen.host, "::");  // both families (dual-stack)
   EXPECT_EQ(c.listen.port, 443);
   EXPECT_EQ(c.tls.cert, path("relay.crt"));
   EXPECT_EQ(c.tls.key, path("relay.key"));
@@ -285,7 +285,7 @@ TEST_F(RelayConfigTest, HelpListsEveryKey) {
                           "--handshake-burst-per-source"}) {
     EXPECT_NE(r.text.find(key), std::string::npos) << key << " missing from\n" << r.text;
   }
-  EXPECT_NE(r.text.find("0.0.0.0:443"), std::string::npos) << r.text;
+  EXPECT_NE(r.text.find("(default [::]:443)"), std::string::npos) << r.text;
   EXPECT_NE(r.text.find("1048576"), std::string::npos) << r.text;
 }
 

@@ -43,5 +43,28 @@ TEST(Prefix, Contains) {
   EXPECT_FALSE(p.contains(*Prefix::parse("10.0.0.0/8")));
 }
 
+TEST(IpAddr, UnmappedTable) {
+  struct Case {
+    const char* in;
+    const char* out;
+  };
+  const Case cases[] = {
+      {"::ffff:192.0.2.7", "192.0.2.7"},      // a dual-stack listener's IPv4 peer
+      {"::ffff:0.0.0.0", "0.0.0.0"},
+      {"192.0.2.7", "192.0.2.7"},             // already IPv4
+      {"2001:db8::1", "2001:db8::1"},         // plain IPv6
+      {"::192.0.2.7", "::192.0.2.7"},         // v4-compatible (deprecated): not mapped
+      {"::fffe:192.0.2.7", "::fffe:c000:207"},  // one bit off
+      {"64:ff9b::192.0.2.7", "64:ff9b::c000:207"},  // NAT64: a real IPv6 peer
+      {"::", "::"},
+  };
+  for (const auto& c : cases) {
+    auto a = IpAddr::parse(c.in);
+    ASSERT_TRUE(a.has_value()) << c.in;
+    EXPECT_EQ(a->unmapped().to_string(), c.out) << c.in;
+    EXPECT_EQ(a->unmapped(), *IpAddr::parse(c.out)) << c.in;
+  }
+}
+
 }  // namespace
 }  // namespace dialout

@@ -1,11 +1,13 @@
 #include "netlib/socket.hpp"
 
 #include <gtest/gtest.h>
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <string>
 
 namespace dialout {
@@ -117,6 +119,67 @@ TEST(Socket, LoopbackV6) {
   auto probe = tcp_listen(Endpoint{"::1", 0}, 1);
   if (!probe) GTEST_SKIP() << "no IPv6 loopback: " << probe.error();
   connect_accept_roundtrip("::1");
+}
+
+TEST(Socket, WildcardV6ListensDualStackAndShowsIpv4PeersPlain) {
+  auto lfd = tcp_listen(Endpoint{"::", 0}, 4);
+  if (!lfd) GTEST_SKIP() << "no IPv6: " << lfd.error();
+  int v6only = -1;
+  socklen_t len = sizeof v6only;
+  ASSERT_EQ(::getsockopt(lfd->get(), IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &len), 0);
+  EXPECT_EQ(v6only, 0);
+  uint16_t port = local_endpoint(lfd->get())->port;
+  auto cfd = tcp_connect_start(Endpoint{"127.0.0.1", port});
+  ASSERT_TRUE(cfd.has_value()) << cfd.error();
+  ASSERT_TRUE(wait_for(lfd->get(), POLLIN, 2000));
+  auto sfd = tcp_accept(lfd->get());
+  ASSERT_TRUE(sfd.has_value() && sfd->valid());
+  auto peer = peer_endpoint(sfd->get());
+  ASSERT_TRUE(peer.has_value()) << peer.error();
+  EXPECT_EQ(peer->host, "127.0.0.1");  // not ::ffff:127.0.0.1
+  auto local = local_endpoint(sfd->get());
+  ASSERT_TRUE(local.has_value());
+  EXPECT_EQ(local->host, "127.0.0.1");
+}
+
+TEST(Socket, Ipv4ListenFallbackTable) {
+  struct Case {
+    const char* host;
+    int err;
+    bool falls_back;
+  };
+  const Case cases[] = {
+      {"::", EAFNOSUPPORT, true},      // kernel without IPv6
+      {"::", EPROTONOSUPPORT, true},
+      {"::", EADDRNOTAVAIL, true},
+      {"0::0", EAFNOSUPPORT, true},    // another spelling of the wildcard
+      {"::", EADDRINUSE, false},       // a real error: IPv4 would hide it
+      {"::", EACCES, false},
+      {"::1", EAFNOSUPPORT, false},    // a chosen address is not replaced
+      {"2001:db8::1", EADDRNOTAVAIL, false},
+      {"0.0.0.0", EAFNOSUPPORT, false},
+  };
+  for (const auto& c : cases) {
+    auto v4 = ipv4_listen_fallback(Endpoint{c.host, 443}, c.err);
+    EXPECT_EQ(v4.has_value(), c.falls_back) << c.host << " " << c.err;
+    if (v4) {
+      EXPECT_EQ(*v4, (Endpoint{"0.0.0.0", 443})) << c.host;
+    }
+  }
+  EXPECT_TRUE(is_ipv6_wildcard(Endpoint{"::", 0}));
+  EXPECT_FALSE(is_ipv6_wildcard(Endpoint{"::1", 0}));
+  EXPECT_FALSE(is_ipv6_wildcard(Endpoint{"intermediary", 0}));
+}
+
+TEST(Socket, ListenOrIpv4PassesRealErrorsThrough) {
+  auto a = tcp_listen(Endpoint{"127.0.0.1", 0}, 1);
+  ASSERT_TRUE(a.has_value());
+  Endpoint taken = *local_endpoint(a->get());
+  auto b = tcp_listen_or_ipv4(taken, 1);
+  ASSERT_FALSE(b.has_value());
+  auto c = tcp_listen_or_ipv4(Endpoint{"127.0.0.1", 0}, 1);
+  ASSERT_TRUE(c.has_value()) << c.error();
+  EXPECT_TRUE(c->fallback.empty());
 }
 
 TEST(Socket, ConnectRefusedShowsInSocketError) {

@@ -52,5 +52,27 @@ TEST(PathWatch, NoRouteAtStartThenARouteReconnects) {
   EXPECT_EQ(v.text, "route to the intermediary is back (from 10.0.0.2)");
 }
 
+TEST(WatchedAddress, FollowsTheAddressTheUplinksUse) {
+  const std::vector<IpAddr> both{*IpAddr::parse("2001:db8::1"), *IpAddr::parse("203.0.113.1")};
+  struct Case {
+    std::vector<std::string> ready;
+    const char* want;
+  };
+  const Case cases[] = {
+      {{}, "2001:db8::1"},                                 // none ready yet: the resolver's first
+      {{"[2001:db8::1]:443"}, "2001:db8::1"},
+      {{"203.0.113.1:443"}, "203.0.113.1"},                // happy eyeballs settled on IPv4
+      {{"203.0.113.1:443", "[2001:db8::1]:443"}, "203.0.113.1"},  // the first ready one
+      {{"198.51.100.9:443"}, "2001:db8::1"},               // not one of ours (stale answer)
+      {{"garbage", "203.0.113.1:443"}, "203.0.113.1"},
+  };
+  for (const auto& c : cases) {
+    auto got = watched_address(c.ready, both);
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(got->to_string(), c.want) << (c.ready.empty() ? "(none)" : c.ready.front());
+  }
+  EXPECT_FALSE(watched_address(std::vector<std::string>{"203.0.113.1:443"}, std::vector<IpAddr>{}).has_value());
+}
+
 }  // namespace
 }  // namespace dialout

@@ -8,6 +8,8 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <set>
+#include <sys/socket.h>
 
 #include "tests/support/fake_transport.hpp"
 #include "tests/support/in_process.hpp"
@@ -25,10 +27,19 @@ class FakeDialer final : public Dialer {
                                                                const std::string& server_name) override {
     dialled.push_back(to);
     names.push_back(server_name);
-    auto [t, peer] = FakeTransport::make();
+    if (fail_dial.contains(to.host)) {
+      peers.emplace_back();
+      return unexpected("connect " + to.to_string() + ": Network is unreachable");
+    }
+    FakeTransport::Script script;
+    if (stall.contains(to.host)) script.handshake = StreamTransport::Status::WantRead;
+    if (fail_handshake.contains(to.host)) script.handshake = StreamTransport::Status::Error;
+    auto [t, peer] = FakeTransport::make(script);
     peers.push_back(std::move(peer));
     return std::unique_ptr<StreamTransport>(std::move(t));
   }
+  // Hosts whose attempt never connects, fails at once, or fails in the handshake.
+  std::set<std::string> stall, fail_dial, fail_handshake;
   std::vector<Endpoint> dialled;
   std::vector<std::string> names;
   std::vector<UniqueFd> peers;
@@ -244,6 +255,76 @@ TEST_F(UplinkTest, ThroughAProxyResolvesAndDialsTheProxyAndRoamsThroughItAgain) 
   std::lock_guard lock(asked->mu);
   ASSERT_FALSE(asked->hosts.empty());
   for (const auto& h : asked->hosts) EXPECT_EQ(h, "proxy.lan");
+}
+
+// Happy eyeballs (tund/connect_race.hpp) through the uplink: the name has
+// both families, IPv6 first as getaddrinfo sorts it on a dual-stack host.
+Resolver::Lookup dual_stack_answer() {
+  return [](const std::string&) -> Resolver::Result {
+    return Resolver::Addresses{*IpAddr::parse("2001:db8::7"), *IpAddr::parse("192.0.2.7")};
+  };
+}
+
+// The test's end of a connection the uplink closed reads end-of-stream.
+bool closed_by_uplink(const UniqueFd& fd) {
+  char c;
+  return ::recv(fd.get(), &c, 1, MSG_DONTWAIT) == 0;
+}
+
+TEST_F(UplinkTest, HappyEyeballsV6AnswersAndV4IsNeverTried) {
+  settings_.intermediary = *Endpoint::parse("relay.test:443", 443);
+  make(dual_stack_answer());
+  up_->start();
+  ASSERT_TRUE(run_until([&] { return dialer_.dialled.size() == 1; }));
+  EXPECT_EQ(dialer_.dialled[0], (Endpoint{"2001:db8::7", 443}));
+  auto p = peer(0);
+  register_on(p, 3);
+  for (int i = 0; i < 8; ++i) loop_.run_once(50ms);  // past the 250 ms attempt delay
+  EXPECT_EQ(dialer_.dialled.size(), 1u) << "v6 won before the v4 attempt was due";
+  EXPECT_EQ(up_->status().remote, "[2001:db8::7]:443");
+}
+
+TEST_F(UplinkTest, HappyEyeballsStartsV4AfterTheDelayWhenV6HangsAndClosesTheLoser) {
+  settings_.intermediary = *Endpoint::parse("relay.test:443", 443);
+  dialer_.stall = {"2001:db8::7"};  // e.g. a firewall dropping v6 SYNs
+  make(dual_stack_answer());
+  up_->start();
+  ASSERT_TRUE(run_until([&] { return dialer_.dialled.size() == 1; }));
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(run_until([&] { return dialer_.dialled.size() == 2; }));
+  auto waited = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(waited, 200ms) << "v4 waits for the attempt delay";
+  EXPECT_LT(waited, 2s) << "not for a TCP or handshake timeout";
+  EXPECT_EQ(dialer_.dialled[1], (Endpoint{"192.0.2.7", 443}));
+  auto p = peer(1);
+  register_on(p, 3);
+  EXPECT_EQ(up_->status().remote, "192.0.2.7:443");
+  EXPECT_TRUE(closed_by_uplink(dialer_.peers[0])) << "the v6 attempt lost and was closed";
+  EXPECT_FALSE(closed_by_uplink(dialer_.peers[1]));
+}
+
+TEST_F(UplinkTest, HappyEyeballsAFailedAttemptStartsTheNextAtOnce) {
+  settings_.intermediary = *Endpoint::parse("relay.test:443", 443);
+  dialer_.fail_dial = {"2001:db8::7"};  // no v6 route: connect fails at once
+  make(dual_stack_answer());
+  up_->start();
+  ASSERT_TRUE(run_until([&] { return dialer_.dialled.size() == 2; }));
+  EXPECT_EQ(dialer_.dialled[1], (Endpoint{"192.0.2.7", 443}));
+  auto p = peer(1);
+  register_on(p, 3);
+  EXPECT_EQ(up_->status().remote, "192.0.2.7:443");
+}
+
+TEST_F(UplinkTest, HappyEyeballsAllAttemptsFailingIsOneFailureThenTheBackoffRedials) {
+  settings_.intermediary = *Endpoint::parse("relay.test:443", 443);
+  dialer_.fail_handshake = {"2001:db8::7", "192.0.2.7"};
+  make(dual_stack_answer());
+  up_->start();
+  ASSERT_TRUE(run_until([&] { return dialer_.dialled.size() >= 4; })) << "both tried, then both again";
+  EXPECT_EQ(dialer_.dialled[0].host, "2001:db8::7");
+  EXPECT_EQ(dialer_.dialled[1].host, "192.0.2.7");
+  EXPECT_EQ(dialer_.dialled[2].host, "2001:db8::7") << "each dial races from the preferred family again";
+  EXPECT_FALSE(up_->ready());
 }
 
 }  // namespace
