@@ -191,6 +191,8 @@ lab_link() {
   lab_exec "$4" ip link set "$5" up
 }
 
+# lab_gateway_firewall NS : the office's outbound-only firewall and NAT; every
+# LAN interface (lan*) is inside, wan0 outside.
 lab_gateway_firewall() {
   lab_exec "$1" nft -f - <<'NFT'
 table inet dlfw {
@@ -198,14 +200,14 @@ table inet dlfw {
     type filter hook input priority filter; policy drop;
     iif "lo" accept
     ct state established,related accept
-    iifname "lan0" accept
+    iifname "lan*" accept
   }
   chain forward {
     type filter hook forward priority filter; policy drop;
     ct state established,related accept
-    iifname "lan0" oifname "wan0" accept
-    iifname "dl*" oifname "lan0" accept
-    iifname "lan0" oifname "dl*" accept
+    iifname "lan*" oifname "wan0" accept
+    iifname "dl*" oifname "lan*" accept
+    iifname "lan*" oifname "dl*" accept
   }
 }
 table ip dlnat {

@@ -52,33 +52,6 @@ TCP_BYTES=${TCP_BYTES:-$((64 * 1024 * 1024))}
 UDP_COUNT=${UDP_COUNT:-1000}
 LABNET=("$PY" "$LAB_ROOT/integration/labnet.py")
 
-# The office firewall of lib.sh, for every LAN interface (lan*) of the gateway.
-overlap_firewall() {
-  lab_exec "$1" nft -f - <<'NFT'
-table inet dlfw {
-  chain input {
-    type filter hook input priority filter; policy drop;
-    iif "lo" accept
-    ct state established,related accept
-    iifname "lan*" accept
-  }
-  chain forward {
-    type filter hook forward priority filter; policy drop;
-    ct state established,related accept
-    iifname "lan*" oifname "wan0" accept
-    iifname "dl*" oifname "lan*" accept
-    iifname "lan*" oifname "dl*" accept
-  }
-}
-table ip dlnat {
-  chain postrouting {
-    type nat hook postrouting priority srcnat;
-    oifname "wan0" masquerade
-  }
-}
-NFT
-}
-
 overlap_up() {
   LAB_RUN=$(mktemp -d /tmp/dialout-overlap.XXXXXX)
   mkdir -p "$LAB_RUN"/{logs,pids,status,pki}
@@ -122,8 +95,8 @@ overlap_up() {
   lab_exec hostA2 ip -6 route add default via fd00:1:0:80::1
   lab_exec gwA ip -6 route add fd00:1:0:80::/64 via fd00:1:0:fc::2
   lab_exec hostB ip -6 route add default via fd00:1::1
-  overlap_firewall gwA
-  overlap_firewall gwB
+  lab_gateway_firewall gwA
+  lab_gateway_firewall gwB
 }
 
 overlap_policy() {
