@@ -50,16 +50,8 @@ cleanup() {
 }
 
 finish() {
-  local rc=0
-  summary || rc=1
-  if ((rc != 0)); then lab_dump_logs 30; fi
-  cleanup
-  if ((rc != 0)) || [[ "${KEEP_RUN:-0}" == 1 ]]; then
-    echo "run directory kept: $LAB_RUN"
-  else
-    rm -rf "$LAB_RUN"
-  fi
-  exit "$rc"
+  rm -rf "$NETNS_ETC"
+  lab_finish
 }
 
 # resolve NAME : the first IPv4 address the laptop's C library finds, or nothing.
