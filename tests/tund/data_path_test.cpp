@@ -235,7 +235,8 @@ TEST_F(TranslatedOffices, BothEndsTranslateSuperpacketsAndPlainDatagrams) {
   auto tcp_lan = test::ipv4_tcp("10.101.0.2", "192.168.1.2", 40000, 443, 20 * 1448, true);
   EXPECT_EQ(got[0], test::vnet_then(test::kernel_tcp4_header(1448), tcp_lan)) << "whole, partial sum translated";
   EXPECT_EQ(got[1], test::vnet_then(VnetHeader{}, test::ipv4_udp("10.101.0.2", "192.168.1.9", 5000, 53, "who is there?")));
-  EXPECT_EQ(got[2], test::vnet_then(VnetHeader{}, test::ipv4_udp("10.101.0.3", "192.168.1.9", 5001, 53, "as is, please")));
+  auto as_is_lan = test::ipv4_udp("10.101.0.3", "192.168.1.9", 5001, 53, "as is, please");
+  EXPECT_EQ(got[2], test::vnet_then(VnetHeader{}, as_is_lan));
   EXPECT_EQ(relay_->counters().drop_spoofed_source, 0u) << "the relay saw only 10.101.0.2 as the source";
   EXPECT_EQ(value_of(b_.engine->counters(), SiteCounter::DropInvalid), 0u);
   // A superpacket counts once; the datagram already outside is not counted
