@@ -229,6 +229,14 @@ check "IPv6: ping -M do -s 1400 hostB -> hostA2: 'Packet too big (mtu=1280)' fro
 check "IPv6: hostB's kernel learnt path MTU 1280 for fd00:101:0:80::2 ($(lab_exec hostB ip -6 route get fd00:101:0:80::2 | tr '\n' ' '))" \
   eval 'lab_exec hostB ip -6 route get fd00:101:0:80::2 | grep -q "mtu 1280"'
 
+# Both gateways rewrote traffic each way (the status file is rewritten
+# periodically, hence the bounded wait).
+for d in tund-a tund-b; do
+  for k in translated_out translated_in; do
+    check "$d counted datagrams it translated ($k $(status_value "$(lab_status_file "$d")" "$k"))" \
+      wait_until 10 status_ge "$(lab_status_file "$d")" "$k" 1
+  done
+done
 for d in tund-a tund-b; do
   check "$d dropped nothing as invalid (drop_invalid $(status_value "$(lab_status_file "$d")" drop_invalid))" \
     status_is "$(lab_status_file "$d")" drop_invalid 0

@@ -55,12 +55,15 @@ void DataPath::on_tun_readable() {
 void DataPath::translate_outbound(std::span<uint8_t> whole) {
   // In place, before the router looks: the read buffer is ours. A NEEDS_CSUM
   // superpacket's L4 field holds a partial sum, updated as such.
+  // Counted once per datagram (a superpacket too), only when an address was
+  // actually rewritten: traffic outside the mapped range passes uncounted.
+  unsigned rewritten = 0;
   if (!tun_.vnet_hdr()) {
-    translation_.outbound(whole);
-    return;
+    rewritten = translation_.outbound(whole);
+  } else if (whole.size() >= kVnetHeaderSize) {  // shorter: the router drops it
+    rewritten = translation_.outbound(whole.subspan(kVnetHeaderSize), partial_checksum_at(*VnetHeader::decode(whole)));
   }
-  if (whole.size() < kVnetHeaderSize) return;  // the router drops it
-  translation_.outbound(whole.subspan(kVnetHeaderSize), partial_checksum_at(*VnetHeader::decode(whole)));
+  if (rewritten != 0) counters_.add(SiteCounter::TranslatedOut);
 }
 
 void DataPath::route_datagram(std::span<uint8_t> whole) {

@@ -29,7 +29,10 @@ DataView ProxyClient::translate(const DataView& data, const VnetHeader& vnet) {
   }
   std::copy(data.packet.begin(), data.packet.end(), translated_.begin() + static_cast<std::ptrdiff_t>(head));
   auto packet = std::span(translated_).subspan(head, data.packet.size());
-  translation_->inbound(packet, data.vnet.empty() ? kNoPartialChecksum : partial_checksum_at(vnet));
+  // Counted once per datagram (a superpacket too), only when an address was
+  // actually rewritten.
+  if (translation_->inbound(packet, data.vnet.empty() ? kNoPartialChecksum : partial_checksum_at(vnet)) != 0)
+    counters_.add(SiteCounter::TranslatedIn);
   return DataView{data.header, std::span<const uint8_t>(translated_).first(head), packet};
 }
 

@@ -20,8 +20,8 @@ namespace dialout {
 class ProxyClient {
  public:
   // `served`: the prefixes this site advertises and its own tunnel addresses.
-  // rx_packets, rx_bytes and drop_invalid are added to `counters` (the
-  // owning worker's set, shared with its router).
+  // rx_packets, rx_bytes, drop_invalid and translated_in are added to
+  // `counters` (the owning worker's set, shared with its router).
   // `translation`: when set (--advertise 'IN as OUT'), a checked datagram's
   // destination is translated outside → inside before it is written; it
   // must outlive this.

@@ -32,6 +32,8 @@ enum class SiteCounter {
   ProxyNeighbours,
   Routes,
   RoutesRefused,
+  TranslatedOut,
+  TranslatedIn,
   Count
 };
 
@@ -52,6 +54,8 @@ inline constexpr std::array<CounterInfo, size_t(SiteCounter::Count)> kSiteCounte
     {"proxy_neighbours", "proxy ARP/NDP entries for laptops inside the LAN", true},
     {"routes", "kernel routes into the TUN device", true},
     {"routes_refused", "learned prefixes refused (over the intermediary or a connected network)"},
+    {"translated_out", "datagrams from the TUN device whose LAN source was rewritten (advertise ... as)"},
+    {"translated_in", "datagrams from the intermediary whose destination was rewritten into the LAN"},
 }};
 
 using SiteCounterSet = CounterSet<SiteCounter>;

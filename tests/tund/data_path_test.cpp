@@ -224,15 +224,28 @@ TEST_F(TranslatedOffices, BothEndsTranslateSuperpacketsAndPlainDatagrams) {
   ASSERT_TRUE(a_.tun->inject(test::vnet_then(test::kernel_tcp4_header(1448), tcp)).has_value());
   auto udp = test::ipv4_udp("192.168.1.2", "10.102.0.9", 5000, 53, "who is there?");
   ASSERT_TRUE(a_.tun->inject(test::vnet_then(VnetHeader{}, udp)).has_value());
-  auto got = receive_at_b(2);
-  ASSERT_EQ(got.size(), 2u);
-  // The small datagram travels on the urgent lane and may overtake.
+  // Already in the outside range (the gateway's own numbering): sent as is,
+  // so not counted as translated at a.
+  auto untranslated = test::ipv4_udp("10.101.0.3", "10.102.0.9", 5001, 53, "as is, please");
+  ASSERT_TRUE(a_.tun->inject(test::vnet_then(VnetHeader{}, untranslated)).has_value());
+  auto got = receive_at_b(3);
+  ASSERT_EQ(got.size(), 3u);
+  // The small datagrams travel on the urgent lane and may overtake.
   std::sort(got.begin(), got.end(), [](const auto& x, const auto& y) { return x.size() > y.size(); });
   auto tcp_lan = test::ipv4_tcp("10.101.0.2", "192.168.1.2", 40000, 443, 20 * 1448, true);
   EXPECT_EQ(got[0], test::vnet_then(test::kernel_tcp4_header(1448), tcp_lan)) << "whole, partial sum translated";
   EXPECT_EQ(got[1], test::vnet_then(VnetHeader{}, test::ipv4_udp("10.101.0.2", "192.168.1.9", 5000, 53, "who is there?")));
+  auto as_is_lan = test::ipv4_udp("10.101.0.3", "192.168.1.9", 5001, 53, "as is, please");
+  EXPECT_EQ(got[2], test::vnet_then(VnetHeader{}, as_is_lan));
   EXPECT_EQ(relay_->counters().drop_spoofed_source, 0u) << "the relay saw only 10.101.0.2 as the source";
   EXPECT_EQ(value_of(b_.engine->counters(), SiteCounter::DropInvalid), 0u);
+  // A superpacket counts once; the datagram already outside is not counted
+  // at a, and every one has its destination rewritten at b.
+  EXPECT_EQ(value_of(a_.engine->counters(), SiteCounter::TxPackets), 3u);
+  EXPECT_EQ(value_of(a_.engine->counters(), SiteCounter::TranslatedOut), 2u);
+  EXPECT_EQ(value_of(a_.engine->counters(), SiteCounter::TranslatedIn), 0u);
+  EXPECT_EQ(value_of(b_.engine->counters(), SiteCounter::TranslatedIn), 3u);
+  EXPECT_EQ(value_of(b_.engine->counters(), SiteCounter::TranslatedOut), 0u);
 }
 
 }  // namespace

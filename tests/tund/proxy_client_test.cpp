@@ -103,7 +103,9 @@ TEST_P(ProxyClientChecks, KernelLikeFramesAreStillWritten) {
 TEST_P(ProxyClientChecks, TranslatedDestinationWithItsPartialChecksum) {
   const PrefixTranslation translation({*parse_prefix_mapping("192.168.1.0/24 as 10.101.0.0/24")});
   FakeTun tun = std::move(*FakeTun::create(offload()));
-  ProxyClient proxy(tun, {*Prefix::parse("10.101.0.0/24")}, 1500, counters_, &translation);
+  // 10.50.0.0/24 is served too but not translated (advertised as is).
+  ProxyClient proxy(tun, {*Prefix::parse("10.101.0.0/24"), *Prefix::parse("10.50.0.0/24")}, 1500, counters_,
+                    &translation);
   auto tcp = test::ipv4_tcp("10.9.0.2", "10.101.0.2", 40000, 443, 3 * 1448, true);
   auto r = received(test::vnet_then(test::kernel_tcp4_header(1448), tcp), true);
   const auto frame = r.frame;
@@ -123,6 +125,7 @@ TEST_P(ProxyClientChecks, TranslatedDestinationWithItsPartialChecksum) {
       EXPECT_EQ(parse_ip_packet(p)->dst, *IpAddr::parse("192.168.1.2"));
     }
   }
+  EXPECT_EQ(counters_.get(SiteCounter::TranslatedIn), 1u) << "a superpacket counts once, however it is written";
   // A plain datagram (a peer without offloads): a zero header in front on a
   // vnet TUN device, none otherwise.
   auto plain = received(test::ipv4_udp("10.9.0.2", "10.101.0.7", 4000, 53, "hello"), false);
@@ -131,11 +134,22 @@ TEST_P(ProxyClientChecks, TranslatedDestinationWithItsPartialChecksum) {
   auto got = tun.receive(0ms);
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(*got, offload() ? test::vnet_then(VnetHeader{}, udp_lan) : udp_lan);
+  EXPECT_EQ(counters_.get(SiteCounter::TranslatedIn), 2u);
+  // Served but outside every mapping: written unchanged, not counted.
+  auto as_is = test::ipv4_udp("10.9.0.2", "10.50.0.7", 4000, 53, "as is");
+  auto direct = received(as_is, false);
+  ASSERT_TRUE(proxy.deliver(direct.view));
+  got = tun.receive(0ms);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(*got, offload() ? test::vnet_then(VnetHeader{}, as_is) : as_is);
+  EXPECT_EQ(counters_.get(SiteCounter::TranslatedIn), 2u);
+  EXPECT_EQ(counters_.get(SiteCounter::RxPackets), 3u);
   // The LAN's own numbering is not served: only the relay's view is.
   auto inside = received(test::ipv4_udp("10.9.0.2", "192.168.1.2", 4000, 53, "x"), false);
   auto refused = proxy.deliver(inside.view);
   ASSERT_FALSE(refused);
   EXPECT_STREQ(refused.error(), "destination is not on this site's networks");
+  EXPECT_EQ(counters_.get(SiteCounter::TranslatedIn), 2u) << "refused before translation";
 }
 
 INSTANTIATE_TEST_SUITE_P(Offload, ProxyClientChecks, ::testing::Values(false, true),
