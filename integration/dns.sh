@@ -20,7 +20,8 @@
 # once tund is up the hook has written the split block, and a lookup through
 # the C library (getent, ping by name) of fileserver.office-b.lan is answered
 # by HQ's resolver through the tunnel (its log shows the query from the
-# laptop's pool address) and the ping reaches hostB; a lookup of
+# laptop's pool address) and the ping reaches hostB; `dialoutctl status`
+# and the status file name the method, resolver and domain; a lookup of
 # www.example.com is answered by the internet resolver, HQ's resolver never
 # sees it and the laptop's TUN device sends no packet meanwhile; HQ names no
 # longer reach the internet resolver. A policy reload (SIGHUP) that adds
@@ -130,6 +131,20 @@ line=$(grep 'dns: resolvers' "$tlog" | tail -n 1)
 check "tund logged what it applied: ${line:-<no \"dns: resolvers\" line>}" \
   grep -q 'dns: resolvers 10.2.0.53 for office-b.lan on dl0 via hook' "$tlog"
 alice_ip=$(lab_exec laptop ip -4 -o addr show dev dl0 2>/dev/null | awk '{ split($4, a, "/"); print a[1]; exit }')
+# dns_status NAME : "method|servers|domains|error" from `dialoutctl status --json` of tund NAME.
+dns_status() {
+  "$DIALOUTCTL_BIN" --socket "$LAB_RUN/$1.sock" status --json 2>/dev/null |
+    "$PY" -c 'import json,sys; d=json.load(sys.stdin)["dns"][0]; print("|".join(str(d[k]) for k in ("method","servers","domains","error")))' 2>/dev/null
+}
+# The hook writes the servers file before tund records the change: poll.
+dns_status_is() { [[ "$(dns_status "$1")" == "$2" ]]; }
+wait_until 5 dns_status_is tund-alice "hook|10.2.0.53|office-b.lan|None"
+check "dialoutctl status names the hook, the resolver and the domain, no error: $(dns_status tund-alice)" \
+  dns_status_is tund-alice "hook|10.2.0.53|office-b.lan|None"
+sfile=$(lab_status_file tund-alice)
+check "the status file says the same: $(grep -s '^dns_' "$sfile" | tr '\n' ';')" \
+  wait_until 5 eval 'grep -qx "dns_servers 10.2.0.53" "$sfile" && grep -qx "dns_domains office-b.lan" "$sfile" &&
+    grep -qx "dns_method hook" "$sfile" && grep -qx "dns_error -" "$sfile"'
 
 # --- 2. HQ's names resolve through the tunnel --------------------------------
 hq_queries=$LAB_RUN/logs/dns-hq.queries
@@ -169,6 +184,9 @@ check "after a policy reload the hook routes corp.example too (no reconnect need
 got=
 wait_until 10 resolves_to intranet.corp.example 10.2.0.2 && got=10.2.0.2
 check "the laptop resolves intranet.corp.example to ${got:-nothing} (want 10.2.0.2)" test "$got" == 10.2.0.2
+wait_until 5 dns_status_is tund-alice "hook|10.2.0.53|office-b.lan corp.example|None"
+check "dialoutctl status shows the new domain list: $(dns_status tund-alice)" \
+  dns_status_is tund-alice "hook|10.2.0.53|office-b.lan corp.example|None"
 check "alice's connections stayed up through the reload (registrations in its log: $registrations before, $(grep -c "registered 'laptop-alice'" "$tlog") after)" \
   test "$(grep -c "registered 'laptop-alice'" "$tlog")" -eq "$registrations"
 

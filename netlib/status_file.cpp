@@ -21,10 +21,12 @@ std::string failure(const std::string& path, const char* step, int err) {
 }  // namespace
 
 Expected<void, std::string> StatusFile::write(
-    std::span<const std::pair<std::string_view, uint64_t>> counters) const {
+    std::span<const std::pair<std::string_view, uint64_t>> counters,
+    std::span<const std::pair<std::string_view, std::string>> lines) const {
   if (path_.empty()) return {};
   std::string text;
   for (const auto& [key, value] : counters) text += fmt::format("{} {}\n", key, value);
+  for (const auto& [key, value] : lines) text += fmt::format("{} {}\n", key, value);
 
   const std::string tmp = path_ + ".tmp";
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));

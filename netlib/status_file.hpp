@@ -25,8 +25,11 @@ class StatusFile {
   // One "key value\n" line per counter, in the order given. Keys must not
   // contain whitespace (they are written as given). The error names the file
   // and the failed step.
+  // Then one "key value\n" line per `text` entry (values must not hold a
+  // newline; spaces are fine: the value is the rest of the line).
   Expected<void, std::string> write(
-      std::span<const std::pair<std::string_view, uint64_t>> counters) const;
+      std::span<const std::pair<std::string_view, uint64_t>> counters,
+      std::span<const std::pair<std::string_view, std::string>> text = {}) const;
 
  private:
   std::string path_;

@@ -13,6 +13,8 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "netlib/dns_config.hpp"
@@ -22,6 +24,23 @@
 #include "tund/subprocess.hpp"
 
 namespace dialout {
+
+// What DnsLink has done, for `dialoutctl status` and the status file.
+struct DnsStatus {
+  std::string method;  // resolvectl, hook, none (auto found neither) or off
+  DnsConfig applied;   // what is on the link (empty: nothing, also without a method)
+  uint64_t failures = 0;
+  // The first failed command of the latest change ("" when all of it ran).
+  std::string last_error;
+};
+
+// The status file's lines for it (netlib/status_file.hpp): dns_method,
+// dns_servers, dns_domains, dns_failures, dns_error; "-" for an empty value, and the
+// error on one line.
+std::vector<std::pair<std::string_view, std::string>> dns_status_lines(const DnsStatus& status);
+// Space-separated, as the tables and the status file show them.
+std::string dns_servers_text(const DnsConfig& config);
+std::string dns_domains_text(const DnsConfig& config);
 
 class DnsLink {
  public:
@@ -42,6 +61,7 @@ class DnsLink {
   DnsMethod method() const { return settings_.method; }
   // Commands that failed (not found, non-zero exit, timed out) so far.
   uint64_t failures() const { return failures_; }
+  DnsStatus status() const;
 
  private:
   DnsPlanSettings settings_;
@@ -50,6 +70,7 @@ class DnsLink {
   DnsConfig applied_;
   bool warned_unapplied_ = false;
   uint64_t failures_ = 0;
+  std::string last_error_;
 };
 
 // Whether systemd-resolved runs on this host: its runtime directory exists

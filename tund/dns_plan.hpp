@@ -48,6 +48,9 @@ struct DnsPlanSettings {
   std::string ifname;
   std::string resolvectl = "resolvectl";  // a name is looked up in PATH
   std::string hook;                       // absolute path
+  // The setting the method came from: status says "off" for a site that
+  // turned DNS off, "none" for auto that found no way to apply it.
+  DnsMode mode = DnsMode::Auto;
 };
 
 // From `applied` (what is on the link now; empty: nothing) to `wanted`.

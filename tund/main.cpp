@@ -196,7 +196,8 @@ int run(const SiteConfig& config) {
   }
   // Split DNS for the TUN link, as the intermediary's policy says (DNS_CONFIG).
   const DnsMethod dns_method = choose_dns_method(config.dns, !config.dns_hook.empty(), resolved_running());
-  DnsLink dns(DnsPlanSettings{.method = dns_method, .ifname = tun->name(), .hook = config.dns_hook}, log);
+  DnsLink dns(DnsPlanSettings{.method = dns_method, .ifname = tun->name(), .hook = config.dns_hook, .mode = config.dns},
+              log);
   switch (dns_method) {
     case DnsMethod::Resolvectl:
       log.info("dns: the intermediary's DNS config goes to {} through resolvectl", tun->name());

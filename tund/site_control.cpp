@@ -56,13 +56,30 @@ StatusTable site_route_table(const RouteTable& routes) {
   return t;
 }
 
+StatusTable dns_table(const DnsStatus& dns) {
+  auto or_none = [](std::string v) -> StatusField::Value {
+    if (v.empty()) return std::monostate{};
+    return v;
+  };
+  return {"dns",
+          {"method", "servers", "domains", "failures", "error"},
+          {{{"method", dns.method},
+            {"servers", or_none(dns_servers_text(dns.applied))},
+            {"domains", or_none(dns_domains_text(dns.applied))},
+            {"failures", dns.failures},
+            {"error", or_none(dns.last_error)}}}};
+}
+
 ControlReply site_control(const SiteEngine& engine, const ControlRequest& req, const SiteControlContext& ctx) {
   auto reply = [&](std::vector<StatusTable> t) -> ControlReply {
     return {true, req.json ? render_json(t) : render_text(t)};
   };
   switch (req.verb) {
-    case ControlVerb::Status:
-      return reply({uplink_table(engine.uplink_status(), ctx), site_route_table(engine.routes())});
+    case ControlVerb::Status: {
+      std::vector<StatusTable> t{uplink_table(engine.uplink_status(), ctx), site_route_table(engine.routes())};
+      if (const DnsLink* dns = engine.dns()) t.push_back(dns_table(dns->status()));
+      return reply(std::move(t));
+    }
     case ControlVerb::Routes: return reply({site_route_table(engine.routes())});
     case ControlVerb::Kill: return {false, "kill is the intermediary's (run it against the relay's control socket)"};
     case ControlVerb::Reload: {

@@ -23,6 +23,8 @@ struct SiteControlContext {
 
 StatusTable uplink_table(const std::vector<Uplink::Status>& uplinks, const SiteControlContext& ctx);
 StatusTable site_route_table(const RouteTable& routes);
+// One row: how DNS_CONFIG is applied here and what is applied.
+StatusTable dns_table(const DnsStatus& dns);
 ControlReply site_control(const SiteEngine& engine, const ControlRequest& request, const SiteControlContext& ctx);
 std::string site_metrics(const SiteEngine& engine, const std::string& site);
 

@@ -201,7 +201,9 @@ void SiteEngine::arm_status_timer() {
 void SiteEngine::write_status() const {
   if (config_.status_file.empty()) return;
   const auto rows = counter_rows(kSiteCounters, counters());
-  if (auto ok = StatusFile(config_.status_file).write(rows); !ok) log_.warn("status file: {}", ok.error());
+  std::vector<std::pair<std::string_view, std::string>> dns;
+  if (dns_ != nullptr) dns = dns_status_lines(dns_->status());
+  if (auto ok = StatusFile(config_.status_file).write(rows, dns); !ok) log_.warn("status file: {}", ok.error());
 }
 
 SiteCounterValues SiteEngine::counters() const {

@@ -63,6 +63,8 @@ class SiteEngine final {
   // through `dns`, and are removed by stop(). Call before start(); without
   // it DNS_CONFIG is ignored.
   void set_dns(DnsLink* dns) { dns_ = dns; }
+  // For status (same thread: the control socket runs on this loop).
+  const DnsLink* dns() const { return dns_; }
   // Resolves the intermediary's address once (for roaming), then dials.
   void start();
   // Stops the uplinks and removes the kernel routes, assigned addresses,

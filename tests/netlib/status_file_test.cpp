@@ -49,6 +49,15 @@ TEST_F(StatusFileTest, WritesKeyValueLinesAndReplacesThem) {
   EXPECT_EQ(slurp(p), "");
 }
 
+TEST_F(StatusFileTest, TextLinesFollowTheCounters) {
+  const fs::path p = dir_ / "status";
+  StatusFile f(p.string());
+  const std::vector<std::pair<std::string_view, std::string>> text{{"dns_method", "hook"},
+                                                                   {"dns_servers", "10.2.0.53 fd00::53"}};
+  ASSERT_TRUE(f.write(Counters{{"registered", 1}}, text));
+  EXPECT_EQ(slurp(p), "registered 1\ndns_method hook\ndns_servers 10.2.0.53 fd00::53\n");
+}
+
 TEST_F(StatusFileTest, ReplacesAtomicallyKeepingAnOpenReadersView) {
   const fs::path p = dir_ / "status";
   StatusFile f(p.string());

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 namespace dialout {
 namespace {
 
@@ -43,6 +45,75 @@ TEST(SiteControl, RouteTableNamesTheSites) {
   std::string text = render_text(t);
   EXPECT_NE(text.find("10.2.0.0/24  office-b  routed"), std::string::npos) << text;
   EXPECT_NE(text.find("10.9.0.0/24  -         static, site not seen yet"), std::string::npos) << text;
+}
+
+// The dns table and the status file lines, from a DnsLink driven by a fake
+// runner: applied, nothing offered, a failed command, DNS turned off (an
+// offer is not shown as applied: nothing is on the link).
+TEST(SiteControl, DnsTableAndStatusLinesShowWhatIsApplied) {
+  DnsConfig offer;
+  offer.servers = {*IpAddr::parse("10.2.0.53"), *IpAddr::parse("fd00::53")};
+  offer.domains = {"office-b.lan", "corp.example"};
+  struct Case {
+    const char* name;
+    DnsMethod method;
+    DnsMode mode;
+    int exit_code;  // of every command the fake runs
+    bool offered;
+    const char* json;
+    const char* lines;
+  };
+  const Case cases[] = {
+      {"applied", DnsMethod::Resolvectl, DnsMode::Auto, 0, true,
+       "{\"dns\":[{\"method\":\"resolvectl\",\"servers\":\"10.2.0.53 fd00::53\",\"domains\":"
+       "\"office-b.lan corp.example\",\"failures\":0,\"error\":null}]}\n",
+       "dns_method resolvectl\ndns_servers 10.2.0.53 fd00::53\ndns_domains office-b.lan corp.example\n"
+       "dns_failures 0\ndns_error -\n"},
+      {"none offered", DnsMethod::Hook, DnsMode::Hook, 0, false,
+       "{\"dns\":[{\"method\":\"hook\",\"servers\":null,\"domains\":null,\"failures\":0,\"error\":null}]}\n",
+       "dns_method hook\ndns_servers -\ndns_domains -\ndns_failures 0\ndns_error -\n"},
+      {"failed", DnsMethod::Hook, DnsMode::Hook, 3, true,
+       "{\"dns\":[{\"method\":\"hook\",\"servers\":\"10.2.0.53 fd00::53\",\"domains\":"
+       "\"office-b.lan corp.example\",\"failures\":1,\"error\":\"/h up dl0: exit 3: no dnsmasq\\nhere\"}]}\n",
+       "dns_method hook\ndns_servers 10.2.0.53 fd00::53\ndns_domains office-b.lan corp.example\n"
+       "dns_failures 1\ndns_error /h up dl0: exit 3: no dnsmasq here\n"},
+      {"off", DnsMethod::None, DnsMode::Off, 0, true,
+       "{\"dns\":[{\"method\":\"off\",\"servers\":null,\"domains\":null,\"failures\":0,\"error\":null}]}\n",
+       "dns_method off\ndns_servers -\ndns_domains -\ndns_failures 0\ndns_error -\n"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::ostringstream logged;
+    Logger log{"tund", LogLevel::Debug, [&](std::string_view l) { logged << l; }};
+    DnsLink link(DnsPlanSettings{c.method, "dl0", "resolvectl", "/h", c.mode}, log, [&](const DnsCommand&) {
+      return Expected<ProcessResult, std::string>(ProcessResult{c.exit_code, "no dnsmasq\nhere\n"});
+    });
+    if (c.offered) link.update(offer);
+    std::vector<StatusTable> t{dns_table(link.status())};
+    EXPECT_EQ(render_json(t), c.json);
+    std::string lines;
+    for (const auto& [k, v] : dns_status_lines(link.status())) lines += std::string(k) + " " + v + "\n";
+    EXPECT_EQ(lines, c.lines);
+  }
+}
+
+TEST(SiteControl, DnsErrorIsTheLatestChanges) {
+  std::ostringstream logged;
+  Logger log{"tund", LogLevel::Debug, [&](std::string_view l) { logged << l; }};
+  int exit_code = 1;
+  DnsLink link(DnsPlanSettings{DnsMethod::Hook, "dl0", "resolvectl", "/h"}, log, [&](const DnsCommand&) {
+    return Expected<ProcessResult, std::string>(ProcessResult{exit_code, "boom"});
+  });
+  DnsConfig offer;
+  offer.servers = {*IpAddr::parse("10.2.0.53")};
+  offer.domains = {"office-b.lan"};
+  link.update(offer);
+  EXPECT_EQ(link.status().last_error, "/h up dl0: exit 1: boom");
+  exit_code = 0;
+  offer.domains.push_back("corp.example");
+  link.update(offer);  // down + up, both fine: the error is history
+  EXPECT_EQ(link.status().last_error, "");
+  EXPECT_EQ(link.status().failures, 1u);
 }
 
 }  // namespace
