@@ -229,9 +229,10 @@ lab_gateway_firewall_v6() {
     icmpv6 type '{ nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert }' accept
 }
 
-# lab_up : builds the five namespaces. Creates $LAB_RUN (unless set) and,
-# unless LAB_KEEP=1, tears everything down when the shell exits.
-lab_up() {
+# lab_begin : creates $LAB_RUN (unless set) and the namespaces in
+# LAB_NAMES and, unless LAB_KEEP=1, tears everything down when the shell
+# exits. Suites with their own topology start with it; lab_up does.
+lab_begin() {
   if [[ -z "$LAB_RUN" ]]; then LAB_RUN=$(mktemp -d /tmp/dialout-lab.XXXXXX); fi
   mkdir -p "$LAB_RUN"/{logs,pids,status,pki}
   echo "$LAB_PREFIX" > "$LAB_RUN/prefix"
@@ -242,6 +243,12 @@ lab_up() {
   fi
   local n
   for n in "${LAB_NAMES[@]}"; do lab_add_ns "$n"; done
+}
+
+# lab_up : builds the five namespaces of the two-office lab (lab_begin, then
+# links, addresses, routes and firewalls).
+lab_up() {
+  lab_begin
   lab_link hostA eth0 10.1.0.2/24    gwA lan0 10.1.0.1/24
   lab_link gwA   wan0 192.0.2.2/24   relay toA 192.0.2.1/24
   lab_link relay toB 198.51.100.1/24 gwB wan0 198.51.100.2/24

@@ -53,13 +53,7 @@ UDP_COUNT=${UDP_COUNT:-1000}
 LABNET=("$PY" "$LAB_ROOT/integration/labnet.py")
 
 overlap_up() {
-  LAB_RUN=$(mktemp -d /tmp/dialout-overlap.XXXXXX)
-  mkdir -p "$LAB_RUN"/{logs,pids,status,pki}
-  trap lab_down EXIT
-  trap 'exit 130' INT
-  trap 'exit 143' TERM
-  local n
-  for n in "${LAB_NAMES[@]}"; do lab_add_ns "$n"; done
+  lab_begin
   lab_link hostA eth0 192.168.1.2/25   gwA lan0 192.168.1.1/25
   lab_link gwA   lan1 192.168.1.253/30 rtrA up0 192.168.1.254/30
   lab_link rtrA  down0 192.168.1.129/26 hostA2 eth0 192.168.1.130/26
