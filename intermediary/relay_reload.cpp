@@ -6,6 +6,7 @@
 // sessions whose certificate it now lists. Only a session's owner touches it.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <ctime>
 
 #include "intermediary/registration_recheck.hpp"
@@ -93,7 +94,8 @@ void Relay::replace_policy(Policy policy) {
       live.push_back({id, &entry.who, site->name, advertised.back()});
     }
     std::vector<uint8_t> bytes;
-    for (const auto& gone : withdrawn_registrations(*policy_, live)) {
+    const auto withdrawn = withdrawn_registrations(*policy_, live);
+    for (const auto& gone : withdrawn) {
       // The owner refuses it: [reason][text] (apply_control, InboxKind::Withdraw).
       bytes.assign(1, uint8_t(gone.refusal.reason));
       bytes.insert(bytes.end(), gone.refusal.text.begin(), gone.refusal.text.end());
@@ -102,6 +104,8 @@ void Relay::replace_policy(Policy policy) {
     // DNS for live sessions: only to those whose config the reload changed.
     for (auto& [id, entry] : directory_) {
       if (entry.site == 0 || !(entry.capabilities & kCapDnsConfig)) continue;
+      // A session refused just above is closing: no config for it.
+      if (std::any_of(withdrawn.begin(), withdrawn.end(), [&](const auto& g) { return g.session == id; })) continue;
       const DnsConfig& now = policy_->dns_for(entry.who);
       if (now == entry.dns) continue;
       entry.dns = now;
