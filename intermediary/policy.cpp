@@ -20,12 +20,7 @@ constexpr size_t kMaxPolicyBytes = 1 << 20;
 // X.509 caps a CN at 64 characters.
 constexpr size_t kMaxIdentityLength = 64;
 
-std::string_view trim(std::string_view s) {
-  constexpr std::string_view ws = " \t\r\f\v";
-  auto b = s.find_first_not_of(ws);
-  if (b == std::string_view::npos) return {};
-  return s.substr(b, s.find_last_not_of(ws) - b + 1);
-}
+std::string_view trim(std::string_view s) { return dialout::trim(s, " \t\r\f\v"); }
 
 // Explains why Prefix::parse refused `text`, for the error message.
 std::string prefix_problem(std::string_view text) {

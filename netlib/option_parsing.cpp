@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "netlib/option_values.hpp"
+#include "netlib/text_lines.hpp"
 #include "netlib/unique_fd.hpp"
 
 namespace dialout {
@@ -25,12 +26,7 @@ constexpr unsigned kHelpWidth = 100;
 // Same rules as Boost's config file parser, which reads the file after this
 // scan: '#' starts a comment anywhere, names and values are trimmed. The scan
 // exists because Boost reports neither line numbers nor which line is bad.
-std::string_view trim(std::string_view s) {
-  constexpr std::string_view ws = " \t\r\n";
-  size_t b = s.find_first_not_of(ws);
-  if (b == std::string_view::npos) return {};
-  return s.substr(b, s.find_last_not_of(ws) - b + 1);
-}
+std::string_view trim(std::string_view s) { return dialout::trim(s, " \t\r\n"); }
 
 const OptionSpec* find_spec(std::span<const OptionSpec> specs, std::string_view key) {
   for (const auto& s : specs) {

@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include "netlib/option_values.hpp"
+#include "netlib/text_lines.hpp"
 
 namespace dialout {
 
@@ -14,11 +15,7 @@ constexpr size_t kMaxEntries = 256;
 
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+std::string_view trim(std::string_view s) { return dialout::trim(s, " \t"); }
 
 std::string_view unbracket(std::string_view s) {
   if (s.size() >= 2 && s.front() == '[' && s.back() == ']') return s.substr(1, s.size() - 2);

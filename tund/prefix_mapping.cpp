@@ -3,15 +3,10 @@
 #include <fmt/core.h>
 
 #include "netlib/option_values.hpp"
+#include "netlib/text_lines.hpp"
 
 namespace dialout {
 namespace {
-
-std::string_view trim_blanks(std::string_view s) {
-  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
-  return s;
-}
 
 const char* family_name(const Prefix& p) { return p.addr.family == Family::V4 ? "IPv4" : "IPv6"; }
 
@@ -24,9 +19,9 @@ Expected<PrefixMapping, std::string> parse_prefix_mapping(std::string_view text)
     if (!p) return unexpected(p.error());
     return PrefixMapping{*p, *p};
   }
-  auto inside = parse_canonical_prefix(trim_blanks(text.substr(0, as)));
+  auto inside = parse_canonical_prefix(trim(text.substr(0, as), " "));
   if (!inside) return unexpected(inside.error());
-  auto outside = parse_canonical_prefix(trim_blanks(text.substr(as + 4)));
+  auto outside = parse_canonical_prefix(trim(text.substr(as + 4), " "));
   if (!outside) return unexpected(outside.error());
   if (inside->addr.family != outside->addr.family) {
     return unexpected(fmt::format("{}: {} is {} but {} is {} (a translation keeps the family)", quote(text),
