@@ -105,7 +105,9 @@ void Relay::replace_policy(Policy policy) {
     for (auto& [id, entry] : directory_) {
       if (entry.site == 0 || !(entry.capabilities & kCapDnsConfig)) continue;
       // A session refused just above is closing: no config for it.
-      if (std::any_of(withdrawn.begin(), withdrawn.end(), [&](const auto& g) { return g.session == id; })) continue;
+      const SessionId session = id;  // a structured binding cannot be captured before C++20's P1091 (clang 14)
+      if (std::any_of(withdrawn.begin(), withdrawn.end(), [&](const auto& g) { return g.session == session; }))
+        continue;
       const DnsConfig& now = policy_->dns_for(entry.who);
       if (now == entry.dns) continue;
       entry.dns = now;
